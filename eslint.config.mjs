@@ -1,0 +1,26 @@
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+// Plain JS files (scripts/, jest.config.js) run on Node; TypeScript checks the names in .ts files itself.
+const nodeGlobals = Object.fromEntries(
+  ['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'module', 'require', '__dirname'].map(
+    (name) => [name, 'readonly'],
+  ),
+);
+
+export default defineConfig(
+  globalIgnores(['generated/', 'dist/', 'coverage/', 'node_modules/']),
+  js.configs.recommended,
+  tseslint.configs.recommended,
+  { files: ['**/*.{js,mjs,cjs}'], languageOptions: { globals: nodeGlobals } },
+  {
+    rules: {
+      // A leading underscore marks a parameter kept for its position, e.g. `next` in a 4-argument Express error handler.
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
+      ],
+    },
+  },
+);
