@@ -5,6 +5,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
+  // An ESM-only dependency of openapi-backend that the app never calls (quick mode); see the stub.
+  moduleNameMapper: { '^@apidevtools/json-schema-ref-parser$': '<rootDir>/test/support/ref-parser-stub.js' },
   // Starting Prism and Chromium takes a few seconds on a 2-core machine.
   testTimeout: 30_000,
 };

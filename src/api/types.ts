@@ -1,0 +1,37 @@
+/**
+ * The contract's schemas under short names. Every request and response type comes from
+ * generated/api.d.ts (written by openapi-typescript from openapi/); none is written by hand.
+ */
+import type { components, operations } from '../../generated/api';
+
+type Schemas = components['schemas'];
+
+export type { operations };
+export type ApiKey = Schemas['ApiKey'];
+export type ApiKeyCreate = Schemas['ApiKeyCreate'];
+export type ApiKeyCreated = Schemas['ApiKeyCreated'];
+export type Block = Schemas['Block'];
+export type BlockCreate = Schemas['BlockCreate'];
+export type BlockUpdate = Schemas['BlockUpdate'];
+export type BlockConfiguration = Schemas['BlockConfiguration'];
+export type Dataset = Schemas['Dataset'];
+export type ErrorResponse = Schemas['ErrorResponse'];
+export type Investigation = Schemas['Investigation'];
+export type InvestigationCreate = Schemas['InvestigationCreate'];
+export type InvestigationUpdate = Schemas['InvestigationUpdate'];
+export type JupyterNotebook = Schemas['JupyterNotebook'];
+export type JupyterNotebookCreate = Schemas['JupyterNotebookCreate'];
+export type JupyterNotebookUpdate = Schemas['JupyterNotebookUpdate'];
+export type Notebook = Schemas['Notebook'];
+export type NotebookCopy = Schemas['NotebookCopy'];
+export type NotebookFromTemplate = Schemas['NotebookFromTemplate'];
+export type NotebookSummary = Schemas['NotebookSummary'];
+export type NotebookUrl = Schemas['NotebookUrl'];
+export type Project = Schemas['Project'];
+export type ProjectCreate = Schemas['ProjectCreate'];
+export type StandardNotebook = Schemas['StandardNotebook'];
+export type StandardNotebookCreate = Schemas['StandardNotebookCreate'];
+export type StandardNotebookUpdate = Schemas['StandardNotebookUpdate'];
+export type Template = Schemas['Template'];
+export type TenantCreate = Schemas['TenantCreate'];
+export type TenantCreated = Schemas['TenantCreated'];

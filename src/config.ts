@@ -1,0 +1,45 @@
+import path from 'node:path';
+
+/** Settings read once from the environment at start; see the configuration table in the README. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** PostgreSQL URL; absent means the embedded PGlite store in `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Base URL clients reach this service on; used in `downloadUrl`s and shareable links. */
+  publicUrl: string;
+  /** Token guarding `/admin`; admin operations answer 401 while it is unset. */
+  adminToken: string | undefined;
+  bodyLimitBytes: number;
+  uploadLimitBytes: number;
+  logLevel: string;
+}
+
+/** Reads the configuration from `env`, failing loudly on values that cannot be right. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intSetting(env, 'PORT', 3000);
+  const host = env.HOST ?? '127.0.0.1';
+  const publicUrl = (env.PUBLIC_URL ?? `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+(\/.*)?$/.test(publicUrl))
+    throw new Error(`PUBLIC_URL must be an http(s) URL, got '${publicUrl}'`);
+  return {
+    port,
+    host,
+    dataDir: path.resolve(env.DATA_DIR ?? './data'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    publicUrl,
+    adminToken: env.ASSAY_ADMIN_TOKEN || undefined,
+    bodyLimitBytes: intSetting(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
+    uploadLimitBytes: intSetting(env, 'UPLOAD_LIMIT_BYTES', 1024 * 1024 * 1024),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+}
+
+function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
+  return value;
+}

@@ -1,0 +1,288 @@
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dataset } from '../api/types';
+import type { Db, Row } from '../store/db';
+import { ConflictError, InvalidError, NotFoundError, type FieldProblem } from './errors';
+import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
+
+/** An uploaded file as the HTTP layer hands it over: already on local disk, not in memory. */
+export interface UploadedFile {
+  path: string;
+  originalName: string;
+  size: number;
+}
+
+/** The form fields of an upload besides the file. */
+export interface DatasetForm {
+  name?: string;
+  caseIdColumn?: string;
+  activityColumn?: string;
+  timestampColumn?: string;
+  resourceColumn?: string;
+  timestampFormat?: string;
+}
+
+type SourceFormat = Dataset['sourceFormat'];
+
+/** Where a dataset's files live under `DATA_DIR`; named by id only, never by a client's file name. */
+export function datasetDir(dataDir: string, datasetId: string): string {
+  return path.join(dataDir, 'datasets', datasetId);
+}
+
+/**
+ * Stores an uploaded event log: checks its type and, for CSV, that the mapped columns are in the
+ * header; moves the file into place and records it. On any failure nothing is kept.
+ */
+export async function storeDataset(
+  db: Db,
+  dataDir: string,
+  scope: Scope,
+  file: UploadedFile,
+  form: DatasetForm,
+): Promise<Dataset> {
+  const originalName = safeFileName(file.originalName);
+  const head = await readHead(file.path, 64 * 1024);
+  const sourceFormat = detectFormat(originalName, head);
+  const mapping = sourceFormat === 'csv' ? checkCsvMapping(head, form) : null;
+  const id = randomUUID();
+  const dir = datasetDir(dataDir, id);
+  const stored = path.join(dir, `original.${sourceFormat}`);
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    const sha256 = await hashFile(file.path);
+    fs.renameSync(file.path, stored);
+    const rows = await db.query(
+      `INSERT INTO datasets (id, project_id, name, source_format, original_file_name, size_bytes, sha256, status,
+         column_mapping, created_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'Uploaded', $8, $9, $10) RETURNING *`,
+      [
+        id,
+        scope.projectId,
+        form.name?.trim() || originalName,
+        sourceFormat,
+        originalName,
+        file.size,
+        sha256,
+        mapping ? JSON.stringify(mapping) : null,
+        new Date(),
+        scope.actor,
+      ],
+    );
+    return toDataset(rows[0]);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Lists the project's datasets, newest first. */
+export async function listDatasets(db: Db, scope: Scope, paging: PageRequest) {
+  const [{ count }] = await db.query<{ count: number }>(
+    'SELECT count(*)::int AS count FROM datasets WHERE project_id = $1',
+    [scope.projectId],
+  );
+  const rows = await db.query(
+    'SELECT * FROM datasets WHERE project_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3',
+    [scope.projectId, paging.pageSize, (paging.page - 1) * paging.pageSize],
+  );
+  return { datasets: rows.map(toDataset), ...pageInfo(paging, count) };
+}
+
+/** Returns a dataset of the project, or 404. */
+export async function getDataset(db: Db, scope: Scope, id: string): Promise<Dataset> {
+  return toDataset(await requireDataset(db, scope, id));
+}
+
+/** The stored row of a dataset of the project, or 404; other domains use it to check references. */
+export async function requireDataset(db: Db, scope: Scope, id: string): Promise<Row> {
+  const rows = await db.query('SELECT * FROM datasets WHERE id = $1 AND project_id = $2', [id, scope.projectId]);
+  if (rows.length === 0) throw new NotFoundError('Dataset', 'DatasetId', id);
+  return rows[0];
+}
+
+/** Deletes a dataset and its files, unless an investigation or a notebook is bound to it. */
+export async function deleteDataset(db: Db, dataDir: string, scope: Scope, id: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await requireDataset(tx, scope, id);
+    const users = await tx.query<{ kind: string; id: string }>(
+      `SELECT 'InvestigationId' AS kind, id FROM investigations WHERE dataset_id = $1
+       UNION ALL SELECT 'NotebookId', id FROM notebooks WHERE integration->>'datasetBinding' = $1::text LIMIT 1`,
+      [id],
+    );
+    if (users.length > 0) {
+      const user = users[0];
+      throw new ConflictError(
+        'Dataset in use',
+        `${user.kind === 'InvestigationId' ? 'Investigation' : 'Notebook'} ${user.id} is bound to this dataset; delete it or bind it to another dataset first.`,
+        { DatasetId: id, [user.kind]: user.id },
+      );
+    }
+    await tx.query('DELETE FROM datasets WHERE id = $1', [id]);
+  });
+  fs.rmSync(datasetDir(dataDir, id), { recursive: true, force: true });
+}
+
+/** The path of the file as uploaded, with the name to offer it under. */
+export async function originalFile(db: Db, dataDir: string, scope: Scope, id: string) {
+  const row = await requireDataset(db, scope, id);
+  return {
+    path: path.join(datasetDir(dataDir, id), `original.${String(row.source_format)}`),
+    fileName: String(row.original_file_name),
+    sourceFormat: row.source_format as SourceFormat,
+    status: String(row.status),
+  };
+}
+
+// --- file checks --------------------------------------------------------------------------------
+
+function safeFileName(name: string): string {
+  // Keep the base name only, without control characters: the name is shown, never used as a path.
+  const printable = [...name.replace(/\\/g, '/')]
+    .filter((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f)
+    .join('');
+  const base = path.basename(printable);
+  return base.length > 0 && base !== '.' && base !== '..' ? base.slice(0, 255) : 'upload';
+}
+
+async function readHead(file: string, bytes: number): Promise<Buffer> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+function detectFormat(name: string, head: Buffer): SourceFormat {
+  const lower = name.toLowerCase();
+  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  if (gzip) {
+    if (lower.endsWith('.xes.gz') || lower.endsWith('.gz')) return 'xes.gz';
+    throw invalidFile('A gzipped upload must be a gzipped XES file named `.xes.gz`.');
+  }
+  const start = head
+    .toString('utf8', 0, Math.min(head.length, 512))
+    .replace(/^\uFEFF/, '')
+    .trimStart();
+  if (lower.endsWith('.xes') || lower.endsWith('.xml')) {
+    if (!start.startsWith('<')) throw invalidFile('The file is named as XES but does not start like XML.');
+    return 'xes';
+  }
+  if (lower.endsWith('.csv') || lower.endsWith('.txt') || !start.startsWith('<')) {
+    if (head.includes(0)) throw invalidFile('The file is binary, not CSV text.');
+    return 'csv';
+  }
+  return 'xes';
+}
+
+function invalidFile(message: string): InvalidError {
+  return new InvalidError('Unsupported file', `${message} Upload CSV, XES or gzipped XES; nothing was stored.`, [
+    { field: 'body.file', message },
+  ]);
+}
+
+/** Checks that the mapping is complete and names columns of the CSV header line. */
+function checkCsvMapping(head: Buffer, form: DatasetForm) {
+  const problems: FieldProblem[] = [];
+  const required = ['caseIdColumn', 'activityColumn', 'timestampColumn'] as const;
+  for (const key of required) {
+    if (!form[key]?.trim()) problems.push({ field: `body.${key}`, message: 'is required for a CSV upload' });
+  }
+  const header = parseHeader(head);
+  if (!header) problems.push({ field: 'body.file', message: 'the CSV has no header line' });
+  for (const key of [...required, 'resourceColumn'] as const) {
+    const column = form[key];
+    if (header && column && !header.includes(column)) {
+      problems.push({
+        field: `body.${key}`,
+        message: `column '${column}' is not in the header (${header.join(', ')})`,
+      });
+    }
+  }
+  if (problems.length > 0) {
+    throw new InvalidError(
+      'Validation failed',
+      'The column mapping does not match the CSV file; nothing was stored.',
+      problems,
+    );
+  }
+  return {
+    caseIdColumn: form.caseIdColumn!,
+    activityColumn: form.activityColumn!,
+    timestampColumn: form.timestampColumn!,
+    resourceColumn: form.resourceColumn || null,
+    timestampFormat: form.timestampFormat || null,
+  };
+}
+
+/** The column names of the first line, with the delimiter guessed among `,` `;` tab and `|`. */
+function parseHeader(head: Buffer): string[] | undefined {
+  const firstLine = head
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)[0];
+  if (!firstLine?.trim()) return undefined;
+  const delimiters = [',', ';', '\t', '|'];
+  const delimiter = delimiters.reduce((best, d) => (count(firstLine, d) > count(firstLine, best) ? d : best), ',');
+  return splitCsvLine(firstLine, delimiter).map((c) => c.trim());
+}
+
+function count(line: string, ch: string): number {
+  return line.split(ch).length - 1;
+}
+
+function splitCsvLine(line: string, delimiter: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === delimiter) {
+      cells.push(cell);
+      cell = '';
+    } else cell += ch;
+  }
+  cells.push(cell);
+  return cells;
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function toDataset(row: Row): Dataset {
+  const stats = (row.stats as Record<string, unknown> | null) ?? {};
+  const num = (v: unknown) => (v === undefined || v === null ? null : Number(v));
+  return {
+    datasetId: String(row.id),
+    projectId: String(row.project_id),
+    name: String(row.name),
+    sourceFormat: row.source_format as SourceFormat,
+    originalFileName: String(row.original_file_name),
+    sizeBytes: Number(row.size_bytes),
+    status: row.status as Dataset['status'],
+    columnMapping: (row.column_mapping as Dataset['columnMapping']) ?? null,
+    caseCount: num(stats.caseCount),
+    eventCount: num(stats.eventCount),
+    activityCount: num(stats.activityCount),
+    variantCount: num(stats.variantCount),
+    startTime: isoOrNull(stats.startTime),
+    endTime: isoOrNull(stats.endTime),
+    attributes: row.attributes as Dataset['attributes'],
+    importWarnings: row.import_warnings as Dataset['importWarnings'],
+    dateCreated: iso(row.created_at),
+    createdBy: String(row.created_by),
+  };
+}

@@ -1,0 +1,95 @@
+import type { ErrorObject } from 'ajv';
+import { AuthError, ConflictError, DomainError, InvalidError, NotFoundError, TooLargeError } from '../domain/errors';
+import type { FieldProblem } from '../domain/errors';
+import type { Reply } from './reply';
+
+/** The one place where errors become HTTP: status by error class, body in the contract's envelope. */
+export function errorReply(err: unknown, requestId: string): Reply {
+  if (err instanceof DomainError) {
+    const body: Record<string, unknown> = {
+      Error: err.summary,
+      Message: err.message,
+      ...err.details,
+      RequestId: requestId,
+    };
+    if (err instanceof InvalidError && err.problems.length > 0) body.ValidationErrors = err.problems.map(toField);
+    return { status: statusOf(err), body };
+  }
+  // Anything else is a bug: log it (the caller does) and never show its stack or text to clients.
+  return {
+    status: 500,
+    body: {
+      Error: 'Internal server error',
+      Message: 'The server failed to handle the request; the server log has the details.',
+      RequestId: requestId,
+    },
+  };
+}
+
+/** A body in the error envelope for errors raised outside the domain (routing, parsing). */
+export function plainError(status: number, summary: string, message: string, requestId: string, extra = {}): Reply {
+  return { status, body: { Error: summary, Message: message, ...extra, RequestId: requestId } };
+}
+
+function statusOf(err: DomainError): number {
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof InvalidError) return 400;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof TooLargeError) return 413;
+  if (err instanceof AuthError) return err.reason === 'forbidden' ? 403 : 401;
+  return 400;
+}
+
+function toField(p: FieldProblem) {
+  return { Field: p.field, Message: p.message };
+}
+
+/**
+ * Turns Ajv's errors for a request into one problem per invalid field, named like the contract
+ * says (`body.name`, `query.pageSize`, `path.notebookId`). Branch noise of `oneOf` is dropped
+ * when a more precise error about the same field exists.
+ */
+export function problemsFromAjv(errors: ErrorObject[]): FieldProblem[] {
+  const seen = new Set<string>();
+  const problems: FieldProblem[] = [];
+  for (const e of errors) {
+    let field = fieldName(e.instancePath);
+    if (e.keyword === 'required') field = joinField(field, String(e.params.missingProperty));
+    if (e.keyword === 'additionalProperties') field = joinField(field, String(e.params.additionalProperty));
+    const message =
+      e.keyword === 'additionalProperties'
+        ? 'is not a field of this request'
+        : e.keyword === 'required'
+          ? 'is required'
+          : e.keyword === 'enum'
+            ? `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`
+            : (e.message ?? 'is invalid');
+    const key = `${field}\n${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ field, message });
+  }
+  const precise = problems.filter((p) => p.message !== 'must match exactly one schema in oneOf');
+  return precise.length > 0 ? precise : problems;
+}
+
+const locations: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', header: 'header' };
+
+function fieldName(instancePath: string): string {
+  const parts = instancePath.split('/').filter(Boolean).map(unescapePointer);
+  if (parts.length === 0) return 'body';
+  const [where, ...rest] = parts;
+  let name = locations[where] ?? where;
+  for (const part of rest) name = /^\d+$/.test(part) ? `${name}[${part}]` : `${name}.${part}`;
+  return name;
+}
+
+function joinField(base: string, child: string): string {
+  // A missing body is reported by Ajv as a missing `requestBody` property of the request.
+  if (child === 'requestBody') return 'body';
+  return `${base}.${child}`;
+}
+
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, '/').replace(/~0/g, '~');
+}

@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import type { AppDeps } from '../app';
+import type { ContractSchemas } from '../../api/schemas';
+import { InvalidError } from '../../domain/errors';
+import { Notebooks } from '../../domain/notebooks';
+import type {
+  JupyterNotebookCreate,
+  JupyterNotebookUpdate,
+  NotebookCopy,
+  NotebookFromTemplate,
+  StandardNotebookCreate,
+  StandardNotebookUpdate,
+} from '../../api/types';
+import { empty, json } from '../reply';
+import { location, pageOf, scopeOf } from './common';
+import type { Handler, RequestContext } from './index';
+
+/** Notebooks of both types (pages 000 and 003). */
+export function notebookHandlers({ db, config }: AppDeps, schemas: ContractSchemas): Record<string, Handler> {
+  const notebooks = new Notebooks(db, schemas, config.publicUrl);
+  const notebookUrl = (ctx: RequestContext, id: string) => {
+    const s = scopeOf(ctx);
+    return location(config.publicUrl, `/api/${s.tenantId}/${s.projectId}/notebook/${id}`);
+  };
+  const idOf = (ctx: RequestContext) => ctx.params.notebookId.toLowerCase();
+  return {
+    listNotebooks: async (ctx) => {
+      const q = ctx.query;
+      const filters = {
+        status: q.status as string | undefined,
+        kernelType: q.kernelType as string | undefined,
+        enrichmentMode: q.enrichmentMode as boolean | undefined,
+        notebookType: q.notebookType as number | undefined,
+      };
+      return json(200, await notebooks.list(scopeOf(ctx), filters, pageOf(ctx)));
+    },
+    createJupyterNotebook: async (ctx) => {
+      const created = await notebooks.createJupyter(scopeOf(ctx), ctx.body as JupyterNotebookCreate);
+      return json(201, created, notebookUrl(ctx, created.notebookId));
+    },
+    uploadNotebook: async (ctx) => {
+      if (!ctx.file)
+        throw new InvalidError('Validation failed', 'Send the notebook as the `file` field.', [
+          { field: 'body.file', message: 'is required' },
+        ]);
+      const text = await fs.promises.readFile(ctx.file.path, 'utf8');
+      const created = await notebooks.upload(
+        scopeOf(ctx),
+        text,
+        ctx.file.originalname,
+        ctx.body as Record<string, string>,
+      );
+      return json(201, created, notebookUrl(ctx, created.notebookId));
+    },
+    getNotebook: async (ctx) => json(200, await notebooks.get(scopeOf(ctx), idOf(ctx))),
+    updateNotebook: async (ctx) =>
+      json(
+        200,
+        await notebooks.update(scopeOf(ctx), idOf(ctx), ctx.body as StandardNotebookUpdate | JupyterNotebookUpdate),
+      ),
+    deleteNotebook: async (ctx) => {
+      const id = idOf(ctx);
+      const kind = await notebooks.delete(scopeOf(ctx), id);
+      // Page 003 answers a standard notebook's deletion with a message, page 000 a Jupyter one's with 204.
+      return kind === 'standard' ? json(200, { Message: 'Notebook successfully deleted', NotebookId: id }) : empty();
+    },
+    listInvestigationNotebooks: async (ctx) =>
+      json(200, await notebooks.listInInvestigation(scopeOf(ctx), ctx.params.investigationId.toLowerCase())),
+    createInvestigationNotebook: async (ctx) => {
+      const created = await notebooks.createInInvestigation(
+        scopeOf(ctx),
+        ctx.params.investigationId.toLowerCase(),
+        ctx.body as StandardNotebookCreate,
+      );
+      return json(201, created, notebookUrl(ctx, created.notebookId));
+    },
+    createNotebookFromTemplate: async (ctx) => {
+      const created = await notebooks.createFromTemplate(
+        scopeOf(ctx),
+        ctx.params.investigationId.toLowerCase(),
+        ctx.body as NotebookFromTemplate,
+      );
+      return json(201, created, notebookUrl(ctx, created.notebookId));
+    },
+    copyNotebook: async (ctx) => {
+      const copy = await notebooks.copy(scopeOf(ctx), idOf(ctx), (ctx.body as NotebookCopy | undefined) ?? {});
+      return json(201, copy, notebookUrl(ctx, copy.notebookId));
+    },
+    getNotebookUrl: async (ctx) => json(200, await notebooks.url(scopeOf(ctx), idOf(ctx))),
+  };
+}

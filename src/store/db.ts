@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+/** A row as it comes back from a query. */
+export type Row = Record<string, unknown>;
+
+/**
+ * The whole database port: one way to run SQL and one way to run a transaction. Both stores
+ * (PGlite and PostgreSQL) speak the same dialect, so everything above this file is store-agnostic.
+ */
+export interface Db {
+  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs `work` in one transaction; it commits when `work` resolves and rolls back when it throws. */
+  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T>;
+  /** Runs several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+  readonly kind: 'pglite' | 'postgres';
+}
+
+/** Opens PostgreSQL when `databaseUrl` is set, else PGlite in `dataDir/pglite` (created if needed). */
+export async function openDb(opts: { databaseUrl?: string; dataDir?: string; inMemory?: boolean }): Promise<Db> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
+  let dir: string | undefined;
+  if (!opts.inMemory) {
+    if (!opts.dataDir) throw new Error('openDb needs a dataDir for PGlite');
+    dir = path.join(opts.dataDir, 'pglite');
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  return openPglite(dir);
+}
+
+async function openPglite(dir: string | undefined): Promise<Db> {
+  const pglite = dir ? await PGlite.create(dir) : await PGlite.create();
+  type Queryable = Pick<typeof pglite, 'query' | 'exec'>;
+  const wrap = (q: Queryable, inTx: boolean): Db => ({
+    kind: 'pglite',
+    async query<T extends Row>(sql: string, params: unknown[] = []) {
+      return (await q.query<T>(sql, params)).rows;
+    },
+    async exec(sql: string) {
+      await q.exec(sql);
+    },
+    transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+      // PGlite has one connection; a nested transaction would deadlock, so reuse the open one.
+      if (inTx) return work(wrap(q, true));
+      return pglite.transaction((tx) => work(wrap(tx, true)));
+    },
+    close: () => pglite.close(),
+  });
+  return wrap(pglite, false);
+}
+
+async function openPostgres(url: string): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  await pool.query('SELECT 1');
+  type Client = Pick<pg.Pool, 'query'>;
+  const wrap = (c: Client, inTx: boolean): Db => ({
+    kind: 'postgres',
+    async query<T extends Row>(sql: string, params: unknown[] = []) {
+      return (await c.query(sql, params)).rows as T[];
+    },
+    async exec(sql: string) {
+      await c.query(sql);
+    },
+    async transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
+      if (inTx) return work(wrap(c, true));
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(wrap(client, true));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  });
+  return wrap(pool, false);
+}

@@ -1,0 +1,28 @@
+import type { Db } from './db';
+import * as m001 from './migrations/001_initial';
+
+/** Every migration in order; a migration is never edited once released, only followed by a new one. */
+const migrations: { version: number; sql: string }[] = [{ version: 1, sql: m001.sql }];
+
+/**
+ * Applies the migrations this database has not seen, each in its own transaction. An advisory
+ * lock makes concurrent starts (API and workers on one PostgreSQL) apply each one exactly once.
+ */
+export async function migrate(db: Db): Promise<number[]> {
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    const done = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(727274)');
+      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
+      if (seen.length > 0) return false;
+      await tx.exec(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+  }
+  return applied;
+}

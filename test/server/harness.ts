@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadDocument } from '../../src/api/document';
+import { loadConfig, type Config } from '../../src/config';
+import { createApp } from '../../src/http/app';
+import { openDb, type Db } from '../../src/store/db';
+import { migrate } from '../../src/store/migrate';
+
+/** Both stores every server test runs on. PostgreSQL is the machine's (127.0.0.1:5432, database `test`). */
+export const stores = ['pglite', 'postgres'] as const;
+export type Store = (typeof stores)[number];
+
+const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A tenant with its first project and key, as the admin API creates it. */
+export interface Tenant {
+  tenantId: string;
+  projectId: string;
+  token: string;
+  keyId: string;
+}
+
+/** The in-process server of one test file: its own store (a fresh PGlite, or a fresh PostgreSQL schema) and data dir. */
+export interface TestApp {
+  url: string;
+  db: Db;
+  config: Config;
+  adminToken: string;
+  /** A request to the server; JSON bodies are encoded, answers decoded when they are JSON. */
+  call(method: string, path: string, opts?: CallOptions): Promise<Answer>;
+  newTenant(): Promise<Tenant>;
+  close(): Promise<void>;
+}
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  /** Sent as is, with this content type. */
+  raw?: { body: string | Buffer | FormData; contentType?: string };
+  headers?: Record<string, string>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  text: string;
+}
+
+/** Starts the app on a store; every answer is checked against the contract (drift answers 500). */
+export async function startTestApp(store: Store, env: Record<string, string> = {}): Promise<TestApp> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-test-'));
+  const adminToken = randomBytes(16).toString('hex');
+  const schema = `test_${randomBytes(6).toString('hex')}`;
+  let databaseUrl: string | undefined;
+  if (store === 'postgres') {
+    const admin = await openDb({ databaseUrl: POSTGRES_URL });
+    await admin.exec(`CREATE SCHEMA ${schema}`);
+    await admin.close();
+    databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  }
+  const config = loadConfig({ DATA_DIR: dataDir, ASSAY_ADMIN_TOKEN: adminToken, PORT: '0', ...env });
+  fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
+  const db = await openDb({ databaseUrl, inMemory: store === 'pglite' });
+  await migrate(db);
+  const app = await createApp({
+    db,
+    config,
+    logger: pino({ level: 'silent' }),
+    document: loadDocument(),
+    validateResponses: true,
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  config.publicUrl = url;
+
+  const call = async (method: string, p: string, opts: CallOptions = {}): Promise<Answer> => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+    let body: string | Buffer | FormData | undefined;
+    if (opts.raw) {
+      body = opts.raw.body;
+      if (opts.raw.contentType) headers['Content-Type'] = opts.raw.contentType;
+    } else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['Content-Type'] = 'application/json';
+    }
+    const res = await fetch(url + p, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+    if (res.status === 500) throw new Error(`${method} ${p} answered 500: ${text}`);
+    return { status: res.status, headers: res.headers, body: parsed, text };
+  };
+
+  const newTenant = async (): Promise<Tenant> => {
+    const res = await call('POST', '/admin/tenants', {
+      token: adminToken,
+      body: { tenantName: `t-${randomBytes(3).toString('hex')}` },
+    });
+    if (res.status !== 201) throw new Error(`createTenant answered ${res.status}: ${res.text}`);
+    return {
+      tenantId: res.body.tenantId,
+      projectId: res.body.project.projectId,
+      token: res.body.apiKey.token,
+      keyId: res.body.apiKey.keyId,
+    };
+  };
+
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await db.close();
+    if (store === 'postgres') {
+      const admin = await openDb({ databaseUrl: POSTGRES_URL });
+      await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.close();
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  return { url, db, config, adminToken, call, newTenant, close };
+}
+
+/** The path prefix of a tenant's project. */
+export function base(t: Tenant): string {
+  return `/api/${t.tenantId}/${t.projectId}`;
+}
+
+/** A multipart form with one file. */
+export function formWith(
+  file: { name: string; content: string | Buffer },
+  fields: Record<string, string> = {},
+): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('file', new Blob([file.content]), file.name);
+  return form;
+}
+
+/** The content of a small public event log kept in test/fixtures/logs. */
+export function fixtureLog(name: string): Buffer {
+  return fs.readFileSync(path.resolve(__dirname, '..', 'fixtures', 'logs', name));
+}
