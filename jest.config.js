@@ -9,4 +9,6 @@ module.exports = {
   moduleNameMapper: { '^@apidevtools/json-schema-ref-parser$': '<rootDir>/test/support/ref-parser-stub.js' },
   // Starting Prism and Chromium takes a few seconds on a 2-core machine.
   testTimeout: 30_000,
+  // End-to-end tests start the built server (dist/) as `npm start` does.
+  globalSetup: '<rootDir>/test/e2e/global-setup.ts',
 };

@@ -64,7 +64,12 @@ export async function startTestApp(store: Store, env: Record<string, string> = {
     await admin.close();
     databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
   }
-  const config = loadConfig({ DATA_DIR: dataDir, ASSAY_ADMIN_TOKEN: adminToken, PORT: '0', ...env });
+  // Listen first, so that PUBLIC_URL (links, Location headers) can name the real port.
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadConfig({ DATA_DIR: dataDir, ASSAY_ADMIN_TOKEN: adminToken, PUBLIC_URL: url, ...env });
   fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
   const db = await openDb({ databaseUrl, inMemory: store === 'pglite' });
   await migrate(db);
@@ -75,11 +80,7 @@ export async function startTestApp(store: Store, env: Record<string, string> = {
     document: loadDocument(),
     validateResponses: true,
   });
-  const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = `http://127.0.0.1:${port}`;
-  config.publicUrl = url;
+  server.on('request', app);
 
   const call = async (method: string, p: string, opts: CallOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };

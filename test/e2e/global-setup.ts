@@ -1,0 +1,15 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+/** The end-to-end tests run the built server as `npm start` does; build it once before them. */
+export default function globalSetup(): void {
+  const root = path.resolve(__dirname, '..', '..');
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
+}

@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { bootstrapOf, startServerProcess, type ServerProcess } from './server-process';
+
+const run = promisify(execFile);
+const seedDir = path.join(__dirname, 'seed');
+
+/** Runs one of the seed pages' scripts against the server with the values the page asks to fill in. */
+async function runSeed(file: string, env: Record<string, string>): Promise<string> {
+  const { stdout } = await run(process.execPath, [path.join(seedDir, file)], {
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 20_000,
+  });
+  return stdout;
+}
+
+describe("the seed pages' JavaScript examples against `npm start`", () => {
+  let server: ServerProcess;
+  let creds: { tenantId: string; projectId: string; token: string };
+  const api = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${server.url}/api/${creds.tenantId}/${creds.projectId}${p}`, {
+      method,
+      headers: { Authorization: `Bearer ${creds.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const json: any = res.status === 204 ? undefined : await res.json();
+    return { status: res.status, body: json };
+  };
+  const investigation = async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['case,activity,time\n1,a,2024-01-01T00:00:00Z\n']), 'log.csv');
+    for (const [k, v] of Object.entries({ caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' }))
+      form.append(k, v);
+    const ds = await fetch(`${server.url}/api/${creds.tenantId}/${creds.projectId}/dataset`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${creds.token}` },
+      body: form,
+    });
+    const datasetId = ((await ds.json()) as { datasetId: string }).datasetId;
+    return (await api('POST', '/investigation', { name: `Seed ${Date.now()}`, datasetId })).body
+      .investigationId as string;
+  };
+
+  beforeAll(async () => {
+    server = await startServerProcess();
+    creds = bootstrapOf(server.dataDir);
+  }, 60_000);
+  afterAll(async () => {
+    expect(await server.stop()).toBe(0);
+  });
+
+  test('page 003: list, create and copy notebooks in an investigation', async () => {
+    const investigationId = await investigation();
+    const env = {
+      BASE_URL: server.url,
+      TENANT_ID: creds.tenantId,
+      PROJECT_ID: creds.projectId,
+      TOKEN: creds.token,
+      INVESTIGATION_ID: investigationId,
+    };
+    const stdout = await runSeed('page-003-notebooks.mjs', env);
+    expect(stdout).toBe('0 defter bulundu\n');
+    const notebooks = (await api('GET', `/notebook/investigation/${investigationId}`)).body as { name: string }[];
+    expect(notebooks.map((n) => n.name)).toEqual(['New Analysis', 'Copy of Analysis']);
+  });
+
+  test('page 004: get, update and delete a block', async () => {
+    const investigationId = await investigation();
+    const notebook = (await api('POST', `/notebook/investigation/${investigationId}`, { name: 'Blocks' })).body;
+    const block = (
+      await api('POST', `/notebook/${notebook.notebookId}/blocks`, {
+        blockType: 'Filter',
+        blockTitle: 'Tarih Aralığı Filtresi',
+        configuration: '{"filterType": "dateRange", "startDate": "2024-01-01"}',
+      })
+    ).body;
+    const env = {
+      BASE_URL: server.url,
+      TENANT_ID: creds.tenantId,
+      PROJECT_ID: creds.projectId,
+      TOKEN: creds.token,
+      BLOCK_ID: block.blockId,
+    };
+    const stdout = await runSeed('page-004-blocks.mjs', env);
+    expect(stdout).toBe('Blok: Tarih Aralığı Filtresi (Filter)\n');
+    expect((await api('GET', `/block/${block.blockId}`)).status).toBe(404);
+  });
+});
