@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests need; add new ones to this list.
-DEBIAN_PACKAGES="chromium"
+DEBIAN_PACKAGES="chromium python3-requests"
 
 missing=()
 for package in $DEBIAN_PACKAGES; do
