@@ -63,11 +63,14 @@ describe.each(stores)('every operation of the contract on %s', (store) => {
   }, 60_000);
   afterAll(() => app.close());
 
-  test.each(tenantOps.map((op) => [`${op.method} ${op.path}`, op] as const))('%s answers 401 without a token', async (_n, op) => {
-    const res = await app.call(op.method, urlFor(op, a));
-    expect(res.status).toBe(401);
-    expect(res.body.Error).toBe('Unauthorized');
-  });
+  test.each(tenantOps.map((op) => [`${op.method} ${op.path}`, op] as const))(
+    '%s answers 401 without a token',
+    async (_n, op) => {
+      const res = await app.call(op.method, urlFor(op, a));
+      expect(res.status).toBe(401);
+      expect(res.body.Error).toBe('Unauthorized');
+    },
+  );
 
   test.each(tenantOps.map((op) => [`${op.method} ${op.path}`, op] as const))(
     "%s answers 403 with another tenant's key",
@@ -79,27 +82,38 @@ describe.each(stores)('every operation of the contract on %s', (store) => {
   );
 
   const withIds = tenantOps.filter((op) => /\{(?!tenantId|projectId)\w+\}/.test(op.path));
-  test.each(withIds.map((op) => [`${op.method} ${op.path}`, op] as const))('%s answers 400 for a malformed id', async (_n, op) => {
-    const res = await app.call(op.method, urlFor(op, a, 'not-a-guid'), { token: a.token });
-    expect(res.status).toBe(400);
-    expect(res.body.ValidationErrors.some((e: { Field: string }) => e.Field.startsWith('path.'))).toBe(true);
-  });
-
-  const lookups = withIds.filter((op) => !NOT_IMPLEMENTED.includes(op.operationId) && op.method !== 'POST' && op.method !== 'PUT');
-  test.each(lookups.map((op) => [`${op.method} ${op.path}`, op] as const))('%s answers 404 for an unknown id', async (_n, op) => {
-    const res = await app.call(op.method, urlFor(op, a), { token: a.token });
-    expect(res.status).toBe(404);
-    expect(Object.values(res.body)).toContain(RANDOM_ID);
-  });
-
-  test.each(ops.filter((op) => NOT_IMPLEMENTED.includes(op.operationId)).map((op) => [`${op.method} ${op.path}`, op] as const))(
-    '%s answers 501 until its issue is done',
+  test.each(withIds.map((op) => [`${op.method} ${op.path}`, op] as const))(
+    '%s answers 400 for a malformed id',
     async (_n, op) => {
-      const job = { jobName: 'x', jobType: 'ProcessMining', resource: { resourceType: 'Dataset', resourceId: RANDOM_ID } };
-      const body = op.operationId === 'submitJob' ? job : op.method === 'POST' ? {} : undefined;
-      const res = await app.call(op.method, urlFor(op, a), { token: a.token, body });
-      expect(res.status).toBe(501);
-      expect(res.body.Error).toBe('Not implemented');
+      const res = await app.call(op.method, urlFor(op, a, 'not-a-guid'), { token: a.token });
+      expect(res.status).toBe(400);
+      expect(res.body.ValidationErrors.some((e: { Field: string }) => e.Field.startsWith('path.'))).toBe(true);
     },
   );
+
+  const lookups = withIds.filter(
+    (op) => !NOT_IMPLEMENTED.includes(op.operationId) && op.method !== 'POST' && op.method !== 'PUT',
+  );
+  test.each(lookups.map((op) => [`${op.method} ${op.path}`, op] as const))(
+    '%s answers 404 for an unknown id',
+    async (_n, op) => {
+      const res = await app.call(op.method, urlFor(op, a), { token: a.token });
+      expect(res.status).toBe(404);
+      expect(Object.values(res.body)).toContain(RANDOM_ID);
+    },
+  );
+
+  test.each(
+    ops.filter((op) => NOT_IMPLEMENTED.includes(op.operationId)).map((op) => [`${op.method} ${op.path}`, op] as const),
+  )('%s answers 501 until its issue is done', async (_n, op) => {
+    const job = {
+      jobName: 'x',
+      jobType: 'ProcessMining',
+      resource: { resourceType: 'Dataset', resourceId: RANDOM_ID },
+    };
+    const body = op.operationId === 'submitJob' ? job : op.method === 'POST' ? {} : undefined;
+    const res = await app.call(op.method, urlFor(op, a), { token: a.token, body });
+    expect(res.status).toBe(501);
+    expect(res.body.Error).toBe('Not implemented');
+  });
 });
