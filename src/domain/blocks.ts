@@ -3,8 +3,8 @@ import type { ContractSchemas } from '../api/schemas';
 import type { Block, BlockCreate, BlockUpdate } from '../api/types';
 import type { Db, Row } from '../store/db';
 import { checkConfiguration } from './blockConfig';
-import { ConflictError, InvalidError, NotFoundError } from './errors';
-import { nextModified, staleUpdate } from './locking';
+import { InvalidError, NotFoundError } from './errors';
+import { checkNotStale, nextModified } from './locking';
 import { lockStandardNotebook } from './notebooks';
 import { iso, isoOrNull, type Scope } from './scope';
 
@@ -46,15 +46,7 @@ export class Blocks {
       // Lock the notebook first, then the block: every block change takes locks in that order.
       await lockStandardNotebook(tx, scope, String(probe.notebook_id), true);
       const current = await requireBlock(tx, scope, blockId, true);
-      if (staleUpdate(input.dateModified, current.modified_at)) {
-        throw new ConflictError('CONFLICT', 'Block was modified by another user since you last fetched it', {
-          BlockId: blockId,
-          YourDateModified: input.dateModified,
-          CurrentDateModified: iso(current.modified_at),
-          ModifiedBy: current.modified_by ?? null,
-          Resolution: `GET /api/${scope.tenantId}/${scope.projectId}/block/${blockId} to fetch current state, then retry`,
-        });
-      }
+      checkNotStale(scope, input.dateModified, { resource: 'Block', id: blockId, pathSegment: 'block', row: current });
       const configuration =
         input.configuration === undefined || input.configuration === null
           ? String(current.configuration)

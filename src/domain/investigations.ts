@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Investigation, InvestigationCreate, InvestigationUpdate } from '../api/types';
 import type { Db, Row } from '../store/db';
 import { requireDataset } from './datasets';
-import { ConflictError, NotFoundError } from './errors';
-import { nextModified, staleUpdate } from './locking';
+import { NotFoundError } from './errors';
+import { checkNotStale, nextModified } from './locking';
 import { iso, pageInfo, type PageRequest, type Scope } from './scope';
 
 const SELECT = `SELECT i.*, (SELECT count(*)::int FROM notebooks n WHERE n.investigation_id = i.id) AS notebook_count
@@ -61,15 +61,7 @@ export async function updateInvestigation(
     ]);
     if (rows.length === 0) throw new NotFoundError('Investigation', 'InvestigationId', id);
     const current = rows[0];
-    if (staleUpdate(input.dateModified, current.modified_at)) {
-      throw new ConflictError('CONFLICT', 'Investigation was modified by another user since you last fetched it', {
-        InvestigationId: id,
-        YourDateModified: input.dateModified,
-        CurrentDateModified: iso(current.modified_at),
-        ModifiedBy: current.modified_by ?? null,
-        Resolution: `GET /api/${scope.tenantId}/${scope.projectId}/investigation/${id} to fetch current state, then retry`,
-      });
-    }
+    checkNotStale(scope, input.dateModified, { resource: 'Investigation', id, pathSegment: 'investigation', row: current });
     if (input.datasetId) await requireDataset(tx, scope, input.datasetId);
     await tx.query(
       `UPDATE investigations SET name = $2, description = $3, dataset_id = $4, modified_at = $5, modified_by = $6 WHERE id = $1`,

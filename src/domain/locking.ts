@@ -1,12 +1,37 @@
+import type { Row } from '../store/db';
+import { ConflictError } from './errors';
+import type { Scope } from './scope';
+
 /**
  * Optimistic locking on `dateModified`. Every change moves `dateModified` strictly forward (at
  * least by 1 ms), so two updates in the same millisecond still tell each other apart.
  */
 
-/** True when the client sent a `dateModified` that is not the one the server has. */
-export function staleUpdate(sent: string | null | undefined, current: unknown): boolean {
-  if (sent === undefined || sent === null) return false;
-  return new Date(sent).getTime() !== toDate(current).getTime();
+/** The resource an update is about, for the 409 body of page 003. */
+export interface Locked {
+  /** `Notebook`, `Block`, `Investigation`. */
+  resource: string;
+  id: string;
+  /** The path segment of the resource's GET, such as `notebook`. */
+  pathSegment: string;
+  /** The stored row: its `modified_at` and `modified_by`. */
+  row: Row;
+}
+
+/**
+ * Refuses an update whose `dateModified` is not the stored one with page 003's 409 body; an
+ * update without `dateModified` opts out of the check.
+ */
+export function checkNotStale(scope: Scope, sent: string | null | undefined, locked: Locked): void {
+  if (sent === undefined || sent === null) return;
+  if (new Date(sent).getTime() === toDate(locked.row.modified_at).getTime()) return;
+  throw new ConflictError('CONFLICT', `${locked.resource} was modified by another user since you last fetched it`, {
+    [`${locked.resource}Id`]: locked.id,
+    YourDateModified: sent,
+    CurrentDateModified: toDate(locked.row.modified_at).toISOString(),
+    ModifiedBy: locked.row.modified_by ?? null,
+    Resolution: `GET /api/${scope.tenantId}/${scope.projectId}/${locked.pathSegment}/${locked.id} to fetch current state, then retry`,
+  });
 }
 
 /** The `dateModified` of the next change: now, or 1 ms after the current one if the clock lags. */

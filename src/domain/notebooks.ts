@@ -19,7 +19,7 @@ import { insertBlock, toBlock } from './blocks';
 import { cellsChanged, cellsFromInput, parseIpynb, toApiCell, type StoredCell } from './cells';
 import { requireDataset } from './datasets';
 import { ConflictError, InvalidError, NotFoundError } from './errors';
-import { nextModified, staleUpdate } from './locking';
+import { checkNotStale, nextModified } from './locking';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 import { jupyterTemplate, jupyterTemplateIds, standardTemplate } from './templates';
 
@@ -176,15 +176,7 @@ export class Notebooks {
           problemsFromSchemaErrors(errors, 'body'),
         );
       }
-      if (staleUpdate(body.dateModified, current.modified_at)) {
-        throw new ConflictError('CONFLICT', 'Notebook was modified by another user since you last fetched it', {
-          NotebookId: id,
-          YourDateModified: body.dateModified,
-          CurrentDateModified: iso(current.modified_at),
-          ModifiedBy: current.modified_by ?? null,
-          Resolution: `GET /api/${scope.tenantId}/${scope.projectId}/notebook/${id} to fetch current state, then retry`,
-        });
-      }
+      checkNotStale(scope, body.dateModified, { resource: 'Notebook', id, pathSegment: 'notebook', row: current });
       const modifiedAt = nextModified(current.modified_at);
       if (isStandard) await updateStandard(tx, scope, current, body as StandardNotebookUpdate, modifiedAt);
       else await updateJupyter(tx, scope, current, body as JupyterNotebookUpdate, modifiedAt);

@@ -45,6 +45,18 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
       .investigationId as string;
   };
 
+  /** A date filter block like page 004's, in a new notebook of a new investigation. */
+  const blockInNewNotebook = async () => {
+    const investigationId = await investigation();
+    const notebook = (await api('POST', `/notebook/investigation/${investigationId}`, { name: 'Blocks' })).body;
+    const created = await api('POST', `/notebook/${notebook.notebookId}/blocks`, {
+      blockType: 'Filter',
+      blockTitle: 'Tarih Aralığı Filtresi',
+      configuration: '{"filterType": "dateRange", "startDate": "2024-01-01"}',
+    });
+    return created.body as { blockId: string };
+  };
+
   beforeAll(async () => {
     server = await startServerProcess();
     creds = bootstrapOf(server.dataDir);
@@ -78,15 +90,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
   });
 
   test('page 004 (Python): get, update and delete a block', async () => {
-    const investigationId = await investigation();
-    const notebook = (await api('POST', `/notebook/investigation/${investigationId}`, { name: 'Blocks' })).body;
-    const block = (
-      await api('POST', `/notebook/${notebook.notebookId}/blocks`, {
-        blockType: 'Filter',
-        blockTitle: 'Tarih Aralığı Filtresi',
-        configuration: '{"filterType": "dateRange", "startDate": "2024-01-01"}',
-      })
-    ).body;
+    const block = await blockInNewNotebook();
     const env = {
       BASE_URL: server.url,
       TENANT_ID: creds.tenantId,
@@ -117,15 +121,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
   });
 
   test('page 004 (JavaScript): get, update and delete a block', async () => {
-    const investigationId = await investigation();
-    const notebook = (await api('POST', `/notebook/investigation/${investigationId}`, { name: 'Blocks' })).body;
-    const block = (
-      await api('POST', `/notebook/${notebook.notebookId}/blocks`, {
-        blockType: 'Filter',
-        blockTitle: 'Tarih Aralığı Filtresi',
-        configuration: '{"filterType": "dateRange", "startDate": "2024-01-01"}',
-      })
-    ).body;
+    const block = await blockInNewNotebook();
     const env = {
       BASE_URL: server.url,
       TENANT_ID: creds.tenantId,

@@ -1,4 +1,4 @@
-import { base, fixtureLog, formWith, startTestApp, stores, type Tenant, type TestApp } from './harness';
+import { base, newInvestigation, startTestApp, stores, type Tenant, type TestApp } from './harness';
 
 describe.each(stores)('blocks on %s', (store) => {
   let app: TestApp;
@@ -7,16 +7,7 @@ describe.each(stores)('blocks on %s', (store) => {
   beforeAll(async () => {
     app = await startTestApp(store);
     t = await app.newTenant();
-    const ds = await app.call('POST', `${base(t)}/dataset`, {
-      token: t.token,
-      raw: { body: formWith({ name: 'l.xes', content: fixtureLog('running-example.xes') }) },
-    });
-    investigationId = (
-      await app.call('POST', `${base(t)}/investigation`, {
-        token: t.token,
-        body: { name: 'Inv', datasetId: ds.body.datasetId },
-      })
-    ).body.investigationId;
+    ({ investigationId } = await newInvestigation(app, t));
   }, 60_000);
   afterAll(() => app.close());
 

@@ -150,3 +150,18 @@ export function formWith(
 export function fixtureLog(name: string): Buffer {
   return fs.readFileSync(path.resolve(__dirname, '..', 'fixtures', 'logs', name));
 }
+
+/** Uploads the running example (XES) and creates an investigation on it. */
+export async function newInvestigation(
+  app: TestApp,
+  t: Tenant,
+  name = 'Investigation',
+): Promise<{ datasetId: string; investigationId: string }> {
+  const form = formWith({ name: 'running-example.xes', content: fixtureLog('running-example.xes') });
+  const ds = await app.call('POST', `${base(t)}/dataset`, { token: t.token, raw: { body: form } });
+  const inv = await app.call('POST', `${base(t)}/investigation`, {
+    token: t.token,
+    body: { name, datasetId: ds.body.datasetId },
+  });
+  return { datasetId: ds.body.datasetId, investigationId: inv.body.investigationId };
+}

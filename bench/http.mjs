@@ -1,0 +1,272 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runScenario } from './load.mjs';
+import { createSchema, startAssay, startBare } from './servers.mjs';
+import { createNotebooks, projectOf } from './setup.mjs';
+
+/**
+ * `npm run bench`: throughput and latency of Assay's notebook GET and block POST, on PGlite and
+ * on PostgreSQL, next to a bare express route measured in the same run. Figures go to stdout,
+ * progress to stderr. The exit code is 1 only when a scenario had errors, never for slowness.
+ */
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SETTINGS = {
+  concurrency: intEnv('BENCH_CONCURRENCY', 16),
+  warmupMs: intEnv('BENCH_WARMUP_MS', 1000),
+  durationMs: intEnv('BENCH_DURATION_MS', 5000),
+  maxRequests: 2_000_000, // per phase: bounds memory even if the duration is set very long
+  timeoutMs: 10_000, // per request: a stuck request becomes an error instead of a stuck bench
+};
+const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of each Assay server (see bench/profile-summary.mjs).
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR ? path.resolve(process.env.BENCH_CPU_PROF_DIR) : undefined;
+const POST_NOTEBOOKS = 50; // the block posts go round-robin over these, so no notebook grows huge
+const BLOCK = { blockType: 'Calculator', blockTitle: 'Summary', configuration: { calculatorType: 'summary' } };
+const GET_GOAL = 0.5;
+const LOAD_AT_START = os.loadavg(); // other work on the machine skews every figure; show how busy it was
+
+/** Resources to release if the bench is interrupted: servers to stop, schemas to drop. */
+const live = new Set();
+
+async function main() {
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  const rows = [
+    ...(await attempt('bare express', '-', benchBare)),
+    ...(await attempt('Assay', 'pglite', () => benchAssay('pglite'))),
+    ...(await attempt('Assay', 'postgres', () => benchAssay('postgres'))),
+  ];
+  printReport(rows);
+  if (rows.some((row) => row.failed || row.errorCount > 0)) process.exitCode = 1;
+}
+
+/** Runs one part of the bench; a failure becomes a row of the report instead of ending the run. */
+async function attempt(name, store, run) {
+  try {
+    return await run();
+  } catch (err) {
+    return [{ name, store, failed: err instanceof Error ? err.message : String(err) }];
+  }
+}
+
+async function benchBare() {
+  progress('bare express: starting');
+  return withServer(startBare(), async (server) => {
+    progress('bare express: GET /bare');
+    const result = await load(server, () => ({ method: 'GET', path: '/bare', headers: {} }), 200);
+    return { name: 'GET /bare (bare express)', store: '-', ...result };
+  });
+}
+
+/** Both Assay scenarios on one store: a fresh data dir (and, for PostgreSQL, a fresh schema). */
+async function benchAssay(store) {
+  progress(`Assay on ${store}: starting`);
+  const schema = store === 'postgres' ? await createSchema(POSTGRES_URL) : undefined;
+  if (schema) track(schema.drop);
+  try {
+    const server = startAssay({ databaseUrl: schema?.url, cpuProfDir: CPU_PROF_DIR });
+    return await withServer(server, (started) => runAssayScenarios(started, store));
+  } finally {
+    if (schema) await release(schema.drop);
+  }
+}
+
+async function runAssayScenarios(server, store) {
+  progress(`Assay on ${store}: creating a dataset, an investigation and ${POST_NOTEBOOKS + 1} notebooks`);
+  const [readId, ...postIds] = await createNotebooks(server, POST_NOTEBOOKS + 1);
+  const { base, authorization } = projectOf(server);
+
+  progress(`Assay on ${store}: GET notebook`);
+  const getPath = `${base}/notebook/${readId}`;
+  const get = await load(server, () => ({ method: 'GET', path: getPath, headers: { authorization } }), 200);
+
+  progress(`Assay on ${store}: POST blocks`);
+  const body = JSON.stringify(BLOCK);
+  const headers = { authorization, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  let next = 0;
+  const nextPost = () => ({
+    method: 'POST',
+    path: `${base}/notebook/${postIds[next++ % postIds.length]}/blocks`,
+    headers,
+    body,
+  });
+  const post = await load(server, nextPost, 201);
+
+  return [
+    { name: 'GET notebook', store, ...get },
+    { name: 'POST blocks', store, ...post },
+  ];
+}
+
+function load(server, nextRequest, expectedStatus) {
+  return runScenario({
+    ...SETTINGS,
+    host: server.host,
+    port: server.port,
+    serverPid: server.pid,
+    nextRequest,
+    expectedStatus,
+  });
+}
+
+/** Uses a started server, then stops it; its warnings, errors and unclean exit end up on its rows. */
+async function withServer(starting, use) {
+  const server = await starting;
+  track(server.stop);
+  let rows;
+  let failure;
+  try {
+    rows = [await use(server)].flat();
+  } catch (err) {
+    failure = err;
+  }
+  const notes = serverNotes(server, await release(server.stop));
+  if (failure) throw new Error([failure.message, ...notes].join('; '));
+  return rows.map((row) => ({ ...row, notes }));
+}
+
+function serverNotes(server, exit) {
+  const notes = [];
+  if (exit.code !== 0) notes.push(`server exited with ${exit.signal ?? `code ${exit.code}`} on SIGTERM`);
+  if (server.logged.count > 0) {
+    notes.push(`server logged ${server.logged.count} warning/error line(s), first: ${server.logged.first[0]}`);
+  }
+  return notes;
+}
+
+function track(release) {
+  live.add(release);
+}
+
+async function release(close) {
+  live.delete(close);
+  return close();
+}
+
+async function interrupted(signal) {
+  progress(`${signal}: stopping servers, dropping schemas, removing temp dirs`);
+  await Promise.allSettled([...live].map((close) => close()));
+  process.exit(130);
+}
+
+function printReport(rows) {
+  const bare = rows.find((row) => row.store === '-' && !row.failed);
+  const out = [];
+  out.push('', `Assay HTTP benchmark, ${new Date().toISOString()}`, ...environmentLines(), '');
+  out.push(...table(rows, bare), '');
+  out.push(...verdicts(rows, bare), '');
+  out.push(...rows.filter((row) => row.failed).map((row) => `FAILED ${row.name} on ${row.store}: ${row.failed}`));
+  out.push(...errorLines(rows), ...noteLines(rows), ...caveats());
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+function environmentLines() {
+  const express = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/express/package.json'), 'utf8'));
+  const cpus = os.cpus();
+  const { concurrency, warmupMs, durationMs } = SETTINGS;
+  return [
+    `node ${process.version}, express ${express.version}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}`,
+    `${concurrency} keep-alive connections, closed loop; ${warmupMs / 1000} s warm-up, then ${durationMs / 1000} s measured per scenario`,
+    'servers started one at a time with LOG_LEVEL=warn (per-request info logs would dominate the figures)',
+    `load average before the run: ${LOAD_AT_START.map((n) => n.toFixed(2)).join(' ')}`,
+  ];
+}
+
+const COLUMNS = [
+  ['scenario', 26, (r) => r.name],
+  ['store', 9, (r) => r.store],
+  ['req/s', 8, (r) => fixed(r.rps, 0)],
+  ['p50 ms', 8, (r) => fixed(r.p50, 2)],
+  ['p99 ms', 8, (r) => fixed(r.p99, 2)],
+  ['max ms', 8, (r) => fixed(r.max, 1)],
+  ['ok', 8, (r) => String(r.ok)],
+  ['errors', 7, (r) => String(r.errorCount)],
+  ['srv CPU', 8, (r) => percent(r.serverCpu)],
+  ['gen CPU', 8, (r) => percent(r.clientCpu)],
+  ['other CPU', 9, (r) => percent(r.otherCpu)],
+];
+
+function table(rows, bare) {
+  const head = [...COLUMNS.map(([title, width], i) => pad(title, width, i < 2)), 'vs bare'].join('  ');
+  const lines = rows.map((row) => {
+    if (row.failed) return [pad(row.name, 26, true), pad(row.store, 9, true), 'FAILED (see below)'].join('  ');
+    const cells = COLUMNS.map(([, width, cell], i) => pad(cell(row), width, i < 2));
+    const flag = row.errorCount > 0 ? '  HAD ERRORS' : '';
+    return [...cells, ratioText(row, bare)].join('  ') + flag;
+  });
+  return [head, '-'.repeat(head.length), ...lines];
+}
+
+/** The fraction of the bare route's throughput, and whether the GET goal is met. */
+function verdicts(rows, bare) {
+  if (!bare) return ['No bare express figure, so no fractions: the baseline failed.'];
+  return rows
+    .filter((row) => row.store !== '-')
+    .map((row) => {
+      const label = `${row.name} on ${row.store}`;
+      if (row.failed) return `${label}: failed, no figure.`;
+      const ratio = `${ratioText(row, bare)} of the bare route's throughput`;
+      if (row.errorCount > 0) return `${label}: ${ratio}, but the scenario HAD ERRORS, so the figure does not count.`;
+      if (row.name !== 'GET notebook') return `${label}: ${ratio}.`;
+      const met = row.rps / bare.rps >= GET_GOAL;
+      return `${label}: ${ratio}; goal >= ${GET_GOAL} ${met ? 'MET' : 'NOT MET'}.`;
+    });
+}
+
+function errorLines(rows) {
+  return rows
+    .filter((row) => row.errorCount > 0)
+    .map((row) => {
+      const kinds = [...row.errors].map(([kind, n]) => `${kind} x${n}`).join(', ');
+      return `ERRORS in ${row.name} on ${row.store} (warm-up included): ${kinds}; e.g. ${row.errorSample}`;
+    });
+}
+
+function noteLines(rows) {
+  return rows.flatMap((row) => (row.notes ?? []).map((note) => `note, ${row.name} on ${row.store}: ${note}`));
+}
+
+function caveats() {
+  return [
+    'Notes:',
+    `- The load generator runs on the same ${os.cpus().length} cores as the server (and PostgreSQL); "gen CPU" is its share,`,
+    '  "srv CPU" the server process\'s (100% = one core), "other CPU" the rest of the machine\'s busy time: PostgreSQL',
+    '  in the postgres rows, and anything else running at the time (which disturbs the figures).',
+    '- Only answers with the expected status (200 GET, 201 POST) count in req/s and latency; p50/p99 are',
+    '  nearest-rank over every recorded latency of the measured phase (time to the last byte of the answer).',
+    '- POST blocks go round-robin over 50 notebooks; the GET reads one empty notebook.',
+  ];
+}
+
+function ratioText(row, bare) {
+  return bare && row.store !== '-' ? fixed(row.rps / bare.rps, 2) : '';
+}
+
+function fixed(value, digits) {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+function percent(value) {
+  return Number.isFinite(value) ? `${Math.round(value * 100)}%` : '-';
+}
+
+function pad(text, width, left) {
+  return left ? text.padEnd(width) : text.padStart(width);
+}
+
+function progress(message) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function intEnv(name, fallback) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
