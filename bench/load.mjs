@@ -110,7 +110,11 @@ function cpuSince(before, serverPid, elapsedMs) {
   const client = (user + system) / 1000;
   const server = processCpuMs(serverPid) - before.server;
   const machine = machineCpuMs() - before.machine;
-  return { clientCpu: client / elapsedMs, serverCpu: server / elapsedMs, otherCpu: (machine - client - server) / elapsedMs };
+  return {
+    clientCpu: client / elapsedMs,
+    serverCpu: server / elapsedMs,
+    otherCpu: (machine - client - server) / elapsedMs,
+  };
 }
 
 /** user+system CPU of a process and all its threads, in ms (/proc counts in 1/100 s on Linux). */

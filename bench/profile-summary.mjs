@@ -18,7 +18,10 @@ const selfMs = selfTimes(profile);
 const totalMs = [...selfMs.values()].reduce((a, b) => a + b, 0);
 
 print(`self time by function (of ${(totalMs / 1000).toFixed(1)} s sampled)`, groupBy(profile, selfMs, frameName));
-print('self time by package or file', groupBy(profile, selfMs, (node) => owner(node.callFrame.url)));
+print(
+  'self time by package or file',
+  groupBy(profile, selfMs, (node) => owner(node.callFrame.url)),
+);
 
 /** Self time of every node in ms, from the sample timeline (each sample owns the delta before it). */
 function selfTimes({ samples, timeDeltas }) {

@@ -146,9 +146,9 @@ export function formWith(
   return form;
 }
 
-/** The content of a small public event log kept in test/fixtures/logs. */
+/** The content of a public event log from ../shared/data (kept out of this repository, as its README asks). */
 export function fixtureLog(name: string): Buffer {
-  return fs.readFileSync(path.resolve(__dirname, '..', 'fixtures', 'logs', name));
+  return fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'shared', 'data', name));
 }
 
 /** Uploads the running example (XES) and creates an investigation on it. */
