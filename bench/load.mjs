@@ -70,7 +70,7 @@ function send(agent, { host, port, expectedStatus, timeoutMs }, { method, path, 
 function noteError(stats, answer, request) {
   const kind = answer.error ?? `status ${answer.status}`;
   stats.errors.set(kind, (stats.errors.get(kind) ?? 0) + 1);
-  stats.errorSample ??= `${request.method} ${request.path} -> ${kind} ${answer.body ?? ''}`.trim();
+  stats.errorSample ??= `${request.method} ${request.path} -> ${kind} ${answer.body ?? ''}`.replace(/\s+/g, ' ').trim();
 }
 
 function summarise(measured, warmup, elapsedMs) {
@@ -110,10 +110,12 @@ function cpuSince(before, serverPid, elapsedMs) {
   const client = (user + system) / 1000;
   const server = processCpuMs(serverPid) - before.server;
   const machine = machineCpuMs() - before.machine;
+  // The counters tick in 10 ms steps, so the rest can come out slightly below zero on an idle machine.
+  const other = Math.max(0, machine - client - server);
   return {
     clientCpu: client / elapsedMs,
     serverCpu: server / elapsedMs,
-    otherCpu: (machine - client - server) / elapsedMs,
+    otherCpu: other / elapsedMs,
   };
 }
 

@@ -3,18 +3,19 @@ import path from 'node:path';
 
 /**
  * Summarises V8 CPU profiles (`.cpuprofile`, e.g. from BENCH_CPU_PROF_DIR=<dir> npm run bench):
- * self time by function and by package or source file, heaviest first.
- *   node bench/profile-summary.mjs <file.cpuprofile> [top]
+ * self time by function and by package or source file, heaviest first. `lastSeconds` keeps only
+ * the end of the profile, to leave out start-up and data set-up.
+ *   node bench/profile-summary.mjs <file.cpuprofile> [top] [lastSeconds]
  */
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, lastArg] = process.argv.slice(2);
 if (!file) {
-  console.error('usage: node bench/profile-summary.mjs <file.cpuprofile> [top]');
+  console.error('usage: node bench/profile-summary.mjs <file.cpuprofile> [top] [lastSeconds]');
   process.exit(2);
 }
 const top = Number(topArg ?? 30);
 const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
-const selfMs = selfTimes(profile);
+const selfMs = selfTimes(profile, lastArg === undefined ? Infinity : Number(lastArg) * 1000);
 const totalMs = [...selfMs.values()].reduce((a, b) => a + b, 0);
 
 print(`self time by function (of ${(totalMs / 1000).toFixed(1)} s sampled)`, groupBy(profile, selfMs, frameName));
@@ -23,10 +24,15 @@ print(
   groupBy(profile, selfMs, (node) => owner(node.callFrame.url)),
 );
 
-/** Self time of every node in ms, from the sample timeline (each sample owns the delta before it). */
-function selfTimes({ samples, timeDeltas }) {
+/** Self time of every node in ms over the last `windowMs` of the profile (a sample owns the delta after it). */
+function selfTimes({ samples, timeDeltas, endTime }, windowMs) {
   const times = new Map();
-  samples.forEach((id, i) => times.set(id, (times.get(id) ?? 0) + (timeDeltas[i + 1] ?? 0) / 1000));
+  let at = endTime - timeDeltas.reduce((a, b) => a + b, 0); // µs, the first sample's time
+  samples.forEach((id, i) => {
+    at += timeDeltas[i];
+    if ((endTime - at) / 1000 > windowMs) return;
+    times.set(id, (times.get(id) ?? 0) + (timeDeltas[i + 1] ?? 0) / 1000);
+  });
   return times;
 }
 
