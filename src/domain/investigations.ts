@@ -61,7 +61,12 @@ export async function updateInvestigation(
     ]);
     if (rows.length === 0) throw new NotFoundError('Investigation', 'InvestigationId', id);
     const current = rows[0];
-    checkNotStale(scope, input.dateModified, { resource: 'Investigation', id, pathSegment: 'investigation', row: current });
+    checkNotStale(scope, input.dateModified, {
+      resource: 'Investigation',
+      id,
+      pathSegment: 'investigation',
+      row: current,
+    });
     if (input.datasetId) await requireDataset(tx, scope, input.datasetId);
     await tx.query(
       `UPDATE investigations SET name = $2, description = $3, dataset_id = $4, modified_at = $5, modified_by = $6 WHERE id = $1`,

@@ -55,22 +55,45 @@ export async function revokeApiKey(db: Db, tenantId: string, keyId: string): Pro
     [keyId, tenantId],
   );
   if (rows.length === 0) throw new NotFoundError('API key', 'KeyId', keyId);
+  for (const [hash, known] of knownKeys) if (known.caller.keyId === keyId) knownKeys.delete(hash);
 }
+
+// Keys are looked up on every request, so valid ones are remembered briefly. A revocation takes
+// effect at once in the process that made it, and within KEY_CACHE_MS in other processes.
+const KEY_CACHE_MS = 5_000;
+const knownKeys = new Map<string, { caller: Caller; until: number }>();
+// When each key's use was last recorded; recording is kept off the request path.
+const lastRecordedUse = new Map<string, number>();
 
 /** Finds the live key behind a bearer token, or fails with 401. */
 export async function authenticate(db: Db, token: string): Promise<Caller> {
-  const rows = await db.query<{ id: string; tenant_id: string }>(
-    'SELECT id, tenant_id FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL',
-    [hashToken(token)],
-  );
-  if (rows.length === 0) throw new AuthError('unauthenticated', 'The API key is unknown or revoked.');
-  const key = rows[0];
-  // Record use at most once a minute, so reads stay reads.
-  await db.query(
-    "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-    [key.id],
-  );
-  return { tenantId: key.tenant_id, keyId: key.id };
+  const hash = hashToken(token);
+  const known = knownKeys.get(hash);
+  let caller: Caller;
+  if (known && known.until > Date.now()) {
+    caller = known.caller;
+  } else {
+    const rows = await db.query<{ id: string; tenant_id: string }>(
+      'SELECT id, tenant_id FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL',
+      [hash],
+    );
+    if (rows.length === 0) throw new AuthError('unauthenticated', 'The API key is unknown or revoked.');
+    caller = { tenantId: rows[0].tenant_id, keyId: rows[0].id };
+    if (knownKeys.size > 10_000) knownKeys.clear();
+    knownKeys.set(hash, { caller, until: Date.now() + KEY_CACHE_MS });
+  }
+  recordUse(db, caller.keyId);
+  return caller;
+}
+
+/** Notes a key's use at most once a minute, without making the request wait for it. */
+function recordUse(db: Db, keyId: string): void {
+  const now = Date.now();
+  if (now - (lastRecordedUse.get(keyId) ?? 0) < 60_000) return;
+  lastRecordedUse.set(keyId, now);
+  db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [keyId]).catch(() => {
+    // A missed "last used" stamp is not worth failing or logging a request for (e.g. during shutdown).
+  });
 }
 
 /** True when the store has no tenant yet (first start). */

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import addFormats from 'ajv-formats';
@@ -6,7 +6,6 @@ import express from 'express';
 import multer from 'multer';
 import { OpenAPIBackend, type Context, type Document, type Operation } from 'openapi-backend';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import type { Config } from '../config';
 import { AuthError, InvalidError, TooLargeError } from '../domain/errors';
 import { requireProjectOfTenant } from '../domain/projects';
@@ -15,6 +14,7 @@ import type { Db } from '../store/db';
 import { errorReply, plainError, problemsFromAjv } from './errors';
 import { allHandlers, type Handler, type RequestContext } from './handlers';
 import type { Reply } from './reply';
+import { requestLog } from './requestLog';
 import { Router } from './router';
 
 /** What the HTTP layer needs from the rest of the service. */
@@ -90,18 +90,7 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const sent = req.headers['x-request-id'];
-        const id = typeof sent === 'string' && /^[\w.-]{1,100}$/.test(sent) ? sent : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    }),
-  );
+  app.use(requestLog(app, logger));
   // Unknown routes and wrong methods answer before any body is read.
   app.use((req, res, next) => {
     const match = router.match(req.method, req.path);
@@ -110,7 +99,7 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
       res.locals.params = match.params;
       return next();
     }
-    const id = String(req.id);
+    const id = req.id;
     if (match.kind === 'notFound') {
       return send(res, plainError(404, 'Route not found', `No operation answers ${req.method} ${req.path}.`, id));
     }
@@ -139,19 +128,19 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
     try {
       reply = (await api.handleRequest(req as never, req, res)) as Reply;
     } catch (err) {
-      reply = replyForError(err, String(req.id));
+      reply = replyForError(err, req.id);
       if (reply.status >= 500) req.log.error({ err }, 'request failed');
     }
     removeUpload(req);
-    send(res, checkReply(deps, api, res.locals.operation as Operation, reply, String(req.id)));
+    send(res, checkReply(deps, api, res.locals.operation as Operation, reply, req.id));
   });
   // Errors before the handler: body parsing, uploads.
   app.use((err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     removeUpload(req);
-    const reply = replyForError(err, String(req.id));
+    const reply = replyForError(err, req.id);
     if (reply.status >= 500) req.log.error({ err }, 'request failed');
     const op = res.locals.operation as Operation | undefined;
-    send(res, op ? checkReply(deps, api, op, reply, String(req.id)) : reply);
+    send(res, op ? checkReply(deps, api, op, reply, req.id) : reply);
   });
   return app;
 }
@@ -250,7 +239,7 @@ function toRequestContext(c: Context, req: express.Request): RequestContext {
     headers: c.request.headers as Record<string, string | undefined>,
     caller: (c.security as Record<string, unknown>).apiKey as Caller | undefined,
     file: req.file,
-    requestId: String(req.id),
+    requestId: req.id,
   };
 }
 
