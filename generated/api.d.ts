@@ -118,7 +118,9 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description Revokes a key at once; requests with it answer 401 from then on. Revoking a revoked key changes nothing.
+         * @description Revokes a key: requests with it answer 401 from then on in the process that revoked it, and
+         *     within 5 seconds in other API processes sharing the database (they remember valid keys that
+         *     long). Revoking a revoked key changes nothing.
          */
         delete: operations["revokeApiKey"];
         options?: never;
