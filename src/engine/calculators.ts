@@ -1,35 +1,16 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { rows } from './duck';
+import { columnOf, type Log } from './log';
 
-/**
- * The calculators over a relation of events with the engine's columns (see importLog.ts).
- * Events of a case are ordered by timestamp, ties in file order; a case with an event without
- * a timestamp keeps file order and has no duration.
- */
-
-/** Creates `ordered_events` over `relation`: every event with its position `seq` in its case. */
-export async function orderEvents(con: DuckDBConnection, relation: string): Promise<void> {
-  await con.run(
-    `CREATE OR REPLACE TEMP VIEW ordered_events AS
-     SELECT *, row_number() OVER (PARTITION BY case_key ORDER BY CASE WHEN timed THEN ts END, event_index) AS seq
-     FROM (SELECT *, bool_and(ts IS NOT NULL) OVER (PARTITION BY case_key) AS timed FROM ${relation})`,
-  );
-  await con.run(
-    `CREATE OR REPLACE TEMP VIEW case_traces AS
-     SELECT case_key, any_value(case_id) AS case_id, list(activity ORDER BY seq) AS trace, count(*) AS events,
-       bool_and(timed) AS timed, min(ts) AS first_ts, max(ts) AS last_ts,
-       CASE WHEN bool_and(timed) THEN (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 END AS duration_s
-     FROM ordered_events GROUP BY case_key`,
-  );
-}
+/** The calculators: each measures a log (see log.ts) and returns the JSON document of the contract. */
 
 /** `{caseCount, eventCount, activityCount, variantCount, startTime, endTime}`. */
-export async function summary(con: DuckDBConnection) {
+export async function summary(con: DuckDBConnection, log: Log) {
   const [r] = await rows(
     con,
-    `SELECT (SELECT count(*) FROM case_traces) AS cases, count(*) AS events, count(DISTINCT activity) AS activities,
-       (SELECT count(DISTINCT trace) FROM case_traces) AS variants, min(ts) AS start_time, max(ts) AS end_time
-     FROM ordered_events`,
+    `SELECT (SELECT count(*) FROM ${log.cases}) AS cases, count(*) AS events, count(DISTINCT activity) AS activities,
+       (SELECT count(DISTINCT trace) FROM ${log.cases}) AS variants, min(ts) AS start_time, max(ts) AS end_time
+     FROM ${log.relation}`,
   );
   return {
     caseCount: Number(r.cases),
@@ -42,11 +23,11 @@ export async function summary(con: DuckDBConnection) {
 }
 
 /** Variants by case count, descending, ties by their activities; durations over timed cases. */
-export async function variants(con: DuckDBConnection, limit = 100) {
-  const [{ total, n }] = await rows(con, 'SELECT count(*) AS total, count(DISTINCT trace) AS n FROM case_traces');
+export async function variants(con: DuckDBConnection, log: Log, limit = 100) {
+  const [{ total, n }] = await rows(con, `SELECT count(*) AS total, count(DISTINCT trace) AS n FROM ${log.cases}`);
   const list = await rows(
     con,
-    `SELECT trace, count(*) AS cases, avg(duration_s) AS mean_s FROM case_traces GROUP BY trace`,
+    `SELECT trace, count(*) AS cases, avg(duration_s) AS mean_s FROM ${log.cases} GROUP BY trace`,
   );
   const sorted = list
     .map((r) => ({ activities: r.trace as string[], caseCount: Number(r.cases), mean: r.mean_s as number | null }))
@@ -57,27 +38,40 @@ export async function variants(con: DuckDBConnection, limit = 100) {
     variants: sorted.map((v) => ({
       activities: v.activities,
       caseCount: v.caseCount,
-      share: v.caseCount / Number(total),
+      share: round(v.caseCount / Number(total), 6),
       meanDurationSeconds: v.mean === null ? null : round(v.mean, 6),
     })),
   };
 }
 
-/** The directly-follows graph with frequencies and durations, start and end activities. */
-export async function processMap(con: DuckDBConnection) {
-  const nodes = await rows(
-    con,
-    `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases FROM ordered_events GROUP BY activity`,
-  );
-  const edges = await rows(
+/** Directly-follows edges with count and waiting times (null where a case lacks timestamps). */
+async function edges(con: DuckDBConnection, log: Log) {
+  const list = await rows(
     con,
     `SELECT a.activity AS source, b.activity AS target, count(*) AS n,
        CASE WHEN bool_and(a.timed) THEN avg(epoch_us(b.ts) - epoch_us(a.ts)) / 1e6 END AS mean_s,
        CASE WHEN bool_and(a.timed) THEN median(epoch_us(b.ts) - epoch_us(a.ts)) / 1e6 END AS median_s
-     FROM ordered_events a JOIN ordered_events b ON a.case_key = b.case_key AND b.seq = a.seq + 1
+     FROM ${log.ordered} a JOIN ${log.ordered} b ON a.case_key = b.case_key AND b.seq = a.seq + 1
      GROUP BY 1, 2`,
   );
-  const ends = await rows(con, `SELECT trace[1] AS first, trace[len(trace)] AS last FROM case_traces`);
+  return list
+    .map((r) => ({
+      from: String(r.source),
+      to: String(r.target),
+      count: Number(r.n),
+      meanDurationSeconds: r.mean_s === null ? null : round(r.mean_s as number, 6),
+      medianDurationSeconds: r.median_s === null ? null : round(r.median_s as number, 6),
+    }))
+    .sort((a, b) => b.count - a.count || compareText(a.from, b.from) || compareText(a.to, b.to));
+}
+
+/** The directly-follows graph with frequencies and durations, start and end activities. */
+export async function processMap(con: DuckDBConnection, log: Log) {
+  const nodes = await rows(
+    con,
+    `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases FROM ${log.relation} GROUP BY activity`,
+  );
+  const ends = await rows(con, `SELECT trace[1] AS first, trace[len(trace)] AS last FROM ${log.cases}`);
   const count = (key: 'first' | 'last') => {
     const counter = new Map<string, number>();
     for (const r of ends) counter.set(String(r[key]), (counter.get(String(r[key])) ?? 0) + 1);
@@ -87,27 +81,19 @@ export async function processMap(con: DuckDBConnection) {
     nodes: nodes
       .map((r) => ({ activity: String(r.activity), eventCount: Number(r.events), caseCount: Number(r.cases) }))
       .sort((a, b) => b.eventCount - a.eventCount || compareText(a.activity, b.activity)),
-    edges: edges
-      .map((r) => ({
-        from: String(r.source),
-        to: String(r.target),
-        count: Number(r.n),
-        meanDurationSeconds: r.mean_s === null ? null : round(r.mean_s as number, 6),
-        medianDurationSeconds: r.median_s === null ? null : round(r.median_s as number, 6),
-      }))
-      .sort((a, b) => b.count - a.count || compareText(a.from, b.from) || compareText(a.to, b.to)),
+    edges: await edges(con, log),
     startActivities: count('first'),
     endActivities: count('last'),
   };
 }
 
 /** Case durations of the cases whose events all have timestamps. */
-export async function throughputTime(con: DuckDBConnection) {
+export async function throughputTime(con: DuckDBConnection, log: Log) {
   const [r] = await rows(
     con,
     `SELECT count(duration_s) AS n, avg(duration_s) AS mean, median(duration_s) AS median,
        quantile_cont(duration_s, 0.9) AS p90, min(duration_s) AS min, max(duration_s) AS max
-     FROM case_traces`,
+     FROM ${log.cases}`,
   );
   const n = Number(r.n);
   const num = (v: unknown) => (n === 0 || v === null ? null : round(Number(v), 6));
@@ -119,6 +105,80 @@ export async function throughputTime(con: DuckDBConnection) {
     minSeconds: num(r.min),
     maxSeconds: num(r.max),
   };
+}
+
+/** Per activity: events, cases containing it, and its share of all events; most frequent first. */
+export async function activityFrequency(con: DuckDBConnection, log: Log, limit = 100) {
+  const list = await rows(
+    con,
+    `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases, count(*) / sum(count(*)) OVER () AS share
+     FROM ${log.relation} GROUP BY activity`,
+  );
+  const activities = list
+    .map((r) => ({
+      activity: String(r.activity),
+      eventCount: Number(r.events),
+      caseCount: Number(r.cases),
+      share: round(Number(r.share), 6),
+    }))
+    .sort((a, b) => b.eventCount - a.eventCount || compareText(a.activity, b.activity));
+  return { activityCount: activities.length, activities: activities.slice(0, limit) };
+}
+
+/** Directly-follows edges by mean waiting time, slowest first (edges without timestamps left out). */
+export async function bottlenecks(con: DuckDBConnection, log: Log, limit = 100) {
+  const timed = (await edges(con, log)).filter((e) => e.meanDurationSeconds !== null);
+  timed.sort(
+    (a, b) => b.meanDurationSeconds! - a.meanDurationSeconds! || compareText(a.from, b.from) || compareText(a.to, b.to),
+  );
+  return { edges: timed.slice(0, limit) };
+}
+
+/** Per activity: the cases in which it occurs more than once and the occurrences beyond the first. */
+export async function rework(con: DuckDBConnection, log: Log, limit = 100) {
+  const list = await rows(
+    con,
+    `SELECT activity, count(*) FILTER (WHERE n > 1) AS cases, sum(n - 1) AS extra
+     FROM (SELECT case_key, activity, count(*) AS n FROM ${log.relation} GROUP BY 1, 2) GROUP BY activity HAVING sum(n - 1) > 0`,
+  );
+  const [{ total }] = await rows(con, `SELECT count(*) AS total FROM ${log.cases}`);
+  const [{ reworked }] = await rows(
+    con,
+    `SELECT count(DISTINCT case_key) AS reworked FROM (SELECT case_key, activity FROM ${log.relation} GROUP BY 1, 2 HAVING count(*) > 1)`,
+  );
+  const activities = list
+    .map((r) => ({ activity: String(r.activity), caseCount: Number(r.cases), extraOccurrences: Number(r.extra) }))
+    .sort((a, b) => b.extraOccurrences - a.extraOccurrences || compareText(a.activity, b.activity));
+  return {
+    caseCount: Number(total),
+    casesWithRework: Number(reworked),
+    share: Number(total) === 0 ? 0 : round(Number(reworked) / Number(total), 6),
+    activities: activities.slice(0, limit),
+  };
+}
+
+/** Per resource: events, cases and distinct activities handled; busiest first. */
+export async function resourceWorkload(
+  con: DuckDBConnection,
+  log: Log,
+  resourceAttribute = 'org:resource',
+  limit = 100,
+) {
+  const column = await columnOf(con, log, resourceAttribute);
+  const list = await rows(
+    con,
+    `SELECT ${column} AS resource, count(*) AS events, count(DISTINCT case_key) AS cases, count(DISTINCT activity) AS activities
+     FROM ${log.relation} WHERE ${column} IS NOT NULL GROUP BY 1`,
+  );
+  const resources = list
+    .map((r) => ({
+      resource: String(r.resource),
+      eventCount: Number(r.events),
+      caseCount: Number(r.cases),
+      activityCount: Number(r.activities),
+    }))
+    .sort((a, b) => b.eventCount - a.eventCount || compareText(a.resource, b.resource));
+  return { resourceAttribute, resourceCount: resources.length, resources: resources.slice(0, limit) };
 }
 
 // Rounds on the exact decimal value of the double (as Python's round does), not on value * 10^digits.

@@ -5,6 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import * as calc from '../../src/engine/calculators';
 import { openEngine } from '../../src/engine/duck';
 import { importEventLog, type ColumnMapping } from '../../src/engine/importLog';
+import { defineLog, type Log } from '../../src/engine/log';
 
 const DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
 const PM4PY_COLUMNS: ColumnMapping = {
@@ -71,6 +72,7 @@ function round(v: number | null, digits: number): number | null {
 
 describe.each(LOGS)('the engine on %s matches the independent reference figures', (file, mapping) => {
   let con: DuckDBConnection;
+  let log: Log;
   let ref: Reference;
   let workDir: string;
   beforeAll(async () => {
@@ -80,7 +82,7 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
     const format = file.endsWith('.xes.gz') ? 'xes.gz' : file.endsWith('.xes') ? 'xes' : 'csv';
     const parquet = path.join(workDir, 'events.parquet');
     await importEventLog(con, { source: path.join(DATA, file), format, mapping, parquet, workDir });
-    await calc.orderEvents(con, `read_parquet('${parquet}')`);
+    log = await defineLog(con, `read_parquet('${parquet}')`);
   }, 120_000);
   afterAll(() => {
     con?.closeSync();
@@ -88,7 +90,7 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
   });
 
   test('summary: cases, events, activities, variants', async () => {
-    const s = await calc.summary(con);
+    const s = await calc.summary(con, log);
     expect([s.caseCount, s.eventCount, s.activityCount, s.variantCount]).toEqual([
       ref.cases,
       ref.events,
@@ -98,7 +100,7 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
   });
 
   test('variants: the top five with counts and shares, in order', async () => {
-    const v = await calc.variants(con, 5);
+    const v = await calc.variants(con, log, 5);
     expect(v.variantCount).toBe(ref.variants);
     expect(v.variants.map((x) => ({ count: x.caseCount, share: round(x.share, 6), activities: x.activities }))).toEqual(
       ref.top_variants.map((x) => ({ count: x.count, share: x.share, activities: x.activities })),
@@ -106,7 +108,7 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
   });
 
   test('process map: every directly-follows edge with its count and mean duration, start and end activities', async () => {
-    const map = await calc.processMap(con);
+    const map = await calc.processMap(con, log);
     expect(map.edges.length).toBe(ref.dfg_edges);
     expect(map.edges.reduce((sum, e) => sum + e.count, 0)).toBe(ref.dfg_total_transitions);
     const byKey = (e: { from: string; to: string }) => `${e.from}\u0000${e.to}`;
@@ -119,7 +121,7 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
   });
 
   test('throughput time: cases with timestamps, median, mean, min, max', async () => {
-    const t = await calc.throughputTime(con);
+    const t = await calc.throughputTime(con, log);
     const expected = ref.case_duration_s;
     if (!expected) {
       expect(t.caseCount).toBe(0);

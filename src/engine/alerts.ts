@@ -1,0 +1,84 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { rows } from './duck';
+import * as calc from './calculators';
+import type { Log } from './log';
+
+/** An alert configuration of the contract's catalogue (AlertConfiguration). */
+export type AlertConfig = { alertType: string; operator: string; threshold: number; severity?: string } & Record<
+  string,
+  unknown
+>;
+
+/** What an alert found; case-level alerts name the first 100 violating cases. */
+export interface AlertResult {
+  fired: boolean;
+  severity: string;
+  observedValue: number | null;
+  threshold: number;
+  operator: string;
+  violatingCaseCount?: number;
+  violatingCases?: string[];
+}
+
+const SQL_OPERATORS: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', neq: '<>' };
+
+/** Evaluates an alert on the log as filtered so far. */
+export async function evaluateAlert(con: DuckDBConnection, log: Log, c: AlertConfig): Promise<AlertResult> {
+  const severity = c.severity ?? 'Warning';
+  const base = { severity, threshold: c.threshold, operator: c.operator };
+  if (c.alertType === 'metricThreshold') {
+    const output =
+      c.calculatorType === 'throughputTime' ? await calc.throughputTime(con, log) : await calc.summary(con, log);
+    const value = (output as Record<string, unknown>)[String(c.metric)];
+    const observed = typeof value === 'number' ? value : null;
+    return { ...base, observedValue: observed, fired: observed !== null && compare(observed, c.operator, c.threshold) };
+  }
+  if (c.alertType === 'caseCondition') {
+    const metric = caseMetricSql(String(c.caseMetric), log);
+    const op = SQL_OPERATORS[c.operator];
+    const violating = `(SELECT case_key, case_id, metric FROM ${metric} WHERE metric ${op} ${Number(c.threshold)})`;
+    const [{ n }] = await rows(con, `SELECT count(*) AS n FROM ${violating}`);
+    const first = await rows(con, `SELECT case_id FROM ${violating} ORDER BY case_key LIMIT 100`);
+    const count = Number(n);
+    return {
+      ...base,
+      observedValue: count,
+      violatingCaseCount: count,
+      violatingCases: first.map((r) => String(r.case_id)),
+      fired: count > Number(c.maxViolatingCases ?? 0),
+    };
+  }
+  throw new Error(`Unknown alert ${c.alertType}`);
+}
+
+function caseMetricSql(metric: string, log: Log): string {
+  switch (metric) {
+    case 'durationSeconds':
+      return `(SELECT case_key, case_id, duration_s AS metric FROM ${log.cases} WHERE duration_s IS NOT NULL)`;
+    case 'eventCount':
+      return `(SELECT case_key, case_id, events AS metric FROM ${log.cases})`;
+    case 'reworkCount':
+      return `(SELECT case_key, any_value(case_id) AS case_id, sum(n - 1) AS metric
+               FROM (SELECT case_key, any_value(case_id) AS case_id, count(*) AS n FROM ${log.relation} GROUP BY case_key, activity)
+               GROUP BY case_key)`;
+    default:
+      throw new Error(`Unknown case metric ${metric}`);
+  }
+}
+
+function compare(value: number, operator: string, threshold: number): boolean {
+  switch (operator) {
+    case 'gt':
+      return value > threshold;
+    case 'gte':
+      return value >= threshold;
+    case 'lt':
+      return value < threshold;
+    case 'lte':
+      return value <= threshold;
+    case 'eq':
+      return value === threshold;
+    default:
+      return value !== threshold;
+  }
+}
