@@ -14,6 +14,8 @@ export interface Config {
   bodyLimitBytes: number;
   uploadLimitBytes: number;
   logLevel: string;
+  /** DuckDB's memory limit for the analysis engine, such as `2GB`. */
+  duckdbMemoryLimit: string;
 }
 
 /** Reads the configuration from `env`, failing loudly on values that cannot be right. */
@@ -33,6 +35,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: intSetting(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
     uploadLimitBytes: intSetting(env, 'UPLOAD_LIMIT_BYTES', 1024 * 1024 * 1024),
     logLevel: env.LOG_LEVEL ?? 'info',
+    duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT ?? '2GB',
   };
 }
 

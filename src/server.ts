@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { loadDocument } from './api/document';
 import { bootstrapIfEmpty } from './bootstrap';
 import type { Config } from './config';
+import { Engine } from './engine/engine';
 import { createApp } from './http/app';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrate';
@@ -28,8 +29,13 @@ export async function startService(
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ applied, store: db.kind }, 'applied migrations');
   await bootstrapIfEmpty(db, config.dataDir, logger);
+  const engine = await Engine.open({
+    memoryLimit: config.duckdbMemoryLimit,
+    tempDirectory: path.join(config.dataDir, 'duckdb-tmp'),
+  });
   const app = await createApp({
     db,
+    engine,
     config,
     logger,
     document: loadDocument(),
@@ -49,6 +55,7 @@ export async function startService(
     (stopping ??= (async () => {
       // Finish requests in flight, refuse new ones, then close the store.
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      engine.close();
       await db.close();
     })());
   return { server, db, url, stop };

@@ -2,6 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset } from '../api/types';
+import type { Engine } from '../engine/engine';
+import type { ColumnMapping } from '../engine/importLog';
+import { XesError } from '../engine/xes';
 import type { Db, Row } from '../store/db';
 import { ConflictError, InvalidError, NotFoundError, type FieldProblem } from './errors';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
@@ -32,10 +35,12 @@ export function datasetDir(dataDir: string, datasetId: string): string {
 
 /**
  * Stores an uploaded event log: checks its type and, for CSV, that the mapped columns are in the
- * header; moves the file into place and records it. On any failure nothing is kept.
+ * header; moves the file into place, imports it into the analysis engine and records it with
+ * its figures. On any failure nothing is kept.
  */
 export async function storeDataset(
   db: Db,
+  engine: Engine,
   dataDir: string,
   scope: Scope,
   file: UploadedFile,
@@ -52,10 +57,12 @@ export async function storeDataset(
   try {
     const sha256 = await hashFile(file.path);
     fs.renameSync(file.path, stored);
+    const { result, profile } = await importOrExplain(engine, stored, sourceFormat, mapping, dir);
+    const { activities, attributes, ...figures } = profile;
     const rows = await db.query(
       `INSERT INTO datasets (id, project_id, name, source_format, original_file_name, size_bytes, sha256, status,
-         column_mapping, created_at, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'Uploaded', $8, $9, $10) RETURNING *`,
+         column_mapping, stats, attributes, import_warnings, created_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'Ready', $8, $9, $10, $11, $12, $13) RETURNING *`,
       [
         id,
         scope.projectId,
@@ -65,6 +72,9 @@ export async function storeDataset(
         file.size,
         sha256,
         mapping ? JSON.stringify(mapping) : null,
+        JSON.stringify({ ...figures, activities }),
+        JSON.stringify(attributes),
+        JSON.stringify({ invalidRowCount: result.invalidRowCount, warnings: result.warnings }),
         new Date(),
         scope.actor,
       ],
@@ -74,6 +84,33 @@ export async function storeDataset(
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Imports a stored log; input the engine cannot read is a 400 that says why, not a 500. */
+async function importOrExplain(
+  engine: Engine,
+  stored: string,
+  format: SourceFormat,
+  mapping: ColumnMapping | null,
+  dir: string,
+) {
+  let imported: Awaited<ReturnType<Engine['importLog']>>;
+  try {
+    imported = await engine.importLog(stored, format, mapping, dir);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (err instanceof XesError) throw invalidFile(message, 'Invalid XES file');
+    if (/CSV Error|Invalid Input Error|Conversion Error/.test(message))
+      throw invalidFile(`The CSV file could not be read: ${message.split('\n')[0]}`, 'Invalid CSV file');
+    throw err;
+  }
+  if (imported.result.eventCount === 0) {
+    throw invalidFile(
+      `The log has no event with a case, an activity and a readable timestamp (${imported.result.invalidRowCount} rows were not).`,
+      'Empty event log',
+    );
+  }
+  return imported;
 }
 
 /** Lists the project's datasets, newest first. */
@@ -99,6 +136,22 @@ export async function requireDataset(db: Db, scope: Scope, id: string): Promise<
   const rows = await db.query('SELECT * FROM datasets WHERE id = $1 AND project_id = $2', [id, scope.projectId]);
   if (rows.length === 0) throw new NotFoundError('Dataset', 'DatasetId', id);
   return rows[0];
+}
+
+/** The activities and attribute names of a Ready dataset, for checking block configurations. */
+export async function datasetVocabulary(
+  db: Db,
+  scope: Scope,
+  id: string,
+): Promise<{ activities: string[]; attributes: string[] } | null> {
+  const row = await requireDataset(db, scope, id);
+  if (row.status !== 'Ready') return null;
+  const stats = row.stats as { activities?: string[] } | null;
+  const attributes = (row.attributes as { name: string }[]).map((a) => a.name);
+  return {
+    activities: stats?.activities ?? [],
+    attributes: ['concept:name', 'org:resource', 'lifecycle:transition', 'case:concept:name', ...attributes],
+  };
 }
 
 /** Deletes a dataset and its files, unless an investigation or a notebook is bound to it. */
@@ -178,14 +231,13 @@ function detectFormat(name: string, head: Buffer): SourceFormat {
   return 'xes';
 }
 
-function invalidFile(message: string): InvalidError {
-  return new InvalidError('Unsupported file', `${message} Upload CSV, XES or gzipped XES; nothing was stored.`, [
-    { field: 'body.file', message },
-  ]);
+function invalidFile(message: string, summary = 'Unsupported file'): InvalidError {
+  const hint = summary === 'Unsupported file' ? ' Upload CSV, XES or gzipped XES;' : '';
+  return new InvalidError(summary, `${message}${hint} nothing was stored.`, [{ field: 'body.file', message }]);
 }
 
 /** Checks that the mapping is complete and names columns of the CSV header line. */
-function checkCsvMapping(head: Buffer, form: DatasetForm) {
+function checkCsvMapping(head: Buffer, form: DatasetForm): ColumnMapping {
   const problems: FieldProblem[] = [];
   const required = ['caseIdColumn', 'activityColumn', 'timestampColumn'] as const;
   for (const key of required) {

@@ -10,6 +10,7 @@ import type { Config } from '../config';
 import { AuthError, InvalidError, TooLargeError } from '../domain/errors';
 import { requireProjectOfTenant } from '../domain/projects';
 import { authenticate, type Caller } from '../domain/tenants';
+import type { Engine } from '../engine/engine';
 import type { Db } from '../store/db';
 import { errorReply, plainError, problemsFromAjv } from './errors';
 import { allHandlers, type Handler, type RequestContext } from './handlers';
@@ -20,6 +21,7 @@ import { Router } from './router';
 /** What the HTTP layer needs from the rest of the service. */
 export interface AppDeps {
   db: Db;
+  engine: Engine;
   config: Config;
   logger: Logger;
   document: Document;
@@ -273,6 +275,7 @@ function checkReply(deps: AppDeps, api: OpenAPIBackend, op: Operation, reply: Re
 }
 
 function send(res: express.Response, reply: Reply): void {
+  if (reply.onDone) res.once('close', reply.onDone);
   res.status(reply.status);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   if (reply.stream) {

@@ -9,6 +9,8 @@ export interface Reply {
   stream?: Readable;
   contentType?: string;
   headers?: Record<string, string>;
+  /** Called once the answer has been sent or the client went away (to remove temp files). */
+  onDone?: () => void;
 }
 
 /** A JSON answer. */

@@ -13,7 +13,7 @@ describe.each(stores)('projects, datasets and investigations on %s', (store) => 
   let app: TestApp;
   let t: Tenant;
   beforeAll(async () => {
-    app = await startTestApp(store, { UPLOAD_LIMIT_BYTES: '50000' });
+    app = await startTestApp(store, { UPLOAD_LIMIT_BYTES: '300000' });
     t = await app.newTenant();
   }, 60_000);
   afterAll(() => app.close());
@@ -50,7 +50,14 @@ describe.each(stores)('projects, datasets and investigations on %s', (store) => 
       name: 'Running example',
       sourceFormat: 'csv',
       sizeBytes: 3799,
-      status: 'Uploaded',
+      status: 'Ready',
+      caseCount: 6,
+      eventCount: 42,
+      activityCount: 8,
+      variantCount: 6,
+      startTime: '2010-12-30T10:02:00.000Z',
+      endTime: '2011-01-24T13:56:00.000Z',
+      importWarnings: { invalidRowCount: 0, warnings: [] },
       columnMapping: { ...csvMapping, timestampFormat: null },
     });
     const download = await app.call('GET', `${base(t)}/dataset/${res.body.datasetId}/download?format=original`, {
@@ -102,13 +109,13 @@ describe.each(stores)('projects, datasets and investigations on %s', (store) => 
 
   test('POST /dataset over the upload limit returns 413 and keeps nothing, not even a temp file', async () => {
     const before = [storedFiles(), await datasetCount()];
-    const big = 'case,activity,time\n' + '1,a,2024-01-01T00:00:00Z\n'.repeat(4000);
+    const big = 'case,activity,time\n' + '1,a,2024-01-01T00:00:00Z\n'.repeat(15000);
     const res = await upload(
       { name: 'big.csv', content: big },
       { caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' },
     );
     expect(res.status).toBe(413);
-    expect(res.body.LimitBytes).toBe(50000);
+    expect(res.body.LimitBytes).toBe(300000);
     expect([storedFiles(), await datasetCount()]).toEqual(before);
     expect(fs.readdirSync(path.join(app.config.dataDir, 'tmp'))).toEqual([]);
   });
@@ -128,13 +135,71 @@ describe.each(stores)('projects, datasets and investigations on %s', (store) => 
     expect(res.body.ValidationErrors).toContainEqual({ Field: 'body.file', Message: 'is required' });
   });
 
-  test('GET /dataset/{id}/download?format=parquet before the import returns 409', async () => {
-    const created = await upload({ name: 'running-example.xes', content: fixtureLog('running-example.xes') });
-    const res = await app.call('GET', `${base(t)}/dataset/${created.body.datasetId}/download?format=parquet`, {
-      token: t.token,
+  test('POST /dataset with an entity bomb in an XES file returns 400 at once and keeps nothing', async () => {
+    const before = [storedFiles(), await datasetCount()];
+    const bomb = `<?xml version="1.0"?>
+<!DOCTYPE log [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]>
+<log><trace><event><string key="concept:name" value="&f;&f;&f;&f;"/></event></trace></log>`;
+    const started = Date.now();
+    const res = await upload({ name: 'bomb.xes', content: bomb });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(res.status).toBe(400);
+    expect(res.body.Error).toBe('Invalid XES file');
+    expect(res.body.Message).toContain('DTDs and entity declarations are not accepted');
+    expect([storedFiles(), await datasetCount()]).toEqual(before);
+  });
+
+  test('POST /dataset with unreadable timestamps keeps the good rows and reports the bad ones by line', async () => {
+    const csv =
+      'case,activity,time\n1,a,2024-01-01T00:00:00Z\n1,b,not a time\n2,a,1704067200\n,c,2024-01-02T00:00:00Z\n';
+    const res = await upload(
+      { name: 'mixed.csv', content: csv },
+      { caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' },
+    );
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ caseCount: 2, eventCount: 2 });
+    expect(res.body.importWarnings).toEqual({
+      invalidRowCount: 2,
+      warnings: [
+        { line: 3, message: "timestamp 'not a time' could not be read" },
+        { line: 5, message: 'no case id' },
+      ],
     });
-    expect(res.status).toBe(409);
-    expect(res.body.CurrentStatus).toBe('Uploaded');
+  });
+
+  test('POST /dataset of a gzipped XES log returns the figures of the reference', async () => {
+    const res = await upload({ name: '08_receipt.xes.gz', content: fixtureLog('08_receipt.xes.gz') });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      sourceFormat: 'xes.gz',
+      caseCount: 1434,
+      eventCount: 8577,
+      activityCount: 27,
+      variantCount: 116,
+    });
+    expect(res.body.attributes).toContainEqual({ name: 'case:channel', scope: 'case', dataType: 'string' });
+  });
+
+  test('GET /dataset/{id}/download returns the events as CSV or Parquet, and the upload as it was', async () => {
+    const created = await upload({ name: 'running-example.xes', content: fixtureLog('running-example.xes') });
+    const url = `${base(t)}/dataset/${created.body.datasetId}/download`;
+    const csv = await app.call('GET', url, { token: t.token });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    const lines = csv.text.trim().split('\n');
+    expect(lines).toHaveLength(43);
+    expect(lines[0].startsWith('case:concept:name,concept:name,time:timestamp,org:resource,lifecycle:transition')).toBe(
+      true,
+    );
+    const parquet = await fetch(app.url + url + '?format=parquet', { headers: { Authorization: `Bearer ${t.token}` } });
+    expect(parquet.status).toBe(200);
+    expect(
+      Buffer.from(await parquet.arrayBuffer())
+        .subarray(0, 4)
+        .toString(),
+    ).toBe('PAR1');
+    expect(fs.readdirSync(path.join(app.config.dataDir, 'tmp'))).toEqual([]);
   });
 
   test('investigations: create on a dataset, list, get, update, stale update 409, delete', async () => {

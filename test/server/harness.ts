@@ -6,6 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadDocument } from '../../src/api/document';
 import { loadConfig, type Config } from '../../src/config';
+import { Engine } from '../../src/engine/engine';
 import { createApp } from '../../src/http/app';
 import { openDb, type Db } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
@@ -73,8 +74,10 @@ export async function startTestApp(store: Store, env: Record<string, string> = {
   fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
   const db = await openDb({ databaseUrl, inMemory: store === 'pglite' });
   await migrate(db);
+  const engine = await Engine.open({ memoryLimit: '512MB', tempDirectory: path.join(dataDir, 'duckdb-tmp') });
   const app = await createApp({
     db,
+    engine,
     config,
     logger: pino({ level: 'silent' }),
     document: loadDocument(),
@@ -118,6 +121,7 @@ export async function startTestApp(store: Store, env: Record<string, string> = {
   const close = async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    engine.close();
     await db.close();
     if (store === 'postgres') {
       const admin = await openDb({ databaseUrl: POSTGRES_URL });

@@ -1,15 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { AppDeps } from '../app';
 import * as datasets from '../../domain/datasets';
-import { ConflictError, InvalidError } from '../../domain/errors';
-import { empty, json } from '../reply';
+import { InvalidError } from '../../domain/errors';
+import { empty, json, type Reply } from '../reply';
 import { location, pageOf, scopeOf } from './common';
 import type { Handler } from './index';
 
-const CONTENT_TYPES = { csv: 'text/csv', xes: 'application/xml', 'xes.gz': 'application/gzip' } as const;
-
 /** Event logs: upload, list, read, download, delete. */
-export function datasetHandlers({ db, config }: AppDeps): Record<string, Handler> {
+export function datasetHandlers({ db, engine, config }: AppDeps): Record<string, Handler> {
   return {
     uploadDataset: async (ctx) => {
       if (!ctx.file)
@@ -19,7 +19,7 @@ export function datasetHandlers({ db, config }: AppDeps): Record<string, Handler
       const scope = scopeOf(ctx);
       const form = ctx.body as datasets.DatasetForm;
       const file = { path: ctx.file.path, originalName: ctx.file.originalname, size: ctx.file.size };
-      const created = await datasets.storeDataset(db, config.dataDir, scope, file, form);
+      const created = await datasets.storeDataset(db, engine, config.dataDir, scope, file, form);
       return json(
         201,
         created,
@@ -36,28 +36,23 @@ export function datasetHandlers({ db, config }: AppDeps): Record<string, Handler
     downloadDataset: async (ctx) => {
       const id = ctx.params.datasetId.toLowerCase();
       const file = await datasets.originalFile(db, config.dataDir, scopeOf(ctx), id);
-      const format = (ctx.query.format as string | undefined) ?? 'csv';
-      const asUploaded =
-        format === 'original' || (format === 'csv' && file.sourceFormat === 'csv' && file.status !== 'Ready');
-      if (!asUploaded) {
-        // Imported CSV and Parquet come with the analysis engine; until a dataset is Ready only the upload exists.
-        throw new ConflictError(
-          'Dataset not ready',
-          `The dataset is not imported yet; download it with format=original.`,
-          {
-            DatasetId: id,
-            CurrentStatus: file.status,
-          },
-        );
+      const format = (ctx.query.format as 'csv' | 'parquet' | 'original' | undefined) ?? 'csv';
+      if (format === 'original') {
+        return download(fs.createReadStream(file.path), 'application/octet-stream', file.fileName);
       }
-      return {
-        status: 200,
-        stream: fs.createReadStream(file.path),
-        contentType: format === 'original' ? 'application/octet-stream' : CONTENT_TYPES[file.sourceFormat],
-        headers: { 'Content-Disposition': contentDisposition(file.fileName) },
-      };
+      // The imported events with XES attribute names, written to a temp file that goes when sent.
+      const target = path.join(config.dataDir, 'tmp', `${randomUUID()}.${format}`);
+      await engine.exportLog(datasets.datasetDir(config.dataDir, id), format, target);
+      const baseName = file.fileName.replace(/\.(xes\.gz|xes|csv|gz)$/i, '');
+      const type = format === 'csv' ? 'text/csv' : 'application/vnd.apache.parquet';
+      const reply = download(fs.createReadStream(target), type, `${baseName}.${format}`);
+      return { ...reply, onDone: () => fs.rmSync(target, { force: true }) };
     },
   };
+}
+
+function download(stream: fs.ReadStream, contentType: string, fileName: string): Reply {
+  return { status: 200, stream, contentType, headers: { 'Content-Disposition': contentDisposition(fileName) } };
 }
 
 /** `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266). */

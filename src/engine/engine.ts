@@ -1,0 +1,75 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { ident, literal, rows } from './duck';
+import { importEventLog, type ColumnMapping, type ImportResult } from './importLog';
+import { profileLog, type LogProfile } from './profile';
+
+/** The analysis engine of one process: a DuckDB instance and the files of imported logs. */
+export class Engine {
+  private constructor(private readonly instance: DuckDBInstance) {}
+
+  /** Opens DuckDB in memory with a memory limit (`DUCKDB_MEMORY_LIMIT`) and a place to spill. */
+  static async open(opts: { memoryLimit: string; tempDirectory: string }): Promise<Engine> {
+    fs.mkdirSync(opts.tempDirectory, { recursive: true });
+    const instance = await DuckDBInstance.create(':memory:', {
+      memory_limit: opts.memoryLimit,
+      temp_directory: opts.tempDirectory,
+    });
+    return new Engine(instance);
+  }
+
+  /** Runs `work` on a connection of its own, closed afterwards, so temp views never leak between calls. */
+  async withConnection<T>(work: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+    const con = await this.instance.connect();
+    try {
+      return await work(con);
+    } finally {
+      con.closeSync();
+    }
+  }
+
+  /** Imports the log at `source` into `dir/events.parquet` and profiles it. */
+  async importLog(
+    source: string,
+    format: 'csv' | 'xes' | 'xes.gz',
+    mapping: ColumnMapping | null,
+    dir: string,
+  ): Promise<{ result: ImportResult; profile: LogProfile }> {
+    const parquet = eventsFile(dir);
+    return this.withConnection(async (con) => {
+      const result = await importEventLog(con, { source, format, mapping, parquet, workDir: path.join(dir, 'work') });
+      fs.rmSync(path.join(dir, 'work'), { recursive: true, force: true });
+      return { result, profile: await profileLog(con, parquetRelation(parquet)) };
+    });
+  }
+
+  /** Writes the events of an imported log as CSV or Parquet with XES attribute names, to `target`. */
+  async exportLog(dir: string, format: 'csv' | 'parquet', target: string): Promise<void> {
+    const relation = parquetRelation(eventsFile(dir));
+    await this.withConnection(async (con) => {
+      const columns = (await rows(con, `SELECT column_name FROM (DESCRIBE SELECT * FROM ${relation})`)).map((r) =>
+        String(r.column_name),
+      );
+      const attributes = columns.filter((c) => c.startsWith('a:')).map((c) => `, ${ident(c)} AS ${ident(c.slice(2))}`);
+      const select = `SELECT case_id AS "case:concept:name", activity AS "concept:name", strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS "time:timestamp",
+        resource AS "org:resource", lifecycle AS "lifecycle:transition"${attributes.join('')} FROM ${relation} ORDER BY case_key, event_index`;
+      const options = format === 'csv' ? '(FORMAT csv, HEADER true)' : '(FORMAT parquet, COMPRESSION zstd)';
+      await con.run(`COPY (${select}) TO ${literal(target)} ${options}`);
+    });
+  }
+
+  close(): void {
+    this.instance.closeSync();
+  }
+}
+
+/** Where an imported log's events are, inside its dataset directory. */
+export function eventsFile(dir: string): string {
+  return path.join(dir, 'events.parquet');
+}
+
+/** The SQL relation of a Parquet file. */
+export function parquetRelation(file: string): string {
+  return `read_parquet(${literal(file)})`;
+}
