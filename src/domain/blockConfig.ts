@@ -56,3 +56,45 @@ export function checkConfiguration(
   if (errors) return problemsFromSchemaErrors(errors, fieldBase);
   return { value: record, text: JSON.stringify(record) };
 }
+
+/** What a dataset has, for checking that a configuration names only things that exist. */
+export interface Vocabulary {
+  activities: string[];
+  attributes: string[];
+}
+
+/**
+ * The problems of a checked configuration against a dataset: attributes and activities it names
+ * that the dataset does not have, each under its field name.
+ */
+export function checkAgainstDataset(
+  config: Record<string, unknown>,
+  vocabulary: Vocabulary,
+  fieldBase: string,
+): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const activities = new Set(vocabulary.activities);
+  const attributes = new Set(vocabulary.attributes);
+  const activity = (value: unknown, field: string) => {
+    if (typeof value === 'string' && !activities.has(value))
+      problems.push({ field: `${fieldBase}.${field}`, message: `activity '${value}' is not in the dataset` });
+  };
+  const attribute = (value: unknown, field: string) => {
+    if (typeof value === 'string' && !attributes.has(value)) {
+      problems.push({
+        field: `${fieldBase}.${field}`,
+        message: `attribute '${value}' is not in the dataset (it has: ${[...attributes].join(', ')})`,
+      });
+    }
+  };
+  attribute(config.attribute, 'attribute');
+  attribute(config.resourceAttribute, 'resourceAttribute');
+  if (Array.isArray(config.activities)) config.activities.forEach((a, i) => activity(a, `activities[${i}]`));
+  activity(config.from, 'from');
+  activity(config.to, 'to');
+  if (config.filterType === 'rework') activity(config.activity, 'activity');
+  if (Array.isArray(config.variants)) {
+    config.variants.forEach((v, i) => Array.isArray(v) && v.forEach((a, j) => activity(a, `variants[${i}][${j}]`)));
+  }
+  return problems;
+}

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { ContractSchemas } from '../api/schemas';
 import type { Block, BlockCreate, BlockUpdate } from '../api/types';
 import type { Db, Row } from '../store/db';
-import { checkConfiguration } from './blockConfig';
+import { checkAgainstDataset, checkConfiguration } from './blockConfig';
+import { datasetVocabulary } from './datasets';
 import { InvalidError, NotFoundError } from './errors';
 import { checkNotStale, nextModified } from './locking';
 import { lockStandardNotebook } from './notebooks';
@@ -29,7 +30,8 @@ export class Blocks {
   async create(scope: Scope, notebookId: string, input: BlockCreate): Promise<Block> {
     const config = this.checkedConfiguration(input.blockType, input.configuration);
     return this.db.transaction(async (tx) => {
-      await lockStandardNotebook(tx, scope, notebookId, true);
+      const notebook = await lockStandardNotebook(tx, scope, notebookId, true);
+      await checkAgainstNotebookDataset(tx, scope, notebook, config);
       return insertBlock(tx, scope, notebookId, { ...input, configurationText: config });
     });
   }
@@ -44,13 +46,15 @@ export class Blocks {
     return this.db.transaction(async (tx) => {
       const probe = await requireBlock(tx, scope, blockId, false);
       // Lock the notebook first, then the block: every block change takes locks in that order.
-      await lockStandardNotebook(tx, scope, String(probe.notebook_id), true);
+      const notebook = await lockStandardNotebook(tx, scope, String(probe.notebook_id), true);
       const current = await requireBlock(tx, scope, blockId, true);
       checkNotStale(scope, input.dateModified, { resource: 'Block', id: blockId, pathSegment: 'block', row: current });
       const configuration =
         input.configuration === undefined || input.configuration === null
           ? String(current.configuration)
           : this.checkedConfiguration(current.block_type as Block['blockType'], input.configuration);
+      if (configuration !== current.configuration)
+        await checkAgainstNotebookDataset(tx, scope, notebook, configuration);
       if (input.blockOrder !== undefined && input.blockOrder !== current.block_order) {
         await moveBlock(tx, String(current.notebook_id), Number(current.block_order), input.blockOrder);
       }
@@ -94,6 +98,36 @@ export class Blocks {
       );
     }
     return checked.text;
+  }
+}
+
+/** Refuses (400) a configuration naming attributes or activities the notebook's dataset does not have. */
+async function checkAgainstNotebookDataset(
+  tx: Db,
+  scope: Scope,
+  notebook: Row,
+  configurationText: string,
+): Promise<void> {
+  const [investigation] = await tx.query<{ dataset_id: string }>(
+    'SELECT dataset_id FROM investigations WHERE id = $1',
+    [notebook.investigation_id],
+  );
+  const vocabulary = investigation && (await datasetVocabulary(tx, scope, investigation.dataset_id));
+  if (!vocabulary) return;
+  const problems = checkAgainstDataset(
+    JSON.parse(configurationText) as Record<string, unknown>,
+    vocabulary,
+    'body.configuration',
+  );
+  if (problems.length > 0) {
+    throw new InvalidError(
+      'Validation failed',
+      "The configuration names things the investigation's dataset does not have; nothing was changed.",
+      problems,
+      {
+        NotebookId: String(notebook.id),
+      },
+    );
   }
 }
 

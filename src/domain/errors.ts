@@ -60,3 +60,6 @@ export class TooLargeError extends DomainError {
     });
   }
 }
+
+/** The operation exists in the contract but not yet for this kind of resource. */
+export class NotYetError extends DomainError {}

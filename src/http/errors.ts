@@ -1,5 +1,13 @@
 import type { ErrorObject } from 'ajv';
-import { AuthError, ConflictError, DomainError, InvalidError, NotFoundError, TooLargeError } from '../domain/errors';
+import {
+  AuthError,
+  ConflictError,
+  DomainError,
+  InvalidError,
+  NotFoundError,
+  NotYetError,
+  TooLargeError,
+} from '../domain/errors';
 import type { FieldProblem } from '../domain/errors';
 import type { Reply } from './reply';
 
@@ -37,6 +45,7 @@ function statusOf(err: DomainError): number {
   if (err instanceof ConflictError) return 409;
   if (err instanceof TooLargeError) return 413;
   if (err instanceof AuthError) return err.reason === 'forbidden' ? 403 : 401;
+  if (err instanceof NotYetError) return 501;
   return 400;
 }
 

@@ -1,8 +1,12 @@
 import type { Db } from './db';
 import * as m001 from './migrations/001_initial';
+import * as m002 from './migrations/002_executions';
 
 /** Every migration in order; a migration is never edited once released, only followed by a new one. */
-const migrations: { version: number; sql: string }[] = [{ version: 1, sql: m001.sql }];
+const migrations: { version: number; sql: string }[] = [
+  { version: 1, sql: m001.sql },
+  { version: 2, sql: m002.sql },
+];
 
 /**
  * Applies the migrations this database has not seen, each in its own transaction. An advisory

@@ -144,6 +144,40 @@ describe.each(stores)('blocks on %s', (store) => {
     expect(await order(nb)).toEqual([]);
   });
 
+  test('a configuration naming an activity or attribute the dataset lacks returns 400 naming the field', async () => {
+    const nb = await newNotebook();
+    const res = await addBlock(nb, {
+      blockType: 'Filter',
+      configuration: { filterType: 'activityPresence', activities: ['register request', 'approve loan'] },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.ValidationErrors).toEqual([
+      { Field: 'body.configuration.activities[1]', Message: "activity 'approve loan' is not in the dataset" },
+    ]);
+    const attr = await addBlock(nb, {
+      blockType: 'Filter',
+      configuration: { filterType: 'caseAttribute', attribute: 'region', values: ['north'] },
+    });
+    expect(attr.status).toBe(400);
+    expect(attr.body.ValidationErrors[0]).toMatchObject({
+      Field: 'body.configuration.attribute',
+      Message: expect.stringContaining("attribute 'region' is not in the dataset"),
+    });
+    const ok = await addBlock(nb, {
+      blockType: 'Filter',
+      configuration: { filterType: 'eventAttribute', attribute: 'org:resource', values: ['Pete'] },
+    });
+    expect(ok.status).toBe(201);
+    const update = await app.call('PUT', `${base(t)}/block/${ok.body.blockId}`, {
+      token: t.token,
+      body: { configuration: { filterType: 'directlyFollows', from: 'register request', to: 'nowhere' } },
+    });
+    expect(update.status).toBe(400);
+    expect(update.body.ValidationErrors).toEqual([
+      { Field: 'body.configuration.to', Message: "activity 'nowhere' is not in the dataset" },
+    ]);
+  });
+
   test('PUT /block/{id} with an invalid configuration returns 400 and keeps the old one', async () => {
     const nb = await newNotebook();
     const block = (await addBlock(nb, {})).body;

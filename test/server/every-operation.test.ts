@@ -3,9 +3,6 @@ import { startTestApp, stores, type Tenant, type TestApp } from './harness';
 
 /** Operations of later issues; the server answers them 501 until then (and this list must shrink). */
 const NOT_IMPLEMENTED = [
-  'executeNotebook',
-  'getNotebookExecution',
-  'getExecutionResults',
   'submitJob',
   'listJobs',
   'getJob',

@@ -4,6 +4,7 @@ import type { Reply } from '../reply';
 import { adminHandlers } from './admin';
 import { blockHandlers } from './blocks';
 import { datasetHandlers } from './datasets';
+import { executionHandlers } from './executions';
 import { healthHandlers } from './health';
 import { investigationHandlers } from './investigations';
 import { notebookHandlers } from './notebooks';
@@ -36,5 +37,6 @@ export function allHandlers(deps: AppDeps): Record<string, Handler> {
     ...datasetHandlers(deps),
     ...notebookHandlers(deps, schemas),
     ...blockHandlers(deps, schemas),
+    ...executionHandlers(deps),
   };
 }

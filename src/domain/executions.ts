@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import type { components } from '../../generated/api';
+import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
+import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
+import type { Db, Row } from '../store/db';
+import { datasetDir } from './datasets';
+import { ConflictError, InvalidError, NotFoundError, NotYetError } from './errors';
+import { isoOrNull, type Scope } from './scope';
+
+type NotebookExecution = components['schemas']['NotebookExecution'];
+type ExecuteRequest = components['schemas']['NotebookExecuteRequest'];
+type ExecutionResults = components['schemas']['ExecutionResults'];
+type CellResult = components['schemas']['CellResult'];
+type ExecutionOutput = components['schemas']['ExecutionOutput'];
+
+/**
+ * Executes a standard notebook: its enabled blocks in `blockOrder` on its investigation's
+ * dataset. Until the job queue exists this runs within the request (the answer is final);
+ * Jupyter notebooks need the kernels of a later issue.
+ */
+export async function executeNotebook(
+  db: Db,
+  engine: Engine,
+  dataDir: string,
+  scope: Scope,
+  notebookId: string,
+  request: ExecuteRequest,
+): Promise<NotebookExecution> {
+  const executionId = randomUUID();
+  const started = new Date();
+  const { blocks, datasetId } = await db.transaction(async (tx) => {
+    const rows = await tx.query(
+      `SELECT n.*, i.dataset_id, d.status AS dataset_status FROM notebooks n
+       LEFT JOIN investigations i ON i.id = n.investigation_id LEFT JOIN datasets d ON d.id = i.dataset_id
+       WHERE n.id = $1 AND n.project_id = $2 FOR UPDATE OF n`,
+      [notebookId, scope.projectId],
+    );
+    if (rows.length === 0) throw new NotFoundError('Notebook', 'NotebookId', notebookId);
+    const notebook = rows[0];
+    if (Number(notebook.notebook_type) !== 0) {
+      throw new NotYetError(
+        'Not implemented',
+        'Executing Jupyter notebooks comes with the Jupyter kernels; standard notebooks execute now.',
+        { NotebookId: notebookId },
+      );
+    }
+    if (notebook.status === 'Running') {
+      throw new ConflictError(
+        'Notebook is executing',
+        'Cancel the running execution or wait for it to finish, then retry.',
+        { NotebookId: notebookId, CurrentStatus: 'Running' },
+      );
+    }
+    const all = await tx.query('SELECT * FROM blocks WHERE notebook_id = $1 AND NOT is_disabled ORDER BY block_order', [
+      notebookId,
+    ]);
+    const chosen = selectRange(all, request);
+    await tx.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
+    await tx.query(
+      `INSERT INTO executions (id, notebook_id, job_id, status, started_at, parameters, created_at, created_by)
+       VALUES ($1, $2, $3, 'Running', $4, $5, $4, $6)`,
+      [executionId, notebookId, randomUUID(), started, JSON.stringify(request.parameters ?? {}), scope.actor],
+    );
+    return { blocks: chosen, datasetId: String(notebook.dataset_id) };
+  });
+
+  let outcomes: BlockOutcome[] = [];
+  let failure: { errorType: string; errorMessage: string; cellId: string | null } | null = null;
+  try {
+    const pipeline: PipelineBlock[] = blocks.map((b) => ({
+      id: String(b.id),
+      blockType: b.block_type as PipelineBlock['blockType'],
+      configuration: JSON.parse(String(b.configuration)),
+    }));
+    const relation = parquetRelation(eventsFile(datasetDir(dataDir, datasetId)));
+    outcomes = await engine.withConnection((con) => runBlocks(con, relation, pipeline));
+    const failed = outcomes.find((o) => o.status === 'Error');
+    if (failed?.error) failure = { ...failed.error, cellId: failed.blockId };
+  } catch (err) {
+    failure = { errorType: 'EngineError', errorMessage: (err as Error).message, cellId: null };
+  }
+  await record(db, scope, notebookId, executionId, started, blocks, outcomes, failure);
+  return getExecution(db, scope, notebookId, executionId);
+}
+
+/** Blocks from `cellRange.startCell` to `cellRange.endCell` when `executionMode` is `range`, else all. */
+function selectRange(blocks: Row[], request: ExecuteRequest): Row[] {
+  if (request.executionMode !== 'range') return blocks;
+  if (!request.cellRange) {
+    throw new InvalidError('Validation failed', 'executionMode range needs a cellRange.', [
+      { field: 'body.cellRange', message: 'is required when executionMode is range' },
+    ]);
+  }
+  const start = blocks.findIndex((b) => b.id === request.cellRange!.startCell);
+  const end = blocks.findIndex((b) => b.id === request.cellRange!.endCell);
+  const problems = [];
+  if (start < 0)
+    problems.push({ field: 'body.cellRange.startCell', message: 'is not an enabled block of this notebook' });
+  if (end < 0) problems.push({ field: 'body.cellRange.endCell', message: 'is not an enabled block of this notebook' });
+  if (problems.length === 0 && end < start)
+    problems.push({ field: 'body.cellRange', message: 'endCell comes before startCell' });
+  if (problems.length > 0)
+    throw new InvalidError(
+      'Validation failed',
+      'The cell range does not name blocks of this notebook in order.',
+      problems,
+    );
+  return blocks.slice(start, end + 1);
+}
+
+async function record(
+  db: Db,
+  scope: Scope,
+  notebookId: string,
+  executionId: string,
+  started: Date,
+  blocks: Row[],
+  outcomes: BlockOutcome[],
+  failure: { errorType: string; errorMessage: string; cellId: string | null } | null,
+): Promise<void> {
+  const ended = new Date();
+  const byId = new Map(outcomes.map((o) => [o.blockId, o]));
+  const cellResults: CellResult[] = blocks.map((b) => {
+    const o = byId.get(String(b.id));
+    if (!o) return { cellId: String(b.id), status: 'Skipped' };
+    return {
+      cellId: o.blockId,
+      status: o.status,
+      executionTime: `${o.durationSeconds} seconds`,
+      executionTimeSeconds: o.durationSeconds,
+      hasOutput: o.output !== undefined,
+      outputType: o.output !== undefined ? 'application/json' : null,
+      errorType: o.error?.errorType ?? null,
+      errorMessage: o.error?.errorMessage ?? null,
+      casesIn: o.casesIn,
+      casesOut: o.casesOut,
+      eventsIn: o.eventsIn,
+      eventsOut: o.eventsOut,
+    };
+  });
+  const outputs: ExecutionOutput[] = blocks
+    .filter((b) => byId.get(String(b.id))?.output !== undefined)
+    .map((b) => ({
+      cellId: String(b.id),
+      outputType: 'application/json',
+      contentType: 'application/json',
+      title: String(b.title),
+      content: byId.get(String(b.id))!.output,
+    }));
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `UPDATE executions SET status = $2, ended_at = $3, cell_results = $4, outputs = $5, error = $6 WHERE id = $1`,
+      [
+        executionId,
+        failure ? 'Error' : 'Completed',
+        ended,
+        JSON.stringify(cellResults),
+        JSON.stringify(outputs),
+        failure ? JSON.stringify(failure) : null,
+      ],
+    );
+    for (const b of blocks) {
+      const o = byId.get(String(b.id));
+      await tx.query(
+        `UPDATE blocks SET last_execution_at = $2, last_execution_status = $3, execution_count = execution_count + 1, last_execution = $4 WHERE id = $1`,
+        [
+          b.id,
+          ended,
+          o?.status ?? 'Skipped',
+          o
+            ? JSON.stringify({
+                durationSeconds: o.durationSeconds,
+                casesIn: o.casesIn,
+                casesOut: o.casesOut,
+                eventsIn: o.eventsIn,
+                eventsOut: o.eventsOut,
+              })
+            : null,
+        ],
+      );
+    }
+    await tx.query(
+      `UPDATE notebooks SET status = $2, last_execution_seconds = $3, last_execution_at = $4, execution_count = execution_count + 1 WHERE id = $1`,
+      [notebookId, failure ? 'Error' : 'Ready', (ended.getTime() - started.getTime()) / 1000, ended],
+    );
+  });
+}
+
+/** An execution of a notebook of the project, in page 000's shape. */
+export async function getExecution(
+  db: Db,
+  scope: Scope,
+  notebookId: string,
+  executionId: string,
+): Promise<NotebookExecution> {
+  const row = await requireExecution(db, scope, notebookId, executionId);
+  const cells = row.cell_results as CellResult[];
+  const done = cells.filter((c) => c.status === 'Success' || c.status === 'Error');
+  const seconds = row.ended_at
+    ? (new Date(row.ended_at as string).getTime() - new Date(row.started_at as string).getTime()) / 1000
+    : null;
+  const error = row.error as { errorType: string; errorMessage: string; cellId: string | null } | null;
+  return {
+    executionId: String(row.id),
+    notebookId: String(row.notebook_id),
+    jobId: String(row.job_id),
+    status: row.status as NotebookExecution['status'],
+    queuePosition: null,
+    startTime: isoOrNull(row.started_at),
+    endTime: isoOrNull(row.ended_at),
+    totalDuration: seconds === null ? null : `${seconds} seconds`,
+    totalDurationSeconds: seconds,
+    currentCell: null,
+    progress: {
+      totalCells: cells.length,
+      completedCells: done.length,
+      successfulCells: cells.filter((c) => c.status === 'Success').length,
+      failedCells: cells.filter((c) => c.status === 'Error').length,
+      currentCellIndex: null,
+      percentComplete: row.status === 'Running' ? 0 : 100,
+    },
+    parameters: row.parameters as Record<string, unknown>,
+    cellResults: cells,
+    outputs: { dataFrames: 0, plots: 0, models: 0, enrichedData: null },
+    error,
+  };
+}
+
+/** The outputs of a finished execution, filtered as page 000's query parameters ask. */
+export async function getResults(
+  db: Db,
+  scope: Scope,
+  notebookId: string,
+  executionId: string,
+  query: { outputType?: string; format?: string; cellId?: string },
+): Promise<ExecutionResults> {
+  const row = await requireExecution(db, scope, notebookId, executionId);
+  if (row.status === 'Running') {
+    throw new ConflictError(
+      'Execution has not finished',
+      'Results are available once the execution is Completed, Error or Cancelled.',
+      { ExecutionId: executionId, CurrentStatus: 'Running' },
+    );
+  }
+  const wantsData = !query.outputType || query.outputType === 'all' || query.outputType === 'data';
+  let outputs = wantsData ? (row.outputs as ExecutionOutput[]) : [];
+  if (query.cellId) outputs = outputs.filter((o) => o.cellId === query.cellId);
+  if (query.format === 'summary' || query.format === 'download')
+    outputs = outputs.map(({ content: _content, ...rest }) => rest);
+  return {
+    executionId,
+    status: row.status as ExecutionResults['status'],
+    outputs,
+    enrichedDatasets: [],
+    models: [],
+    reports: [],
+  };
+}
+
+async function requireExecution(db: Db, scope: Scope, notebookId: string, executionId: string): Promise<Row> {
+  const rows = await db.query(
+    `SELECT e.* FROM executions e JOIN notebooks n ON n.id = e.notebook_id WHERE e.id = $1 AND e.notebook_id = $2 AND n.project_id = $3`,
+    [executionId, notebookId, scope.projectId],
+  );
+  if (rows.length === 0) throw new NotFoundError('Execution', 'ExecutionId', executionId);
+  return rows[0];
+}

@@ -1,0 +1,149 @@
+import { base, newInvestigation, startTestApp, stores, type Tenant, type TestApp } from './harness';
+
+describe.each(stores)('executing a standard notebook on %s', (store) => {
+  let app: TestApp;
+  let t: Tenant;
+  let notebookId: string;
+  let blockIds: string[];
+  beforeAll(async () => {
+    app = await startTestApp(store);
+    t = await app.newTenant();
+    const { investigationId } = await newInvestigation(app, t);
+    notebookId = (
+      await app.call('POST', `${base(t)}/notebook/investigation/${investigationId}`, {
+        token: t.token,
+        body: { name: 'Rejections' },
+      })
+    ).body.notebookId;
+    const blocks = [
+      {
+        blockType: 'Filter',
+        blockTitle: 'Rejected',
+        configuration: { filterType: 'endActivities', activities: ['reject request'] },
+      },
+      { blockType: 'Calculator', blockTitle: 'Overview', configuration: { calculatorType: 'summary' } },
+      { blockType: 'Calculator', blockTitle: 'Map', configuration: { calculatorType: 'processMap' } },
+      {
+        blockType: 'Alert',
+        blockTitle: 'Slow',
+        configuration: {
+          alertType: 'caseCondition',
+          caseMetric: 'durationSeconds',
+          operator: 'gt',
+          threshold: 10 * 86400,
+          severity: 'Critical',
+        },
+      },
+      {
+        blockType: 'Calculator',
+        blockTitle: 'Disabled',
+        configuration: { calculatorType: 'variants' },
+        isDisabled: true,
+      },
+    ];
+    blockIds = [];
+    for (const body of blocks)
+      blockIds.push(
+        (await app.call('POST', `${base(t)}/notebook/${notebookId}/blocks`, { token: t.token, body })).body.blockId,
+      );
+  }, 60_000);
+  afterAll(() => app.close());
+
+  test('POST /notebook/{id}/execute runs the enabled blocks in order and answers 202 with page 000 fields', async () => {
+    const res = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, {
+      token: t.token,
+      body: { executionMode: 'all', priority: 'High' },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({
+      notebookId,
+      status: 'Completed',
+      progress: { totalCells: 4, completedCells: 4, successfulCells: 4, failedCells: 0, percentComplete: 100 },
+    });
+    expect(
+      res.body.cellResults.map((c: { cellId: string; casesIn: number; casesOut: number }) => [
+        c.cellId,
+        c.casesIn,
+        c.casesOut,
+      ]),
+    ).toEqual([
+      [blockIds[0], 6, 3],
+      [blockIds[1], 3, 3],
+      [blockIds[2], 3, 3],
+      [blockIds[3], 3, 3],
+    ]);
+    const status = await app.call('GET', `${base(t)}/notebook/${notebookId}/execution/${res.body.executionId}`, {
+      token: t.token,
+    });
+    expect(status.body).toEqual(res.body);
+
+    const results = await app.call(
+      'GET',
+      `${base(t)}/notebook/${notebookId}/execution/${res.body.executionId}/results?format=detailed`,
+      { token: t.token },
+    );
+    expect(results.status).toBe(200);
+    const byCell = Object.fromEntries(
+      results.body.outputs.map((o: { cellId: string; content: unknown }) => [o.cellId, o.content]),
+    );
+    expect(byCell[blockIds[1]]).toMatchObject({ caseCount: 3, activityCount: 7 });
+    expect(byCell[blockIds[2]].endActivities).toEqual({ 'reject request': 3 });
+    expect(byCell[blockIds[3]]).toMatchObject({ fired: true, severity: 'Critical' });
+    const summary = await app.call(
+      'GET',
+      `${base(t)}/notebook/${notebookId}/execution/${res.body.executionId}/results?format=summary&cellId=${blockIds[1]}`,
+      { token: t.token },
+    );
+    expect(summary.body.outputs).toEqual([
+      { cellId: blockIds[1], outputType: 'application/json', contentType: 'application/json', title: 'Overview' },
+    ]);
+  });
+
+  test('blocks and the notebook record the execution', async () => {
+    const block = (await app.call('GET', `${base(t)}/block/${blockIds[0]}`, { token: t.token })).body;
+    expect(block).toMatchObject({
+      lastExecutionStatus: 'Success',
+      lastExecution: { casesIn: 6, casesOut: 3, eventsIn: 42 },
+    });
+    expect(block.executionCount).toBeGreaterThan(0);
+    const disabled = (await app.call('GET', `${base(t)}/block/${blockIds[4]}`, { token: t.token })).body;
+    expect(disabled).toMatchObject({ executionCount: 0, lastExecutionStatus: null });
+    const notebook = (await app.call('GET', `${base(t)}/notebook/${notebookId}`, { token: t.token })).body;
+    expect(notebook.lastExecutionDuration).toBeGreaterThan(0);
+  });
+
+  test('executionMode range runs only the blocks from startCell to endCell', async () => {
+    const res = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, {
+      token: t.token,
+      body: { executionMode: 'range', cellRange: { startCell: blockIds[1], endCell: blockIds[2] } },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.cellResults.map((c: { cellId: string }) => c.cellId)).toEqual([blockIds[1], blockIds[2]]);
+    expect(res.body.cellResults[0].casesIn).toBe(6);
+    const bad = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, {
+      token: t.token,
+      body: { executionMode: 'range', cellRange: { startCell: blockIds[2], endCell: 'nope' } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.ValidationErrors).toContainEqual({
+      Field: 'body.cellRange.endCell',
+      Message: 'is not an enabled block of this notebook',
+    });
+  });
+
+  test('executing a Jupyter notebook answers 501 until the kernels arrive', async () => {
+    const jupyter = (await app.call('POST', `${base(t)}/notebook`, { token: t.token, body: { notebookName: 'J' } }))
+      .body.notebookId;
+    const res = await app.call('POST', `${base(t)}/notebook/${jupyter}/execute`, { token: t.token, body: {} });
+    expect(res.status).toBe(501);
+  });
+
+  test('an unknown execution answers 404', async () => {
+    const res = await app.call(
+      'GET',
+      `${base(t)}/notebook/${notebookId}/execution/abcdef01-2345-4678-9abc-def012345678`,
+      { token: t.token },
+    );
+    expect(res.status).toBe(404);
+  });
+});
