@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { components } from '../../generated/api';
 import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
+import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
+import { artifactUrl, storeArtifact } from './artifacts';
 import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
 import type { Db, Row } from '../store/db';
 import { datasetDir } from './datasets';
@@ -79,8 +81,52 @@ export async function executeNotebook(
   } catch (err) {
     failure = { errorType: 'EngineError', errorMessage: (err as Error).message, cellId: null };
   }
-  await record(db, scope, notebookId, executionId, started, blocks, outcomes, failure);
+  const rendered = await renderMaps(db, dataDir, scope, executionId, blocks, outcomes);
+  await record(db, scope, notebookId, executionId, started, blocks, outcomes, failure, rendered);
   return getExecution(db, scope, notebookId, executionId);
+}
+
+/** An output as stored: the contract's fields, plus the artifact that holds its file. */
+type StoredOutput = ExecutionOutput & { artifactId?: string };
+
+/** Renders the SVG of every process map block (unless its configuration says `render: false`) as an artifact. */
+async function renderMaps(
+  db: Db,
+  dataDir: string,
+  scope: Scope,
+  executionId: string,
+  blocks: Row[],
+  outcomes: BlockOutcome[],
+): Promise<StoredOutput[]> {
+  const outputs: StoredOutput[] = [];
+  for (const o of outcomes) {
+    const block = blocks.find((b) => String(b.id) === o.blockId)!;
+    const config = JSON.parse(String(block.configuration)) as {
+      calculatorType?: string;
+      render?: boolean;
+      minEdgeCount?: number;
+    };
+    if (o.status !== 'Success' || config.calculatorType !== 'processMap' || config.render === false) continue;
+    const svg = await renderProcessMap(o.output as ProcessMapDocument, config.minEdgeCount ?? 1);
+    const title = `${String(block.title)} (SVG)`;
+    const artifact = await storeArtifact(db, dataDir, scope.projectId, {
+      content: svg,
+      fileName: `process-map-${o.blockId}.svg`,
+      contentType: 'image/svg+xml',
+      kind: 'ProcessMap',
+      title,
+      executionId,
+    });
+    outputs.push({
+      cellId: o.blockId,
+      outputType: 'image/svg+xml',
+      contentType: 'image/svg+xml',
+      title,
+      sizeBytes: artifact.sizeBytes,
+      artifactId: artifact.id,
+    });
+  }
+  return outputs;
 }
 
 /** Blocks from `cellRange.startCell` to `cellRange.endCell` when `executionMode` is `range`, else all. */
@@ -117,6 +163,7 @@ async function record(
   blocks: Row[],
   outcomes: BlockOutcome[],
   failure: { errorType: string; errorMessage: string; cellId: string | null } | null,
+  rendered: StoredOutput[],
 ): Promise<void> {
   const ended = new Date();
   const byId = new Map(outcomes.map((o) => [o.blockId, o]));
@@ -138,7 +185,7 @@ async function record(
       eventsOut: o.eventsOut,
     };
   });
-  const outputs: ExecutionOutput[] = blocks
+  const outputs: StoredOutput[] = blocks
     .filter((b) => byId.get(String(b.id))?.output !== undefined)
     .map((b) => ({
       cellId: String(b.id),
@@ -155,7 +202,7 @@ async function record(
         failure ? 'Error' : 'Completed',
         ended,
         JSON.stringify(cellResults),
-        JSON.stringify(outputs),
+        JSON.stringify([...outputs, ...rendered]),
         failure ? JSON.stringify(failure) : null,
       ],
     );
@@ -233,6 +280,7 @@ export async function getResults(
   notebookId: string,
   executionId: string,
   query: { outputType?: string; format?: string; cellId?: string },
+  publicUrl: string,
 ): Promise<ExecutionResults> {
   const row = await requireExecution(db, scope, notebookId, executionId);
   if (row.status === 'Running') {
@@ -242,15 +290,28 @@ export async function getResults(
       { ExecutionId: executionId, CurrentStatus: 'Running' },
     );
   }
-  const wantsData = !query.outputType || query.outputType === 'all' || query.outputType === 'data';
-  let outputs = wantsData ? (row.outputs as ExecutionOutput[]) : [];
+  const kind = query.outputType ?? 'all';
+  // JSON documents are data, rendered images are plots.
+  let outputs = (row.outputs as StoredOutput[]).filter((o) =>
+    kind === 'all'
+      ? true
+      : kind === 'data'
+        ? o.contentType === 'application/json'
+        : kind === 'plots'
+          ? (o.contentType ?? '').startsWith('image/')
+          : false,
+  );
   if (query.cellId) outputs = outputs.filter((o) => o.cellId === query.cellId);
   if (query.format === 'summary' || query.format === 'download')
     outputs = outputs.map(({ content: _content, ...rest }) => rest);
+  // Files are served by the artifact operation; the stored artifact id becomes its URL.
+  const served = outputs.map(({ artifactId, ...o }) =>
+    artifactId ? { ...o, downloadUrl: artifactUrl(publicUrl, scope, artifactId) } : o,
+  );
   return {
     executionId,
     status: row.status as ExecutionResults['status'],
-    outputs,
+    outputs: served,
     enrichedDatasets: [],
     models: [],
     reports: [],

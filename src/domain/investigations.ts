@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Investigation, InvestigationCreate, InvestigationUpdate } from '../api/types';
 import type { Db, Row } from '../store/db';
+import { artifactsWhere, removeArtifactFiles } from './artifacts';
 import { requireDataset } from './datasets';
 import { NotFoundError } from './errors';
 import { checkNotStale, nextModified } from './locking';
@@ -84,12 +85,21 @@ export async function updateInvestigation(
 }
 
 /** Deletes an investigation with its notebooks and their blocks. */
-export async function deleteInvestigation(db: Db, scope: Scope, id: string): Promise<void> {
-  const rows = await db.query('DELETE FROM investigations WHERE id = $1 AND project_id = $2 RETURNING id', [
-    id,
-    scope.projectId,
-  ]);
-  if (rows.length === 0) throw new NotFoundError('Investigation', 'InvestigationId', id);
+export async function deleteInvestigation(db: Db, dataDir: string, scope: Scope, id: string): Promise<void> {
+  const artifacts = await db.transaction(async (tx) => {
+    const files = await artifactsWhere(
+      tx,
+      'a.execution_id IN (SELECT e.id FROM executions e JOIN notebooks n ON n.id = e.notebook_id WHERE n.investigation_id = $1)',
+      [id],
+    );
+    const rows = await tx.query('DELETE FROM investigations WHERE id = $1 AND project_id = $2 RETURNING id', [
+      id,
+      scope.projectId,
+    ]);
+    if (rows.length === 0) throw new NotFoundError('Investigation', 'InvestigationId', id);
+    return files;
+  });
+  removeArtifactFiles(dataDir, artifacts);
 }
 
 function toInvestigation(row: Row): Investigation {

@@ -15,6 +15,7 @@ import type {
 import type { ContractSchemas } from '../api/schemas';
 import type { Db, Row } from '../store/db';
 import { problemsFromSchemaErrors } from './schemaProblems';
+import { artifactsWhere, removeArtifactFiles } from './artifacts';
 import { insertBlock, toBlock } from './blocks';
 import { cellsChanged, cellsFromInput, parseIpynb, toApiCell, type StoredCell } from './cells';
 import { requireDataset } from './datasets';
@@ -42,6 +43,7 @@ export class Notebooks {
     private readonly db: Db,
     private readonly schemas: ContractSchemas,
     private readonly publicUrl: string,
+    private readonly dataDir: string,
   ) {}
 
   /** The project's notebooks of both types, newest first. */
@@ -186,7 +188,7 @@ export class Notebooks {
 
   /** Deletes a notebook; says which type it was, since the two answer differently. */
   async delete(scope: Scope, id: string): Promise<'standard' | 'jupyter'> {
-    return this.db.transaction(async (tx) => {
+    const { kind, artifacts } = await this.db.transaction(async (tx) => {
       const current = await requireNotebook(tx, scope, id, true);
       if (current.status === 'Running') {
         throw new ConflictError(
@@ -198,9 +200,17 @@ export class Notebooks {
           },
         );
       }
+      const files = await artifactsWhere(tx, 'a.execution_id IN (SELECT id FROM executions WHERE notebook_id = $1)', [
+        id,
+      ]);
       await tx.query('DELETE FROM notebooks WHERE id = $1', [id]);
-      return Number(current.notebook_type) === STANDARD ? 'standard' : 'jupyter';
+      return {
+        kind: Number(current.notebook_type) === STANDARD ? ('standard' as const) : ('jupyter' as const),
+        artifacts: files,
+      };
     });
+    removeArtifactFiles(this.dataDir, artifacts);
+    return kind;
   }
 
   /** The standard notebooks of an investigation in `notebookOrder`. */

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import type { Project, ProjectCreate } from '../api/types';
 import type { Db, Row } from '../store/db';
+import { artifactsWhere, removeArtifactFiles } from './artifacts';
+import { datasetDir } from './datasets';
 import { NotFoundError } from './errors';
 import { iso, pageInfo, type PageRequest } from './scope';
 
@@ -34,13 +37,24 @@ export async function getProject(db: Db, tenantId: string, projectId: string): P
 }
 
 /** Deletes a project and, through the foreign keys, everything in it. */
-export async function deleteProject(db: Db, tenantId: string, projectId: string): Promise<void> {
+export async function deleteProject(db: Db, dataDir: string, tenantId: string, projectId: string): Promise<void> {
   knownProjects.delete(projectId);
-  const rows = await db.query('DELETE FROM projects WHERE id = $1 AND tenant_id = $2 RETURNING id', [
-    projectId,
-    tenantId,
-  ]);
-  if (rows.length === 0) throw new NotFoundError('Project', 'ProjectId', projectId);
+  const { artifacts, datasets } = await db.transaction(async (tx) => {
+    const files = {
+      artifacts: await artifactsWhere(tx, 'a.project_id = $1', [projectId]),
+      datasets: (await tx.query<{ id: string }>('SELECT id FROM datasets WHERE project_id = $1', [projectId])).map(
+        (r) => r.id,
+      ),
+    };
+    const rows = await tx.query('DELETE FROM projects WHERE id = $1 AND tenant_id = $2 RETURNING id', [
+      projectId,
+      tenantId,
+    ]);
+    if (rows.length === 0) throw new NotFoundError('Project', 'ProjectId', projectId);
+    return files;
+  });
+  removeArtifactFiles(dataDir, artifacts);
+  for (const id of datasets) fs.rmSync(datasetDir(dataDir, id), { recursive: true, force: true });
 }
 
 function toProject(row: Row): Project {

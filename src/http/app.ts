@@ -238,7 +238,7 @@ function toRequestContext(c: Context, req: express.Request): RequestContext {
     params: (req.res?.locals.params ?? {}) as Record<string, string>,
     query: c.request.query as Record<string, unknown>,
     body: c.request.requestBody,
-    headers: c.request.headers as Record<string, string | undefined>,
+    headers: req.headers as Record<string, string | undefined>,
     caller: (c.security as Record<string, unknown>).apiKey as Caller | undefined,
     file: req.file,
     requestId: req.id,

@@ -10,7 +10,6 @@ const NOT_IMPLEMENTED = [
   'getJobResults',
   'retryJob',
   'getSystemStatus',
-  'downloadArtifact',
 ];
 
 interface Op {

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { base, newInvestigation, startTestApp, stores, type Tenant, type TestApp } from './harness';
 
 describe.each(stores)('executing a standard notebook on %s', (store) => {
@@ -84,7 +86,9 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
     );
     expect(results.status).toBe(200);
     const byCell = Object.fromEntries(
-      results.body.outputs.map((o: { cellId: string; content: unknown }) => [o.cellId, o.content]),
+      results.body.outputs
+        .filter((o: { contentType: string }) => o.contentType === 'application/json')
+        .map((o: { cellId: string; content: unknown }) => [o.cellId, o.content]),
     );
     expect(byCell[blockIds[1]]).toMatchObject({ caseCount: 3, activityCount: 7 });
     expect(byCell[blockIds[2]].endActivities).toEqual({ 'reject request': 3 });
@@ -97,6 +101,35 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
     expect(summary.body.outputs).toEqual([
       { cellId: blockIds[1], outputType: 'application/json', contentType: 'application/json', title: 'Overview' },
     ]);
+  });
+
+  test('a process map block renders an SVG artifact, downloaded through its downloadUrl with ranges', async () => {
+    const run = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, { token: t.token, body: {} });
+    const plots = await app.call(
+      'GET',
+      `${base(t)}/notebook/${notebookId}/execution/${run.body.executionId}/results?outputType=plots`,
+      { token: t.token },
+    );
+    expect(plots.body.outputs).toHaveLength(1);
+    const svgOutput = plots.body.outputs[0];
+    expect(svgOutput).toMatchObject({ cellId: blockIds[2], contentType: 'image/svg+xml', title: 'Map (SVG)' });
+    expect(svgOutput.downloadUrl.startsWith(`${app.url}${base(t)}/artifact/`)).toBe(true);
+    const path = svgOutput.downloadUrl.slice(app.url.length);
+    const svg = await app.call('GET', path, { token: t.token });
+    expect(svg.status).toBe(200);
+    expect(svg.headers.get('content-type')).toContain('image/svg+xml');
+    expect(svg.text).toContain('<svg');
+    expect(svg.text).toContain('reject request');
+    expect(svg.headers.get('etag')).toMatch(/^"[0-9a-f]{64}"$/);
+    const part = await app.call('GET', path, { token: t.token, headers: { Range: 'bytes=0-9' } });
+    expect(part.status).toBe(206);
+    expect(part.text).toBe(svg.text.slice(0, 10));
+    expect(part.headers.get('content-range')).toBe(`bytes 0-9/${Buffer.byteLength(svg.text)}`);
+    const beyond = await app.call('GET', path, { token: t.token, headers: { Range: 'bytes=99999999-' } });
+    expect(beyond.status).toBe(416);
+    const other = await app.newTenant();
+    const foreign = await app.call('GET', `${base(other)}/artifact/${path.split('/').pop()}`, { token: other.token });
+    expect(foreign.status).toBe(404);
   });
 
   test('blocks and the notebook record the execution', async () => {
@@ -129,6 +162,29 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
       Field: 'body.cellRange.endCell',
       Message: 'is not an enabled block of this notebook',
     });
+  });
+
+  test('deleting the project removes its dataset and artifact files too', async () => {
+    const p = await app.call('POST', `/api/${t.tenantId}/project`, { token: t.token, body: { name: 'Doomed' } });
+    const tp = { ...t, projectId: p.body.projectId };
+    const { investigationId } = await newInvestigation(app, tp);
+    const nb = (
+      await app.call('POST', `${base(tp)}/notebook/investigation/${investigationId}`, {
+        token: t.token,
+        body: { name: 'N' },
+      })
+    ).body.notebookId;
+    await app.call('POST', `${base(tp)}/notebook/${nb}/blocks`, {
+      token: t.token,
+      body: { blockType: 'Calculator', blockTitle: 'Map', configuration: { calculatorType: 'processMap' } },
+    });
+    await app.call('POST', `${base(tp)}/notebook/${nb}/execute`, { token: t.token, body: {} });
+    const files = () => ['artifacts', 'datasets'].map((d) => fs.readdirSync(path.join(app.config.dataDir, d)).length);
+    const [artifactsBefore, datasetsBefore] = files();
+    expect((await app.call('DELETE', `/api/${t.tenantId}/project/${tp.projectId}`, { token: t.token })).status).toBe(
+      204,
+    );
+    expect(files()).toEqual([artifactsBefore - 1, datasetsBefore - 1]);
   });
 
   test('executing a Jupyter notebook answers 501 until the kernels arrive', async () => {

@@ -56,7 +56,7 @@ function download(stream: fs.ReadStream, contentType: string, fileName: string):
 }
 
 /** `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266). */
-function contentDisposition(fileName: string): string {
+export function contentDisposition(fileName: string): string {
   const ascii = fileName.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
 }

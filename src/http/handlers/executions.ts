@@ -39,6 +39,7 @@ export function executionHandlers({ db, engine, config }: AppDeps): Record<strin
             format: ctx.query.format as string | undefined,
             cellId: ctx.query.cellId as string | undefined,
           },
+          config.publicUrl,
         ),
       ),
   };

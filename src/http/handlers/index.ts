@@ -2,6 +2,7 @@ import type { AppDeps } from '../app';
 import type { Caller } from '../../domain/tenants';
 import type { Reply } from '../reply';
 import { adminHandlers } from './admin';
+import { artifactHandlers } from './artifacts';
 import { blockHandlers } from './blocks';
 import { datasetHandlers } from './datasets';
 import { executionHandlers } from './executions';
@@ -38,5 +39,6 @@ export function allHandlers(deps: AppDeps): Record<string, Handler> {
     ...notebookHandlers(deps, schemas),
     ...blockHandlers(deps, schemas),
     ...executionHandlers(deps),
+    ...artifactHandlers(deps),
   };
 }

@@ -37,7 +37,12 @@ export function investigationHandlers({ db, config }: AppDeps): Record<string, H
         ),
       ),
     deleteInvestigation: async (ctx) => {
-      await investigations.deleteInvestigation(db, scopeOf(ctx), ctx.params.investigationId.toLowerCase());
+      await investigations.deleteInvestigation(
+        db,
+        config.dataDir,
+        scopeOf(ctx),
+        ctx.params.investigationId.toLowerCase(),
+      );
       return empty();
     },
   };

@@ -17,7 +17,7 @@ import type { Handler, RequestContext } from './index';
 
 /** Notebooks of both types (pages 000 and 003). */
 export function notebookHandlers({ db, config }: AppDeps, schemas: ContractSchemas): Record<string, Handler> {
-  const notebooks = new Notebooks(db, schemas, config.publicUrl);
+  const notebooks = new Notebooks(db, schemas, config.publicUrl, config.dataDir);
   const notebookUrl = (ctx: RequestContext, id: string) => {
     const s = scopeOf(ctx);
     return location(config.publicUrl, `/api/${s.tenantId}/${s.projectId}/notebook/${id}`);

@@ -16,7 +16,7 @@ export function projectHandlers({ db, config }: AppDeps): Record<string, Handler
     listProjects: async (ctx) => json(200, await listProjects(db, tenantOf(ctx), pageOf(ctx))),
     getProject: async (ctx) => json(200, await getProject(db, tenantOf(ctx), ctx.params.projectId.toLowerCase())),
     deleteProject: async (ctx) => {
-      await deleteProject(db, tenantOf(ctx), ctx.params.projectId.toLowerCase());
+      await deleteProject(db, config.dataDir, tenantOf(ctx), ctx.params.projectId.toLowerCase());
       return empty();
     },
   };

@@ -1,0 +1,98 @@
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Db } from '../store/db';
+import { NotFoundError } from './errors';
+import type { Scope } from './scope';
+
+/** A stored artifact: what to send and how to name it. */
+export interface StoredArtifact {
+  id: string;
+  path: string;
+  fileName: string;
+  contentType: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+/** Where artifacts live under `DATA_DIR`: by id only, never by a name a client chose. */
+function artifactPath(dataDir: string, id: string): string {
+  return path.join(dataDir, 'artifacts', id);
+}
+
+/** Stores content as an artifact of a project (and of an execution), with its size and sha256. */
+export async function storeArtifact(
+  db: Db,
+  dataDir: string,
+  projectId: string,
+  a: {
+    content: string | Buffer;
+    fileName: string;
+    contentType: string;
+    kind: string;
+    title: string;
+    executionId?: string;
+  },
+): Promise<StoredArtifact> {
+  const id = randomUUID();
+  const file = artifactPath(dataDir, id);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const content = typeof a.content === 'string' ? Buffer.from(a.content) : a.content;
+  fs.writeFileSync(file, content);
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  try {
+    await db.query(
+      `INSERT INTO artifacts (id, project_id, execution_id, kind, title, file_name, content_type, size_bytes, sha256, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        id,
+        projectId,
+        a.executionId ?? null,
+        a.kind,
+        a.title,
+        a.fileName,
+        a.contentType,
+        content.length,
+        sha256,
+        new Date(),
+      ],
+    );
+  } catch (err) {
+    fs.rmSync(file, { force: true });
+    throw err;
+  }
+  return { id, path: file, fileName: a.fileName, contentType: a.contentType, sizeBytes: content.length, sha256 };
+}
+
+/** An artifact of the project, or 404 (also for another project's). */
+export async function getArtifact(db: Db, dataDir: string, scope: Scope, id: string): Promise<StoredArtifact> {
+  const rows = await db.query('SELECT * FROM artifacts WHERE id = $1 AND project_id = $2', [id, scope.projectId]);
+  if (rows.length === 0) throw new NotFoundError('Artifact', 'ArtifactId', id);
+  const r = rows[0];
+  return {
+    id,
+    path: artifactPath(dataDir, id),
+    fileName: String(r.file_name),
+    contentType: String(r.content_type),
+    sizeBytes: Number(r.size_bytes),
+    sha256: String(r.sha256),
+  };
+}
+
+/** The URL clients download an artifact from. */
+export function artifactUrl(publicUrl: string, scope: Scope, id: string): string {
+  return `${publicUrl}/api/${scope.tenantId}/${scope.projectId}/artifact/${id}`;
+}
+
+/**
+ * The ids of the artifacts a deletion is about to take with it (rows go by foreign keys; files
+ * must go by hand), selected by a condition on `artifacts a`.
+ */
+export async function artifactsWhere(db: Db, condition: string, params: unknown[]): Promise<string[]> {
+  return (await db.query<{ id: string }>(`SELECT a.id FROM artifacts a WHERE ${condition}`, params)).map((r) => r.id);
+}
+
+/** Removes the files of deleted artifacts. */
+export function removeArtifactFiles(dataDir: string, ids: string[]): void {
+  for (const id of ids) fs.rmSync(artifactPath(dataDir, id), { force: true });
+}
