@@ -19,7 +19,9 @@ export async function applyFilter(con: DuckDBConnection, log: Log, config: Filte
   const keep = condition.on === 'cases' ? `case_key IN (SELECT case_key FROM ${condition.sql})` : `(${condition.sql})`;
   // Event conditions can be null (an event without the attribute); such events never match.
   const where = reverse ? `NOT coalesce(${keep}, false)` : `coalesce(${keep}, false)`;
-  await con.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT * FROM ${log.relation} WHERE ${where}`);
+  await con.run(
+    `CREATE OR REPLACE TEMP VIEW ${name} AS SELECT * EXCLUDE (timed, seq) FROM ${log.ordered} WHERE ${where}`,
+  );
   return name;
 }
 

@@ -57,10 +57,11 @@ export async function importEventLog(
     opts.format === 'csv'
       ? await stageCsv(con, opts.source, requireMapping(opts.mapping))
       : await stageXes(con, opts.source, opts.format === 'xes.gz', opts.workDir);
+  // Unsorted: readers order events themselves, and a sort of the whole log here would cost a pass.
+  await con.run(`COPY (SELECT * FROM staged_events) TO ${literal(opts.parquet)} (FORMAT parquet, COMPRESSION zstd)`);
   await con.run(
-    `COPY (SELECT * FROM staged_events ORDER BY case_key, event_index) TO ${literal(opts.parquet)} (FORMAT parquet, COMPRESSION zstd)`,
+    'DROP VIEW staged_events; DROP TABLE IF EXISTS raw_csv; DROP TABLE IF EXISTS parsed_csv; DROP TABLE IF EXISTS parsed_xes',
   );
-  await con.run('DROP TABLE staged_events');
   return result;
 }
 
@@ -72,7 +73,8 @@ function requireMapping(mapping: ColumnMapping | null | undefined): ColumnMappin
 /** Parses a timestamp text column: strptime format, epoch seconds or milliseconds, or ISO 8601 with `-` or `/`. */
 function timestampSql(column: string, format: string | null | undefined): string {
   if (format) return `TRY_CAST(try_strptime(${column}, ${literal(format)}) AS TIMESTAMPTZ)`;
-  return `CASE
+  // ISO 8601 is the common case and the fast path; only values it does not read try the others.
+  return `CASE WHEN TRY_CAST(${column} AS TIMESTAMPTZ) IS NOT NULL THEN TRY_CAST(${column} AS TIMESTAMPTZ)
     WHEN regexp_full_match(${column}, '\\d{12,13}(\\.\\d+)?') THEN make_timestamptz(CAST(CAST(${column} AS DOUBLE) * 1000 AS BIGINT))
     WHEN regexp_full_match(${column}, '\\d{9,11}(\\.\\d+)?') THEN make_timestamptz(CAST(CAST(${column} AS DOUBLE) * 1000000 AS BIGINT))
     ELSE TRY_CAST(regexp_replace(trim(${column}), '^(\\d{4})/(\\d{2})/(\\d{2})', '\\1-\\2-\\3') AS TIMESTAMPTZ) END`;
@@ -82,7 +84,7 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   // All text first: the mapping decides what each column means, and bad values become warnings, not failures.
   await con.run(
     `CREATE OR REPLACE TEMP TABLE raw_csv AS
-     SELECT *, row_number() OVER () + 1 AS __line FROM read_csv(${literal(source)}, all_varchar = true, header = true)`,
+     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = true)`,
   );
   const columns = (await rows(con, `SELECT column_name FROM (DESCRIBE raw_csv)`)).map((r) => String(r.column_name));
   const mapped = [mapping.caseIdColumn, mapping.activityColumn, mapping.timestampColumn, mapping.resourceColumn].filter(
@@ -91,7 +93,7 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   for (const c of mapped) if (!columns.includes(c)) throw new Error(`column '${c}' is not in the CSV header`);
   const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${ident(c)}), '')` : 'NULL');
   const tsText = value(mapping.timestampColumn);
-  const attributes = columns.filter((c) => c !== '__line' && !mapped.includes(c) && c.trim() !== '');
+  const attributes = columns.filter((c) => !mapped.includes(c) && c.trim() !== '');
   await con.run(
     `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT
        ${value(mapping.caseIdColumn)} AS case_id,
@@ -100,7 +102,7 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
        ${timestampSql(tsText, mapping.timestampFormat)} AS ts,
        ${value(mapping.resourceColumn)} AS resource,
        ${columns.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
-       __line AS event_index
+       rowid + 2 AS event_index
        ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
      FROM raw_csv`,
   );
@@ -114,13 +116,14 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
        FROM parsed_csv WHERE ${invalid} ORDER BY event_index LIMIT ${MAX_WARNINGS}`,
     )
   ).map((r) => ({ line: Number(r.line), message: String(r.message) }));
+  // A view: the Parquet writer computes it in one pass. Cases are numbered in order of first appearance.
   await con.run(
-    `CREATE OR REPLACE TEMP TABLE staged_events AS
+    `CREATE OR REPLACE TEMP VIEW staged_events AS
      SELECT dense_rank() OVER (ORDER BY first_line) - 1 AS case_key, * EXCLUDE (first_line, ts_text)
      FROM (SELECT min(event_index) OVER (PARTITION BY case_id) AS first_line, * FROM parsed_csv WHERE NOT (${invalid}))`,
   );
-  await con.run('DROP TABLE raw_csv; DROP TABLE parsed_csv');
-  const [{ n: eventCount }] = await rows(con, 'SELECT count(*) AS n FROM staged_events');
+  const [{ n: total }] = await rows(con, 'SELECT count(*) AS n FROM parsed_csv');
+  const eventCount = Number(total) - Number(invalidRowCount);
   return {
     eventCount: Number(eventCount),
     invalidRowCount: Number(invalidRowCount),
@@ -222,9 +225,8 @@ async function stageXes(
       });
   }
   await con.run(
-    `CREATE OR REPLACE TEMP TABLE staged_events AS SELECT * EXCLUDE (ts_text) FROM parsed_xes WHERE NOT (ts_text IS NOT NULL AND ts IS NULL)`,
+    `CREATE OR REPLACE TEMP VIEW staged_events AS SELECT * EXCLUDE (ts_text) FROM parsed_xes WHERE NOT (ts_text IS NOT NULL AND ts IS NULL)`,
   );
-  await con.run('DROP TABLE parsed_xes');
   const [{ n: eventCount }] = await rows(con, 'SELECT count(*) AS n FROM staged_events');
   return {
     eventCount: Number(eventCount),

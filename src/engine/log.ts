@@ -3,8 +3,8 @@ import { ident, rows } from './duck';
 
 /**
  * An event log as the engine sees it at one step of a notebook: `relation` holds its events with
- * the columns of importLog.ts; `ordered` adds each event's position `seq` in its case; `cases`
- * has one row per case with its trace, duration and first/last timestamps.
+ * the columns of importLog.ts; `ordered` (the same table) adds `timed` and each event's position
+ * `seq` in its case; `cases` has one row per case with its trace, duration and first/last timestamps.
  */
 export interface Log {
   relation: string;
@@ -15,19 +15,22 @@ export interface Log {
 let counter = 0;
 
 /**
- * Defines the views of a log over `relation`. Events of a case are ordered by timestamp, ties
- * in file order; a case with an event without a timestamp keeps file order and has no duration.
+ * Builds the tables of a log over `relation`, once, for every calculator and filter after it.
+ * Events of a case are ordered by timestamp, ties in file order; a case with an event without
+ * a timestamp keeps file order and has no duration.
  */
 export async function defineLog(con: DuckDBConnection, relation: string): Promise<Log> {
   const id = ++counter;
-  const log = { relation, ordered: `log_${id}_ordered`, cases: `log_${id}_cases` };
+  // The events themselves are the ordered table (with `timed` and `seq`), materialized once:
+  // every calculator reads it, and re-reading Parquet or a chain of filters each time costs more.
+  const log = { relation: `log_${id}_ordered`, ordered: `log_${id}_ordered`, cases: `log_${id}_cases` };
   await con.run(
-    `CREATE OR REPLACE TEMP VIEW ${log.ordered} AS
+    `CREATE OR REPLACE TEMP TABLE ${log.ordered} AS
      SELECT *, row_number() OVER (PARTITION BY case_key ORDER BY CASE WHEN timed THEN ts END, event_index) AS seq
      FROM (SELECT *, bool_and(ts IS NOT NULL) OVER (PARTITION BY case_key) AS timed FROM ${relation})`,
   );
   await con.run(
-    `CREATE OR REPLACE TEMP VIEW ${log.cases} AS
+    `CREATE OR REPLACE TEMP TABLE ${log.cases} AS
      SELECT case_key, any_value(case_id) AS case_id, list(activity ORDER BY seq) AS trace, count(*) AS events,
        bool_and(timed) AS timed, min(ts) AS first_ts, max(ts) AS last_ts,
        CASE WHEN bool_and(timed) THEN (epoch_us(max(ts)) - epoch_us(min(ts))) / 1e6 END AS duration_s

@@ -1,0 +1,151 @@
+// Engine benchmark: import and analysis speed on the public logs of ../shared/data and on a
+// generated log of 1,000,000+ events. Prints figures; asserts nothing (see README, Benchmarks).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const { Engine, eventsFile, parquetRelation } = require(path.join(root, 'dist/engine/engine.js'));
+const { defineLog } = require(path.join(root, 'dist/engine/log.js'));
+const { calculate } = require(path.join(root, 'dist/engine/pipeline.js'));
+const { applyFilter } = require(path.join(root, 'dist/engine/filters.js'));
+
+const DATA = path.resolve(root, '..', 'shared', 'data');
+const MEMORY_LIMIT = process.env.BENCH_DUCKDB_MEMORY ?? '1GB';
+const GENERATED_CASES = Number(process.env.BENCH_CASES ?? 115_000);
+const PM4PY = { caseIdColumn: 'case:concept:name', activityColumn: 'concept:name', timestampColumn: 'time:timestamp' };
+const SEPSIS = { caseIdColumn: 'Case ID', activityColumn: 'Activity', timestampColumn: 'Complete Timestamp' };
+
+/** A deterministic PRNG, so the generated log is the same on every run. */
+function prng(seed) {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** Writes a CSV log of `cases` cases walking a small process with loops and choices (about 10 events each). */
+async function generateLog(file, cases) {
+  const rand = prng(42);
+  const out = fs.createWriteStream(file);
+  out.write('case,activity,time,resource\n');
+  const next = {
+    register: ['check', 'check', 'examine'],
+    check: ['decide', 'examine'],
+    examine: ['check', 'decide'],
+    decide: ['approve', 'reject', 'rework'],
+    rework: ['check'],
+    approve: ['pay'],
+    reject: ['notify'],
+    pay: ['close'],
+    notify: ['close'],
+  };
+  let events = 0;
+  let buffer = '';
+  for (let c = 0; c < cases; c++) {
+    let t = Date.UTC(2023, 0, 1) + Math.floor(rand() * 365 * 86_400_000);
+    let activity = 'register';
+    for (let step = 0; step < 30; step++) {
+      buffer += `c${c},${activity},${new Date(t).toISOString()},r${Math.floor(rand() * 50)}\n`;
+      events++;
+      if (activity === 'close') break;
+      const options = next[activity];
+      activity = options[Math.floor(rand() * options.length)];
+      t += Math.floor(rand() * 3 * 86_400_000);
+    }
+    if (buffer.length > 1 << 20) {
+      if (!out.write(buffer)) await new Promise((r) => out.once('drain', r));
+      buffer = '';
+    }
+  }
+  out.write(buffer);
+  await new Promise((r) => out.end(r));
+  return events;
+}
+
+async function time(fn) {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+async function benchLog(engine, label, file, format, mapping) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-bench-'));
+  const imported = await time(() => engine.importLog(file, format, mapping, dir));
+  const events = imported.value.result.eventCount;
+  const row = { label, events, importMs: imported.ms, eventsPerSecond: events / (imported.ms / 1000) };
+  await engine.withConnection(async (con) => {
+    // Ordering the events of every case (and materializing the log) is paid once per log or filter step.
+    const ordered = await time(() => defineLog(con, parquetRelation(eventsFile(dir))));
+    row.order = ordered.ms;
+    const log = ordered.value;
+    for (const calculator of ['summary', 'variants', 'processMap', 'throughputTime']) {
+      row[calculator] = (await time(() => calculate(con, log, { calculatorType: calculator }))).ms;
+    }
+    const activity = imported.value.profile.activities[0];
+    row.chain = (
+      await time(async () => {
+        const filtered = await defineLog(
+          con,
+          await applyFilter(con, log, { filterType: 'activityPresence', activities: [activity] }),
+        );
+        return calculate(con, filtered, { calculatorType: 'throughputTime' });
+      })
+    ).ms;
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return row;
+}
+
+const engine = await Engine.open({
+  memoryLimit: MEMORY_LIMIT,
+  tempDirectory: path.join(os.tmpdir(), 'assay-bench-duckdb'),
+});
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-bench-gen-'));
+const generated = path.join(work, 'generated.csv');
+const generatedEvents = await generateLog(generated, GENERATED_CASES);
+const logs = [
+  ['receipt.csv', path.join(DATA, 'receipt.csv'), 'csv', PM4PY],
+  ['sepsis.csv', path.join(DATA, 'sepsis.csv'), 'csv', SEPSIS],
+  ['08_receipt.xes.gz', path.join(DATA, '08_receipt.xes.gz'), 'xes.gz', null],
+  ['17_bpic2012 (xes.gz)', path.join(DATA, '17_bpic2012_1t_per_variant.xes.gz'), 'xes.gz', null],
+  [
+    `generated (${GENERATED_CASES} cases)`,
+    generated,
+    'csv',
+    { caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time', resourceColumn: 'resource' },
+  ],
+];
+let peakRss = process.memoryUsage().rss;
+const rows = [];
+for (const [label, file, format, mapping] of logs) {
+  rows.push(await benchLog(engine, label, file, format, mapping));
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}
+engine.close();
+fs.rmSync(work, { recursive: true, force: true });
+
+const ms = (v) => v.toFixed(0).padStart(8);
+console.log(
+  `\nAssay engine benchmark, ${new Date().toISOString()}, DuckDB memory limit ${MEMORY_LIMIT}, ${os.cpus().length} cores`,
+);
+console.log(`generated log: ${generatedEvents} events; times in ms (import = parse + write Parquet + profile;`);
+console.log(
+  'order = sort every case by time once per log, shared by the calculators after it; filter+calc includes its own order)\n',
+);
+console.log(
+  `${'log'.padEnd(28)}${'events'.padStart(10)}${'import'.padStart(9)}${'events/s'.padStart(11)}${'order'.padStart(8)}${'summary'.padStart(9)}${'variants'.padStart(9)}${'procmap'.padStart(9)}${'thruput'.padStart(9)}${'filter+calc'.padStart(12)}`,
+);
+for (const r of rows) {
+  console.log(
+    `${r.label.padEnd(28)}${String(r.events).padStart(10)}${ms(r.importMs).padStart(9)}${Math.round(r.eventsPerSecond).toString().padStart(11)}${ms(r.order).padStart(8)}${ms(r.summary).padStart(9)}${ms(r.variants).padStart(9)}${ms(r.processMap).padStart(9)}${ms(r.throughputTime).padStart(9)}${ms(r.chain).padStart(12)}`,
+  );
+}
+const big = rows.at(-1);
+console.log(
+  `\npeak RSS of this process: ${(peakRss / 2 ** 20).toFixed(0)} MiB (DuckDB limited to ${MEMORY_LIMIT}; it spills to disk past it)`,
+);
+console.log(
+  `goals on the generated log: CSV import >= 1M events/s: ${big.eventsPerSecond >= 1e6 ? 'met' : 'NOT MET'} (${Math.round(big.eventsPerSecond)}); process map < 1 s: ${big.order + big.processMap < 1000 ? 'met' : 'NOT MET'} (${(big.order + big.processMap).toFixed(0)} ms with the order); variants < 1 s: ${big.order + big.variants < 1000 ? 'met' : 'NOT MET'} (${(big.order + big.variants).toFixed(0)} ms with the order)`,
+);
