@@ -84,8 +84,14 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   // All text first: the mapping decides what each column means, and bad values become warnings, not failures.
   await con.run(
     `CREATE OR REPLACE TEMP TABLE raw_csv AS
-     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = true)`,
+     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = true, store_rejects = true)`,
   );
+  // Rows DuckDB could not split into the header's columns are left out and reported by line.
+  const rejected = (await rows(con, 'SELECT line, error_message FROM reject_errors ORDER BY line')).map((r) => ({
+    line: Number(r.line),
+    message: String(r.error_message),
+  }));
+  await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
   const columns = (await rows(con, `SELECT column_name FROM (DESCRIBE raw_csv)`)).map((r) => String(r.column_name));
   const mapped = [mapping.caseIdColumn, mapping.activityColumn, mapping.timestampColumn, mapping.resourceColumn].filter(
     Boolean,
@@ -107,15 +113,17 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
      FROM raw_csv`,
   );
   const invalid = `case_id IS NULL OR activity IS NULL OR (ts_text IS NOT NULL AND ts IS NULL)`;
-  const [{ n: invalidRowCount }] = await rows(con, `SELECT count(*) AS n FROM parsed_csv WHERE ${invalid}`);
-  const warnings = (
+  const [{ n: unusable }] = await rows(con, `SELECT count(*) AS n FROM parsed_csv WHERE ${invalid}`);
+  const invalidRowCount = Number(unusable) + rejected.length;
+  const rowWarnings = (
     await rows(
       con,
       `SELECT event_index AS line, CASE WHEN case_id IS NULL THEN 'no case id' WHEN activity IS NULL THEN 'no activity'
          ELSE 'timestamp ''' || ts_text || ''' could not be read' END AS message
        FROM parsed_csv WHERE ${invalid} ORDER BY event_index LIMIT ${MAX_WARNINGS}`,
     )
-  ).map((r) => ({ line: Number(r.line), message: String(r.message) }));
+  ).map((r) => ({ line: lineOf(Number(r.line), rejected), message: String(r.message) }));
+  const warnings = [...rejected, ...rowWarnings].sort((a, b) => a.line - b.line).slice(0, MAX_WARNINGS);
   // A view: the Parquet writer computes it in one pass. Cases are numbered in order of first appearance.
   await con.run(
     `CREATE OR REPLACE TEMP VIEW staged_events AS
@@ -123,7 +131,7 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
      FROM (SELECT min(event_index) OVER (PARTITION BY case_id) AS first_line, * FROM parsed_csv WHERE NOT (${invalid}))`,
   );
   const [{ n: total }] = await rows(con, 'SELECT count(*) AS n FROM parsed_csv');
-  const eventCount = Number(total) - Number(invalidRowCount);
+  const eventCount = Number(total) - Number(unusable);
   return {
     eventCount: Number(eventCount),
     invalidRowCount: Number(invalidRowCount),
@@ -134,6 +142,16 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
       dataType: 'string',
     })),
   };
+}
+
+/**
+ * The file line of an accepted row: its position counted from line 2 (after the header), moved
+ * past every rejected line at or before it.
+ */
+function lineOf(positionLine: number, rejected: { line: number }[]): number {
+  let line = positionLine;
+  for (const r of rejected) if (r.line <= line) line++;
+  return line;
 }
 
 const XES_CORE = new Set(['concept:name', 'time:timestamp', 'org:resource', 'lifecycle:transition']);

@@ -150,22 +150,30 @@ describe.each(stores)('projects, datasets and investigations on %s', (store) => 
     expect([storedFiles(), await datasetCount()]).toEqual(before);
   });
 
-  test('POST /dataset with unreadable timestamps keeps the good rows and reports the bad ones by line', async () => {
-    const csv =
-      'case,activity,time\n1,a,2024-01-01T00:00:00Z\n1,b,not a time\n2,a,1704067200\n,c,2024-01-02T00:00:00Z\n';
+  test('POST /dataset with unreadable rows keeps the good ones and reports the bad ones by line', async () => {
+    const csv = [
+      'case,activity,time',
+      '1,a,2024-01-01T00:00:00Z',
+      '1,b', // line 3: a column short
+      '1,b,not a time', // line 4
+      '2,a,1704067200',
+      ',c,2024-01-02T00:00:00Z', // line 6: no case
+      '3,a,2024-01-02T00:00:00Z,extra', // line 7: a column too many
+      '3,b,2024-01-03T00:00:00Z',
+    ].join('\n');
     const res = await upload(
-      { name: 'mixed.csv', content: csv },
+      { name: 'mixed.csv', content: csv + '\n' },
       { caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' },
     );
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ caseCount: 2, eventCount: 2 });
-    expect(res.body.importWarnings).toEqual({
-      invalidRowCount: 2,
-      warnings: [
-        { line: 3, message: "timestamp 'not a time' could not be read" },
-        { line: 5, message: 'no case id' },
-      ],
-    });
+    expect(res.body).toMatchObject({ caseCount: 3, eventCount: 3 });
+    expect(res.body.importWarnings.invalidRowCount).toBe(4);
+    expect(res.body.importWarnings.warnings).toEqual([
+      { line: 3, message: 'Expected Number of Columns: 3 Found: 2' },
+      { line: 4, message: "timestamp 'not a time' could not be read" },
+      { line: 6, message: 'no case id' },
+      { line: 7, message: 'Expected Number of Columns: 3 Found: 4' },
+    ]);
   });
 
   test('POST /dataset of a gzipped XES log returns the figures of the reference', async () => {
