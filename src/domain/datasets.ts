@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Dataset } from '../api/types';
+import type { Dataset, DatasetUpload } from '../api/types';
 import type { Engine } from '../engine/engine';
 import type { ColumnMapping } from '../engine/importLog';
 import { XesError } from '../engine/xes';
@@ -16,15 +16,8 @@ export interface UploadedFile {
   size: number;
 }
 
-/** The form fields of an upload besides the file. */
-export interface DatasetForm {
-  name?: string;
-  caseIdColumn?: string;
-  activityColumn?: string;
-  timestampColumn?: string;
-  resourceColumn?: string;
-  timestampFormat?: string;
-}
+/** The form fields of an upload besides the file (the contract's DatasetUpload). */
+export type DatasetForm = Omit<DatasetUpload, 'file'>;
 
 type SourceFormat = Dataset['sourceFormat'];
 

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { components } from '../../generated/api';
+import type {
+  CellResult,
+  ExecutionOutput,
+  ExecutionResults,
+  NotebookExecuteRequest as ExecuteRequest,
+  NotebookExecution,
+} from '../api/types';
 import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
 import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { artifactUrl, storeArtifact } from './artifacts';
@@ -8,12 +14,6 @@ import type { Db, Row } from '../store/db';
 import { datasetDir } from './datasets';
 import { ConflictError, InvalidError, NotFoundError, NotYetError } from './errors';
 import { isoOrNull, type Scope } from './scope';
-
-type NotebookExecution = components['schemas']['NotebookExecution'];
-type ExecuteRequest = components['schemas']['NotebookExecuteRequest'];
-type ExecutionResults = components['schemas']['ExecutionResults'];
-type CellResult = components['schemas']['CellResult'];
-type ExecutionOutput = components['schemas']['ExecutionOutput'];
 
 /**
  * Executes a standard notebook: its enabled blocks in `blockOrder` on its investigation's

@@ -1,6 +1,6 @@
 import type { AppDeps } from '../app';
 import * as executions from '../../domain/executions';
-import type { components } from '../../../generated/api';
+import type { NotebookExecuteRequest } from '../../api/types';
 import { json } from '../reply';
 import { location, scopeOf } from './common';
 import type { Handler } from './index';
@@ -11,7 +11,7 @@ export function executionHandlers({ db, engine, config }: AppDeps): Record<strin
     executeNotebook: async (ctx) => {
       const scope = scopeOf(ctx);
       const notebookId = ctx.params.notebookId.toLowerCase();
-      const body = (ctx.body ?? {}) as components['schemas']['NotebookExecuteRequest'];
+      const body = (ctx.body ?? {}) as NotebookExecuteRequest;
       const execution = await executions.executeNotebook(db, engine, config.dataDir, scope, notebookId, body);
       const path = `/api/${scope.tenantId}/${scope.projectId}/notebook/${notebookId}/execution/${execution.executionId}`;
       return json(202, execution, location(config.publicUrl, path));
