@@ -481,9 +481,10 @@ export interface paths {
         };
         /**
          * Download a dataset
-         * @description Downloads the dataset's events as CSV (case id, activity, timestamp, resource and attribute
-         *     columns) or as Parquet. Before the import has finished, only `format=original` (the file as
-         *     uploaded) is available; the others answer 409.
+         * @description Downloads the dataset's imported events as CSV or Parquet, with XES attribute names
+         *     (`case:concept:name`, `concept:name`, `time:timestamp`, `org:resource`,
+         *     `lifecycle:transition`, then the attribute columns), or with `format=original` the file as
+         *     uploaded.
          */
         get: operations["downloadDataset"];
         put?: never;
@@ -3994,15 +3995,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["DatasetNotFound"];
-            /** @description The import has not finished, so only the original file can be downloaded. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
         };
     };
     listTemplates: {

@@ -175,8 +175,6 @@ export async function originalFile(db: Db, dataDir: string, scope: Scope, id: st
   return {
     path: path.join(datasetDir(dataDir, id), `original.${String(row.source_format)}`),
     fileName: String(row.original_file_name),
-    sourceFormat: row.source_format as SourceFormat,
-    status: String(row.status),
   };
 }
 

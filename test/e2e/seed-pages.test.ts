@@ -6,17 +6,6 @@ import { bootstrapOf, startServerProcess, type ServerProcess } from './server-pr
 const run = promisify(execFile);
 const seedDir = path.join(__dirname, 'seed');
 
-/** Runs one of the seed pages' scripts against the server with the values the page asks to fill in. */
-async function runSeed(file: string, env: Record<string, string>): Promise<string> {
-  // Debian's Python has python3-requests (scripts/setup.sh); the `python3` on PATH may be another one.
-  const interpreter = file.endsWith('.py') ? '/usr/bin/python3' : process.execPath;
-  const { stdout } = await run(interpreter, [path.join(seedDir, file)], {
-    env: { PATH: process.env.PATH, ...env },
-    timeout: 20_000,
-  });
-  return stdout;
-}
-
 describe("the seed pages' JavaScript and Python examples against `npm start`", () => {
   let server: ServerProcess;
   let creds: { tenantId: string; projectId: string; token: string };
@@ -57,6 +46,24 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
     return created.body as { blockId: string };
   };
 
+  /** Runs one of the seed pages' scripts with the values the page asks to fill in: base URL, ids, token. */
+  const runSeed = async (file: string, ids: Record<string, string>): Promise<string> => {
+    const env = {
+      BASE_URL: server.url,
+      TENANT_ID: creds.tenantId,
+      PROJECT_ID: creds.projectId,
+      TOKEN: creds.token,
+      ...ids,
+    };
+    // Debian's Python has python3-requests (scripts/setup.sh); the `python3` on PATH may be another one.
+    const interpreter = file.endsWith('.py') ? '/usr/bin/python3' : process.execPath;
+    const { stdout } = await run(interpreter, [path.join(seedDir, file)], {
+      env: { PATH: process.env.PATH, ...env },
+      timeout: 20_000,
+    });
+    return stdout;
+  };
+
   beforeAll(async () => {
     server = await startServerProcess();
     creds = bootstrapOf(server.dataDir);
@@ -67,14 +74,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
 
   test('page 003 (Python): list, create, copy, and update with optimistic locking', async () => {
     const investigationId = await investigation();
-    const env = {
-      BASE_URL: server.url,
-      TENANT_ID: creds.tenantId,
-      PROJECT_ID: creds.projectId,
-      TOKEN: creds.token,
-      INVESTIGATION_ID: investigationId,
-    };
-    const stdout = await runSeed('page-003-notebooks.py', env);
+    const stdout = await runSeed('page-003-notebooks.py', { INVESTIGATION_ID: investigationId });
     const notebooks = (await api('GET', `/notebook/investigation/${investigationId}`)).body as {
       notebookId: string;
       name: string;
@@ -91,14 +91,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
 
   test('page 004 (Python): get, update and delete a block', async () => {
     const block = await blockInNewNotebook();
-    const env = {
-      BASE_URL: server.url,
-      TENANT_ID: creds.tenantId,
-      PROJECT_ID: creds.projectId,
-      TOKEN: creds.token,
-      BLOCK_ID: block.blockId,
-    };
-    const stdout = await runSeed('page-004-blocks.py', env);
+    const stdout = await runSeed('page-004-blocks.py', { BLOCK_ID: block.blockId });
     expect(stdout).toBe(
       'Blok: Tarih Aralığı Filtresi (Filter)\nÇalıştırma sayısı: 0\nGüncellendi: Yeni Başlık\nBlok başarıyla silindi\n',
     );
@@ -107,14 +100,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
 
   test('page 003 (JavaScript): list, create and copy notebooks in an investigation', async () => {
     const investigationId = await investigation();
-    const env = {
-      BASE_URL: server.url,
-      TENANT_ID: creds.tenantId,
-      PROJECT_ID: creds.projectId,
-      TOKEN: creds.token,
-      INVESTIGATION_ID: investigationId,
-    };
-    const stdout = await runSeed('page-003-notebooks.mjs', env);
+    const stdout = await runSeed('page-003-notebooks.mjs', { INVESTIGATION_ID: investigationId });
     expect(stdout).toBe('0 defter bulundu\n');
     const notebooks = (await api('GET', `/notebook/investigation/${investigationId}`)).body as { name: string }[];
     expect(notebooks.map((n) => n.name)).toEqual(['New Analysis', 'Copy of Analysis']);
@@ -122,14 +108,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
 
   test('page 004 (JavaScript): get, update and delete a block', async () => {
     const block = await blockInNewNotebook();
-    const env = {
-      BASE_URL: server.url,
-      TENANT_ID: creds.tenantId,
-      PROJECT_ID: creds.projectId,
-      TOKEN: creds.token,
-      BLOCK_ID: block.blockId,
-    };
-    const stdout = await runSeed('page-004-blocks.mjs', env);
+    const stdout = await runSeed('page-004-blocks.mjs', { BLOCK_ID: block.blockId });
     expect(stdout).toBe('Blok: Tarih Aralığı Filtresi (Filter)\n');
     expect((await api('GET', `/block/${block.blockId}`)).status).toBe(404);
   });
