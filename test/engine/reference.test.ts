@@ -2,12 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { SHARED_DATA } from '../support/shared-data';
 import * as calc from '../../src/engine/calculators';
 import { openEngine } from '../../src/engine/duck';
 import { importEventLog, type ColumnMapping } from '../../src/engine/importLog';
 import { defineLog, type Log } from '../../src/engine/log';
 
-const DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+const DATA = SHARED_DATA;
 const PM4PY_COLUMNS: ColumnMapping = {
   caseIdColumn: 'case:concept:name',
   activityColumn: 'concept:name',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { sharedDataFile } from '../support/shared-data';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -152,7 +153,7 @@ export function formWith(
 
 /** The content of a public event log from ../shared/data (kept out of this repository, as its README asks). */
 export function fixtureLog(name: string): Buffer {
-  return fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'shared', 'data', name));
+  return fs.readFileSync(sharedDataFile(name));
 }
 
 /** Uploads the running example (XES) and creates an investigation on it. */
