@@ -2721,7 +2721,7 @@ export interface components {
              */
             scheduledTime?: string | null;
             /**
-             * @description The job fails with a timeout reason after this long.
+             * @description The job fails with a timeout reason after this long running (fractions allowed, 0.05 is 3 seconds).
              * @default 120
              */
             timeoutMinutes?: number;
@@ -2865,6 +2865,17 @@ export interface components {
             };
             scheduling?: components["schemas"]["JobScheduling"];
             notifications?: components["schemas"]["JobNotifications"];
+            /** @description The mails the job's `notifications` asked for, sent or not (without `SMTP_URL` they are only recorded). */
+            notificationLog?: {
+                /** @enum {string} */
+                event: "onCompletion" | "onFailure";
+                recipients: string[];
+                /** Format: date-time */
+                at: string;
+                sent: boolean;
+                /** @description Why it was not sent, or the SMTP server's answer. */
+                detail?: string | null;
+            }[];
             /**
              * Format: uuid
              * @description The job this one retries.

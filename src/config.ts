@@ -16,6 +16,13 @@ export interface Config {
   logLevel: string;
   /** DuckDB's memory limit for the analysis engine, such as `2GB`. */
   duckdbMemoryLimit: string;
+  /** Jobs one worker process runs at once. */
+  workerConcurrency: number;
+  /** The PostgreSQL schema of the job queue (pg-boss's tables). */
+  queueSchema: string;
+  /** SMTP server for job notifications, such as `smtp://user:pass@host:587`; unset: mails are only recorded. */
+  smtpUrl: string | undefined;
+  smtpFrom: string;
 }
 
 /** Reads the configuration from `env`, failing loudly on values that cannot be right. */
@@ -36,7 +43,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadLimitBytes: intSetting(env, 'UPLOAD_LIMIT_BYTES', 1024 * 1024 * 1024),
     logLevel: env.LOG_LEVEL ?? 'info',
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT ?? '2GB',
+    workerConcurrency: Math.max(1, intSetting(env, 'WORKER_CONCURRENCY', 2)),
+    queueSchema: queueSchema(env.QUEUE_SCHEMA ?? 'assay_queue'),
+    smtpUrl: env.SMTP_URL || undefined,
+    smtpFrom: env.SMTP_FROM ?? 'Assay <assay@localhost>',
   };
+}
+
+function queueSchema(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new Error(`QUEUE_SCHEMA must be a lower-case SQL name, got '${name}'`);
+  return name;
 }
 
 function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

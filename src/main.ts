@@ -1,15 +1,27 @@
+#!/usr/bin/env node
 import pino from 'pino';
 import { loadConfig } from './config';
-import { startService } from './server';
+import { startService, type Role } from './server';
 
-/** `npm start`: the whole service in one process on its embedded defaults. */
+const USAGE = `usage: assay [serve | worker]
+  (none)  the API and a worker pool in one process (npm start)
+  serve   the API alone; workers run elsewhere against the same DATABASE_URL
+  worker  a worker pool alone, against the shared PostgreSQL in DATABASE_URL`;
+
+/** `npm start` (everything in one process), `assay serve` (API) or `assay worker` (workers). */
 async function main(): Promise<void> {
+  const command = process.argv[2];
+  const roles: Record<string, Role> = { serve: 'api', worker: 'worker' };
+  if (command === '--help' || command === '-h' || (command !== undefined && !roles[command])) {
+    console.error(USAGE);
+    process.exit(command === '--help' || command === '-h' ? 0 : 2);
+  }
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
-  const service = await startService(config, { logger });
+  const service = await startService(config, { logger, role: command ? roles[command] : 'all' });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000).unref();
+    const force = setTimeout(() => process.exit(1), 20_000).unref();
     service.stop().then(
       () => {
         clearTimeout(force);
@@ -20,7 +32,7 @@ async function main(): Promise<void> {
         process.exit(1);
       },
     );
-    service.server.closeIdleConnections();
+    service.server?.closeIdleConnections();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

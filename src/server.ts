@@ -7,56 +7,100 @@ import { bootstrapIfEmpty } from './bootstrap';
 import type { Config } from './config';
 import { Engine } from './engine/engine';
 import { createApp } from './http/app';
+import { smtpMailer } from './jobs/notify';
+import { JobQueue } from './jobs/queue';
+import type { JobRunner } from './jobs/runners';
+import { startSchedules } from './jobs/schedules';
+import { Worker } from './jobs/worker';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrate';
 
-/** A started service: its HTTP server, its store, and how to stop both. */
+/** What a process runs: the API, a worker pool, or both (`npm start`). */
+export type Role = 'all' | 'api' | 'worker';
+
+/** A started service: its HTTP server (absent for a worker alone), its store, and how to stop. */
 export interface RunningService {
-  server: http.Server;
+  server?: http.Server;
   db: Db;
-  url: string;
+  queue: JobQueue;
+  worker?: Worker;
+  url?: string;
   stop(): Promise<void>;
 }
 
-/** Opens the store, migrates it, bootstraps a first tenant if empty and starts listening. */
+/**
+ * Opens the store, migrates it, bootstraps a first tenant if empty, starts the job queue, then
+ * the API (listening) and/or a worker pool, as `role` says.
+ */
 export async function startService(
   config: Config,
-  opts: { logger?: Logger; validateResponses?: boolean } = {},
+  opts: { logger?: Logger; validateResponses?: boolean; role?: Role; runners?: Record<string, JobRunner> } = {},
 ): Promise<RunningService> {
+  const role = opts.role ?? 'all';
   const logger = opts.logger ?? pino({ level: config.logLevel });
   fs.mkdirSync(path.join(config.dataDir, 'tmp'), { recursive: true });
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  if (role === 'worker' && db.kind === 'pglite') {
+    await db.close();
+    throw new Error(
+      'A worker of its own needs the shared PostgreSQL: set DATABASE_URL (the embedded store is one process).',
+    );
+  }
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ applied, store: db.kind }, 'applied migrations');
-  await bootstrapIfEmpty(db, config.dataDir, logger);
+  if (role !== 'worker') await bootstrapIfEmpty(db, config.dataDir, logger);
   const engine = await Engine.open({
     memoryLimit: config.duckdbMemoryLimit,
     tempDirectory: path.join(config.dataDir, 'duckdb-tmp'),
   });
-  const app = await createApp({
-    db,
-    engine,
-    config,
-    logger,
-    document: loadDocument(),
-    validateResponses: opts.validateResponses,
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host}:${port}`;
-  logger.info({ url, store: db.kind, dataDir: config.dataDir }, 'Assay is listening');
+  const queue = await JobQueue.open(db, { databaseUrl: config.databaseUrl, schema: config.queueSchema, logger });
+  let worker: Worker | undefined;
+  if (role !== 'api') {
+    worker = new Worker({
+      db,
+      queue,
+      engine,
+      dataDir: config.dataDir,
+      publicUrl: config.publicUrl,
+      logger,
+      capacity: config.workerConcurrency,
+      mailer: smtpMailer(config.smtpUrl, config.smtpFrom),
+      runners: opts.runners,
+    });
+    await worker.start();
+    await startSchedules(db, queue, logger);
+  }
+  let server: http.Server | undefined;
+  let url: string | undefined;
+  if (role !== 'worker') {
+    const app = await createApp({
+      db,
+      engine,
+      queue,
+      config,
+      logger,
+      document: loadDocument(),
+      validateResponses: opts.validateResponses,
+    });
+    server = http.createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.port, config.host, resolve);
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    url = `http://${config.host}:${port}`;
+    logger.info({ url, store: db.kind, dataDir: config.dataDir, worker: worker?.id ?? null }, 'Assay is listening');
+  }
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      // Finish requests in flight, refuse new ones, then close the store.
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Refuse new requests and finish those in flight; put running jobs back on the queue; then close.
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (worker) await worker.stop();
+      else await queue.stop(true);
       engine.close();
       await db.close();
     })());
-  return { server, db, url, stop };
+  return { server, db, queue, worker, url, stop };
 }

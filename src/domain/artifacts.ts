@@ -15,6 +15,20 @@ export interface StoredArtifact {
   sha256: string;
 }
 
+/** A job run's right to write: its job id and attempt. A worker that lost its job cannot store files for it. */
+export interface ArtifactFence {
+  jobId: string;
+  attempt: number;
+}
+
+/** Thrown when a fenced write finds that the job is no longer this worker's (cancelled, or taken over). */
+export class LostJobError extends Error {
+  constructor(jobId: string) {
+    super(`Job ${jobId} is no longer running on this worker`);
+    this.name = 'LostJobError';
+  }
+}
+
 /** Where artifacts live under `DATA_DIR`: by id only, never by a name a client chose. */
 function artifactPath(dataDir: string, id: string): string {
   return path.join(dataDir, 'artifacts', id);
@@ -26,24 +40,40 @@ export async function storeArtifact(
   dataDir: string,
   projectId: string,
   a: {
-    content: string | Buffer;
+    /** The bytes, or a file of the caller's that is moved into place (large outputs never sit in memory). */
+    content: string | Buffer | { file: string };
     fileName: string;
     contentType: string;
     kind: string;
     title: string;
     executionId?: string;
+    /** Written for a job run: only while the run still holds the job. */
+    fence?: ArtifactFence;
   },
 ): Promise<StoredArtifact> {
   const id = randomUUID();
   const file = artifactPath(dataDir, id);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const content = typeof a.content === 'string' ? Buffer.from(a.content) : a.content;
-  fs.writeFileSync(file, content);
-  const sha256 = createHash('sha256').update(content).digest('hex');
+  let sha256: string;
+  let size: number;
+  if (typeof a.content === 'string' || Buffer.isBuffer(a.content)) {
+    const content = typeof a.content === 'string' ? Buffer.from(a.content) : a.content;
+    fs.writeFileSync(file, content);
+    sha256 = createHash('sha256').update(content).digest('hex');
+    size = content.length;
+  } else {
+    const hash = createHash('sha256');
+    for await (const chunk of fs.createReadStream(a.content.file)) hash.update(chunk as Buffer);
+    sha256 = hash.digest('hex');
+    fs.renameSync(a.content.file, file);
+    size = fs.statSync(file).size;
+  }
   try {
-    await db.query(
-      `INSERT INTO artifacts (id, project_id, execution_id, kind, title, file_name, content_type, size_bytes, sha256, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    const inserted = await db.query(
+      `INSERT INTO artifacts (id, project_id, execution_id, kind, title, file_name, content_type, size_bytes, sha256, created_at, job_id)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+       WHERE $11::uuid IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = $11 AND attempt = $12 AND status = 'Running')
+       RETURNING id`,
       [
         id,
         projectId,
@@ -52,16 +82,19 @@ export async function storeArtifact(
         a.title,
         a.fileName,
         a.contentType,
-        content.length,
+        size,
         sha256,
         new Date(),
+        a.fence?.jobId ?? null,
+        a.fence?.attempt ?? 0,
       ],
     );
+    if (inserted.length === 0) throw new LostJobError(a.fence!.jobId);
   } catch (err) {
     fs.rmSync(file, { force: true });
     throw err;
   }
-  return { id, path: file, fileName: a.fileName, contentType: a.contentType, sizeBytes: content.length, sha256 };
+  return { id, path: file, fileName: a.fileName, contentType: a.contentType, sizeBytes: size, sha256 };
 }
 
 /** An artifact of the project, or 404 (also for another project's). */

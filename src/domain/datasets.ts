@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset, DatasetUpload } from '../api/types';
-import type { Engine } from '../engine/engine';
+import { eventsFile, type Engine } from '../engine/engine';
 import type { ColumnMapping } from '../engine/importLog';
 import { XesError } from '../engine/xes';
 import type { Db, Row } from '../store/db';
@@ -68,6 +68,58 @@ export async function storeDataset(
         JSON.stringify({ ...figures, activities }),
         JSON.stringify(attributes),
         JSON.stringify({ invalidRowCount: result.invalidRowCount, warnings: result.warnings }),
+        new Date(),
+        scope.actor,
+      ],
+    );
+    return toDataset(rows[0]);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Stores a log the service derived itself (an enriched dataset): `parquet` has the import's
+ * columns. It is profiled like an upload, and its CSV export (XES attribute names) is kept as
+ * its original file. The Parquet file is moved, not copied.
+ */
+export async function storeDerivedDataset(
+  db: Db,
+  engine: Engine,
+  dataDir: string,
+  scope: Scope,
+  d: { name: string; parquet: string; fromDatasetId: string; signal?: AbortSignal },
+): Promise<Dataset> {
+  const id = randomUUID();
+  const dir = datasetDir(dataDir, id);
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.renameSync(d.parquet, eventsFile(dir));
+    const original = path.join(dir, 'original.csv');
+    await engine.exportLog(dir, 'csv', original, d.signal);
+    const { activities, attributes, ...figures } = await engine.profile(dir, d.signal);
+    const rows = await db.query(
+      `INSERT INTO datasets (id, project_id, name, source_format, original_file_name, size_bytes, sha256, status,
+         column_mapping, stats, attributes, import_warnings, created_at, created_by)
+       VALUES ($1, $2, $3, 'csv', $4, $5, $6, 'Ready', $7, $8, $9, $10, $11, $12) RETURNING *`,
+      [
+        id,
+        scope.projectId,
+        d.name,
+        `${safeFileName(d.name)}.csv`,
+        fs.statSync(original).size,
+        await hashFile(original),
+        JSON.stringify({
+          caseIdColumn: 'case:concept:name',
+          activityColumn: 'concept:name',
+          timestampColumn: 'time:timestamp',
+          resourceColumn: 'org:resource',
+          timestampFormat: null,
+        }),
+        JSON.stringify({ ...figures, activities }),
+        JSON.stringify(attributes),
+        JSON.stringify({ invalidRowCount: 0, warnings: [`Derived from dataset ${d.fromDatasetId}.`] }),
         new Date(),
         scope.actor,
       ],

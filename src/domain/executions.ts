@@ -8,7 +8,9 @@ import type {
 } from '../api/types';
 import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
 import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
-import { artifactUrl, storeArtifact } from './artifacts';
+import { artifactUrl, storeArtifact, type ArtifactFence } from './artifacts';
+import type { JobQueue } from '../jobs/queue';
+import { createJob, queueEstimate } from './jobs';
 import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
 import type { Db, Row } from '../store/db';
 import { datasetDir } from './datasets';
@@ -16,27 +18,24 @@ import { ConflictError, InvalidError, NotFoundError, NotYetError } from './error
 import { isoOrNull, type Scope } from './scope';
 
 /**
- * Executes a standard notebook: its enabled blocks in `blockOrder` on its investigation's
- * dataset. Until the job queue exists this runs within the request (the answer is final);
- * Jupyter notebooks need the kernels of a later issue.
+ * Starts executing a standard notebook: its enabled blocks in `blockOrder` (all, or a cell range)
+ * on its investigation's dataset, as an Analysis job on the queue. The execution is recorded
+ * now, Running from acceptance with its place in the queue; a worker runs it (runExecution).
  */
 export async function executeNotebook(
   db: Db,
-  engine: Engine,
-  dataDir: string,
+  queue: JobQueue,
   scope: Scope,
   notebookId: string,
   request: ExecuteRequest,
 ): Promise<NotebookExecution> {
   const executionId = randomUUID();
-  const started = new Date();
-  const { blocks, datasetId } = await db.transaction(async (tx) => {
-    const rows = await tx.query(
-      `SELECT n.*, i.dataset_id, d.status AS dataset_status FROM notebooks n
-       LEFT JOIN investigations i ON i.id = n.investigation_id LEFT JOIN datasets d ON d.id = i.dataset_id
-       WHERE n.id = $1 AND n.project_id = $2 FOR UPDATE OF n`,
-      [notebookId, scope.projectId],
-    );
+  const jobId = randomUUID();
+  const notebook = await db.transaction(async (tx) => {
+    const rows = await tx.query(`SELECT n.* FROM notebooks n WHERE n.id = $1 AND n.project_id = $2 FOR UPDATE OF n`, [
+      notebookId,
+      scope.projectId,
+    ]);
     if (rows.length === 0) throw new NotFoundError('Notebook', 'NotebookId', notebookId);
     const notebook = rows[0];
     if (Number(notebook.notebook_type) !== 0) {
@@ -56,34 +55,147 @@ export async function executeNotebook(
     const all = await tx.query('SELECT * FROM blocks WHERE notebook_id = $1 AND NOT is_disabled ORDER BY block_order', [
       notebookId,
     ]);
-    const chosen = selectRange(all, request);
+    selectRange(all, request);
     await tx.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
     await tx.query(
       `INSERT INTO executions (id, notebook_id, job_id, status, started_at, parameters, created_at, created_by)
-       VALUES ($1, $2, $3, 'Running', $4, $5, $4, $6)`,
-      [executionId, notebookId, randomUUID(), started, JSON.stringify(request.parameters ?? {}), scope.actor],
+       VALUES ($1, $2, $3, 'Running', NULL, $4, now(), $5)`,
+      [executionId, notebookId, jobId, JSON.stringify(request.parameters ?? {}), scope.actor],
     );
-    return { blocks: chosen, datasetId: String(notebook.dataset_id) };
+    return notebook;
   });
+  try {
+    await createJob(db, queue, {
+      id: jobId,
+      scope,
+      submittedBy: scope.actor,
+      executionId,
+      request: {
+        jobName: `Execute ${String(notebook.name)}`,
+        jobType: 'Analysis',
+        priority: request.priority ?? 'Normal',
+        resource: { resourceType: 'Notebook', resourceId: notebookId },
+        parameters: {
+          executionMode: request.executionMode ?? 'all',
+          ...(request.cellRange ? { cellRange: request.cellRange } : {}),
+          ...(request.parameters ? { parameters: request.parameters } : {}),
+        },
+        scheduling: request.timeout ? { timeoutMinutes: request.timeout / 60 } : undefined,
+      },
+    });
+  } catch (err) {
+    await db.query(`UPDATE executions SET status = 'Error', ended_at = now(), error = $2 WHERE id = $1`, [
+      executionId,
+      JSON.stringify({ errorType: 'QueueError', errorMessage: (err as Error).message, cellId: null }),
+    ]);
+    await db.query(`UPDATE notebooks SET status = 'Ready' WHERE id = $1`, [notebookId]);
+    throw err;
+  }
+  return getExecution(db, scope, notebookId, executionId);
+}
 
+/** How a worker's execution reports: after each block, and whether it may still write. */
+export interface ExecutionHooks {
+  signal: AbortSignal;
+  onBlock(done: number, total: number, outcome: BlockOutcome): Promise<void>;
+  /** Artifacts of the execution also belong to this job (fenced by its attempt). */
+  fence: ArtifactFence;
+}
+
+/**
+ * Runs an execution recorded by executeNotebook (or by a Pipeline job): the notebook's enabled
+ * blocks, stopping at the first error, then stores per-block results, outputs and rendered maps.
+ * Returns the outputs' count and the events read. Throws the abort reason when stopped.
+ */
+export async function runExecution(
+  db: Db,
+  engine: Engine,
+  dataDir: string,
+  scope: Scope,
+  executionId: string,
+  options: { executionMode?: string; cellRange?: ExecuteRequest['cellRange']; datasetId?: string },
+  hooks: ExecutionHooks,
+): Promise<{ status: 'Completed' | 'Error'; eventsIn: number; outputs: number; error: string | null }> {
+  const [execution] = await db.query(
+    `SELECT e.notebook_id, i.dataset_id FROM executions e JOIN notebooks n ON n.id = e.notebook_id
+     LEFT JOIN investigations i ON i.id = n.investigation_id WHERE e.id = $1`,
+    [executionId],
+  );
+  if (!execution) throw new Error(`Execution ${executionId} is gone`);
+  const notebookId = String(execution.notebook_id);
+  const datasetId = options.datasetId ?? String(execution.dataset_id);
+  const started = new Date();
+  await db.query(`UPDATE executions SET started_at = $2 WHERE id = $1`, [executionId, started]);
+  const all = await db.query('SELECT * FROM blocks WHERE notebook_id = $1 AND NOT is_disabled ORDER BY block_order', [
+    notebookId,
+  ]);
+  let blocks: Row[] = [];
   let outcomes: BlockOutcome[] = [];
   let failure: { errorType: string; errorMessage: string; cellId: string | null } | null = null;
+  let eventsIn = 0;
   try {
+    blocks = selectRange(all, {
+      executionMode: options.executionMode as ExecuteRequest['executionMode'],
+      cellRange: options.cellRange,
+    });
     const pipeline: PipelineBlock[] = blocks.map((b) => ({
       id: String(b.id),
       blockType: b.block_type as PipelineBlock['blockType'],
       configuration: JSON.parse(String(b.configuration)),
     }));
     const relation = parquetRelation(eventsFile(datasetDir(dataDir, datasetId)));
-    outcomes = await engine.withConnection((con) => runBlocks(con, relation, pipeline));
+    outcomes = await engine.withConnection(
+      (con) => runBlocks(con, relation, pipeline, (o, i) => hooks.onBlock(i + 1, pipeline.length, o)),
+      hooks.signal,
+    );
+    eventsIn = outcomes[0]?.eventsIn ?? 0;
     const failed = outcomes.find((o) => o.status === 'Error');
     if (failed?.error) failure = { ...failed.error, cellId: failed.blockId };
   } catch (err) {
-    failure = { errorType: 'EngineError', errorMessage: (err as Error).message, cellId: null };
+    if (hooks.signal.aborted) {
+      await finishStopped(db, notebookId, executionId, hooks.signal.reason);
+      throw hooks.signal.reason;
+    }
+    failure = { errorType: (err as Error).name || 'EngineError', errorMessage: (err as Error).message, cellId: null };
   }
-  const rendered = await renderMaps(db, dataDir, scope, executionId, blocks, outcomes);
-  await record(db, scope, notebookId, executionId, started, blocks, outcomes, failure, rendered);
-  return getExecution(db, scope, notebookId, executionId);
+  const rendered = await renderMaps(db, dataDir, scope, executionId, blocks, outcomes, hooks.fence);
+  await record(db, notebookId, executionId, started, blocks, outcomes, failure, rendered);
+  return {
+    status: failure ? 'Error' : 'Completed',
+    eventsIn,
+    outputs: outcomes.filter((o) => o.output !== undefined).length + rendered.length,
+    error: failure ? `${failure.errorType}: ${failure.errorMessage}` : null,
+  };
+}
+
+/** An execution stopped by cancel, timeout or shutdown: Cancelled, and its notebook free again. */
+async function finishStopped(db: Db, notebookId: string, executionId: string, reason: unknown): Promise<void> {
+  const message = reason instanceof Error ? reason.message : String(reason);
+  await db.query(
+    `UPDATE executions SET status = 'Cancelled', ended_at = now(), error = coalesce(error, $2) WHERE id = $1 AND status = 'Running'`,
+    [executionId, JSON.stringify({ errorType: 'Cancelled', errorMessage: message, cellId: null })],
+  );
+  await db.query(`UPDATE notebooks SET status = 'Ready' WHERE id = $1 AND status = 'Running'`, [notebookId]);
+}
+
+/** Releases the notebook of an execution that ended without running (its job was cancelled or failed). */
+export async function releaseExecution(db: Db, executionId: string, status: 'Cancelled' | 'Error', message: string) {
+  await db.query(
+    `UPDATE executions SET status = $2, ended_at = now(), error = coalesce(error, $3) WHERE id = $1 AND status = 'Running'`,
+    [
+      executionId,
+      status,
+      JSON.stringify({
+        errorType: status === 'Cancelled' ? 'Cancelled' : 'JobFailed',
+        errorMessage: message,
+        cellId: null,
+      }),
+    ],
+  );
+  await db.query(
+    `UPDATE notebooks SET status = 'Ready' WHERE id = (SELECT notebook_id FROM executions WHERE id = $1) AND status = 'Running'`,
+    [executionId],
+  );
 }
 
 /** An output as stored: the contract's fields, plus the artifact that holds its file. */
@@ -97,6 +209,7 @@ async function renderMaps(
   executionId: string,
   blocks: Row[],
   outcomes: BlockOutcome[],
+  fence: ArtifactFence,
 ): Promise<StoredOutput[]> {
   const outputs: StoredOutput[] = [];
   for (const o of outcomes) {
@@ -116,6 +229,7 @@ async function renderMaps(
       kind: 'ProcessMap',
       title,
       executionId,
+      fence,
     });
     outputs.push({
       cellId: o.blockId,
@@ -130,7 +244,7 @@ async function renderMaps(
 }
 
 /** Blocks from `cellRange.startCell` to `cellRange.endCell` when `executionMode` is `range`, else all. */
-function selectRange(blocks: Row[], request: ExecuteRequest): Row[] {
+function selectRange(blocks: Row[], request: Pick<ExecuteRequest, 'executionMode' | 'cellRange'>): Row[] {
   if (request.executionMode !== 'range') return blocks;
   if (!request.cellRange) {
     throw new InvalidError('Validation failed', 'executionMode range needs a cellRange.', [
@@ -156,7 +270,6 @@ function selectRange(blocks: Row[], request: ExecuteRequest): Row[] {
 
 async function record(
   db: Db,
-  scope: Scope,
   notebookId: string,
   executionId: string,
   started: Date,
@@ -243,29 +356,49 @@ export async function getExecution(
   const row = await requireExecution(db, scope, notebookId, executionId);
   const cells = row.cell_results as CellResult[];
   const done = cells.filter((c) => c.status === 'Success' || c.status === 'Error');
-  const seconds = row.ended_at
-    ? (new Date(row.ended_at as string).getTime() - new Date(row.started_at as string).getTime()) / 1000
-    : null;
+  const seconds =
+    row.ended_at && row.started_at
+      ? (new Date(row.ended_at as string).getTime() - new Date(row.started_at as string).getTime()) / 1000
+      : null;
   const error = row.error as { errorType: string; errorMessage: string; cellId: string | null } | null;
+  // While it runs, its job knows the queue position and the blocks done so far.
+  const [job] = await db.query('SELECT * FROM jobs WHERE id = $1', [row.job_id]);
+  const running = row.status === 'Running';
+  const live = (job?.progress ?? {}) as {
+    cellsDone?: number;
+    cellsTotal?: number;
+    currentCell?: string | null;
+    percentage?: number;
+  };
+  const estimate = running && job ? await queueEstimate(db, job) : null;
   return {
     executionId: String(row.id),
     notebookId: String(row.notebook_id),
     jobId: String(row.job_id),
     status: row.status as NotebookExecution['status'],
-    queuePosition: null,
+    queuePosition: estimate?.position ?? null,
     startTime: isoOrNull(row.started_at),
     endTime: isoOrNull(row.ended_at),
     totalDuration: seconds === null ? null : `${seconds} seconds`,
     totalDurationSeconds: seconds,
-    currentCell: null,
-    progress: {
-      totalCells: cells.length,
-      completedCells: done.length,
-      successfulCells: cells.filter((c) => c.status === 'Success').length,
-      failedCells: cells.filter((c) => c.status === 'Error').length,
-      currentCellIndex: null,
-      percentComplete: row.status === 'Running' ? 0 : 100,
-    },
+    currentCell: running ? (live.currentCell ?? null) : null,
+    progress: running
+      ? {
+          totalCells: live.cellsTotal ?? 0,
+          completedCells: live.cellsDone ?? 0,
+          successfulCells: live.cellsDone ?? 0,
+          failedCells: 0,
+          currentCellIndex: live.cellsDone !== undefined && live.cellsTotal ? live.cellsDone : null,
+          percentComplete: Math.floor(live.percentage ?? 0),
+        }
+      : {
+          totalCells: cells.length,
+          completedCells: done.length,
+          successfulCells: cells.filter((c) => c.status === 'Success').length,
+          failedCells: cells.filter((c) => c.status === 'Error').length,
+          currentCellIndex: null,
+          percentComplete: 100,
+        },
     parameters: row.parameters as Record<string, unknown>,
     cellResults: cells,
     outputs: { dataFrames: 0, plots: 0, models: 0, enrichedData: null },

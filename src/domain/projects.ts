@@ -4,7 +4,7 @@ import type { Project, ProjectCreate } from '../api/types';
 import type { Db, Row } from '../store/db';
 import { artifactsWhere, removeArtifactFiles } from './artifacts';
 import { datasetDir } from './datasets';
-import { NotFoundError } from './errors';
+import { ConflictError, NotFoundError } from './errors';
 import { iso, pageInfo, type PageRequest } from './scope';
 
 /** Creates a project in a tenant. */
@@ -46,6 +46,17 @@ export async function deleteProject(db: Db, dataDir: string, tenantId: string, p
         (r) => r.id,
       ),
     };
+    const [{ active }] = await tx.query<{ active: number }>(
+      `SELECT count(*)::int AS active FROM jobs WHERE project_id = $1 AND status IN ('Queued', 'Running')`,
+      [projectId],
+    );
+    if (active > 0) {
+      throw new ConflictError(
+        'Project has active jobs',
+        `Cancel the project's ${active} queued or running jobs, then retry.`,
+        { ProjectId: projectId },
+      );
+    }
     const rows = await tx.query('DELETE FROM projects WHERE id = $1 AND tenant_id = $2 RETURNING id', [
       projectId,
       tenantId,

@@ -19,12 +19,20 @@ export class Engine {
     return new Engine(instance);
   }
 
-  /** Runs `work` on a connection of its own, closed afterwards, so temp views never leak between calls. */
-  async withConnection<T>(work: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on a connection of its own, closed afterwards, so temp views never leak between
+   * calls. When `signal` aborts, the query running on it is interrupted (DuckDB's own interrupt)
+   * and every later statement fails at once.
+   */
+  async withConnection<T>(work: (con: DuckDBConnection) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
     const con = await this.instance.connect();
+    const interrupt = () => con.interrupt();
+    signal?.addEventListener('abort', interrupt);
     try {
-      return await work(con);
+      return await work(signal ? guarded(con, signal) : con);
     } finally {
+      signal?.removeEventListener('abort', interrupt);
       con.closeSync();
     }
   }
@@ -44,8 +52,13 @@ export class Engine {
     });
   }
 
+  /** Profiles the log in `dir/events.parquet` (a derived log, such as an enriched one). */
+  async profile(dir: string, signal?: AbortSignal): Promise<LogProfile> {
+    return this.withConnection((con) => profileLog(con, parquetRelation(eventsFile(dir))), signal);
+  }
+
   /** Writes the events of an imported log as CSV or Parquet with XES attribute names, to `target`. */
-  async exportLog(dir: string, format: 'csv' | 'parquet', target: string): Promise<void> {
+  async exportLog(dir: string, format: 'csv' | 'parquet', target: string, signal?: AbortSignal): Promise<void> {
     const relation = parquetRelation(eventsFile(dir));
     await this.withConnection(async (con) => {
       const columns = (await rows(con, `SELECT column_name FROM (DESCRIBE SELECT * FROM ${relation})`)).map((r) =>
@@ -56,12 +69,28 @@ export class Engine {
         resource AS "org:resource", lifecycle AS "lifecycle:transition"${attributes.join('')} FROM ${relation} ORDER BY case_key, event_index`;
       const options = format === 'csv' ? '(FORMAT csv, HEADER true)' : '(FORMAT parquet, COMPRESSION zstd)';
       await con.run(`COPY (${select}) TO ${literal(target)} ${options}`);
-    });
+    }, signal);
   }
 
   close(): void {
     this.instance.closeSync();
   }
+}
+
+/** A connection whose statements refuse to start once `signal` has aborted. */
+function guarded(con: DuckDBConnection, signal: AbortSignal): DuckDBConnection {
+  return new Proxy(con, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      if (key === 'run' || key === 'runAndReadAll' || key === 'stream' || key === 'prepare')
+        return (...args: unknown[]) => {
+          signal.throwIfAborted();
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
 }
 
 /** Where an imported log's events are, inside its dataset directory. */

@@ -10,6 +10,7 @@ import type { Config } from '../config';
 import { AuthError, InvalidError, TooLargeError } from '../domain/errors';
 import { requireProjectOfTenant } from '../domain/projects';
 import { authenticate, type Caller } from '../domain/tenants';
+import type { JobQueue } from '../jobs/queue';
 import type { Engine } from '../engine/engine';
 import type { Db } from '../store/db';
 import { errorReply, plainError, problemsFromAjv } from './errors';
@@ -22,6 +23,8 @@ import { Router } from './router';
 export interface AppDeps {
   db: Db;
   engine: Engine;
+  /** The job queue; this process submits and cancels through it (workers may run elsewhere). */
+  queue: JobQueue;
   config: Config;
   logger: Logger;
   document: Document;

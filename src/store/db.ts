@@ -18,6 +18,8 @@ export interface Db {
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
   readonly kind: 'pglite' | 'postgres';
+  /** The embedded database itself, for the job queue to share (PGlite has a single connection). */
+  readonly embedded?: PGlite;
 }
 
 /** Opens PostgreSQL when `databaseUrl` is set, else PGlite in `dataDir/pglite` (created if needed). */
@@ -37,6 +39,7 @@ async function openPglite(dir: string | undefined): Promise<Db> {
   type Queryable = Pick<typeof pglite, 'query' | 'exec'>;
   const wrap = (q: Queryable, inTx: boolean): Db => ({
     kind: 'pglite',
+    embedded: pglite,
     async query<T extends Row>(sql: string, params: unknown[] = []) {
       return (await q.query<T>(sql, params)).rows;
     },

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { base, newInvestigation, startTestApp, stores, type Tenant, type TestApp } from './harness';
+import { base, executeAndWait, newInvestigation, startTestApp, stores, type Tenant, type TestApp } from './harness';
 
 describe.each(stores)('executing a standard notebook on %s', (store) => {
   let app: TestApp;
@@ -51,19 +51,29 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
   }, 60_000);
   afterAll(() => app.close());
 
-  test('POST /notebook/{id}/execute runs the enabled blocks in order and answers 202 with page 000 fields', async () => {
-    const res = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, {
-      token: t.token,
-      body: { executionMode: 'all', priority: 'High' },
+  test('POST /notebook/{id}/execute queues an Analysis job (202, Running from acceptance); it runs the enabled blocks in order', async () => {
+    const { accepted, final: res } = await executeAndWait(app, t, notebookId, {
+      executionMode: 'all',
+      priority: 'High',
     });
-    expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({
+    expect(accepted.status).toBe(202);
+    expect(accepted.headers.get('location')).toBe(
+      `${app.url}${base(t)}/notebook/${notebookId}/execution/${accepted.body.executionId}`,
+    );
+    expect(accepted.body).toMatchObject({ notebookId, status: 'Running', endTime: null });
+    const job = await app.call('GET', `${base(t)}/execution/job/${accepted.body.jobId}`, { token: t.token });
+    expect(job.body).toMatchObject({
+      jobType: 'Analysis',
+      priority: 'High',
+      resource: { resourceType: 'Notebook', resourceId: notebookId, resourceName: 'Rejections' },
+    });
+    expect(res).toMatchObject({
       notebookId,
       status: 'Completed',
       progress: { totalCells: 4, completedCells: 4, successfulCells: 4, failedCells: 0, percentComplete: 100 },
     });
     expect(
-      res.body.cellResults.map((c: { cellId: string; casesIn: number; casesOut: number }) => [
+      res.cellResults.map((c: { cellId: string; casesIn: number; casesOut: number }) => [
         c.cellId,
         c.casesIn,
         c.casesOut,
@@ -74,14 +84,10 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
       [blockIds[2], 3, 3],
       [blockIds[3], 3, 3],
     ]);
-    const status = await app.call('GET', `${base(t)}/notebook/${notebookId}/execution/${res.body.executionId}`, {
-      token: t.token,
-    });
-    expect(status.body).toEqual(res.body);
 
     const results = await app.call(
       'GET',
-      `${base(t)}/notebook/${notebookId}/execution/${res.body.executionId}/results?format=detailed`,
+      `${base(t)}/notebook/${notebookId}/execution/${res.executionId}/results?format=detailed`,
       { token: t.token },
     );
     expect(results.status).toBe(200);
@@ -95,7 +101,7 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
     expect(byCell[blockIds[3]]).toMatchObject({ fired: true, severity: 'Critical' });
     const summary = await app.call(
       'GET',
-      `${base(t)}/notebook/${notebookId}/execution/${res.body.executionId}/results?format=summary&cellId=${blockIds[1]}`,
+      `${base(t)}/notebook/${notebookId}/execution/${res.executionId}/results?format=summary&cellId=${blockIds[1]}`,
       { token: t.token },
     );
     expect(summary.body.outputs).toEqual([
@@ -104,10 +110,10 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
   });
 
   test('a process map block renders an SVG artifact, downloaded through its downloadUrl with ranges', async () => {
-    const run = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, { token: t.token, body: {} });
+    const { final: run } = await executeAndWait(app, t, notebookId);
     const plots = await app.call(
       'GET',
-      `${base(t)}/notebook/${notebookId}/execution/${run.body.executionId}/results?outputType=plots`,
+      `${base(t)}/notebook/${notebookId}/execution/${run.executionId}/results?outputType=plots`,
       { token: t.token },
     );
     expect(plots.body.outputs).toHaveLength(1);
@@ -146,13 +152,13 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
   });
 
   test('executionMode range runs only the blocks from startCell to endCell', async () => {
-    const res = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, {
-      token: t.token,
-      body: { executionMode: 'range', cellRange: { startCell: blockIds[1], endCell: blockIds[2] } },
+    const { accepted, final: res } = await executeAndWait(app, t, notebookId, {
+      executionMode: 'range',
+      cellRange: { startCell: blockIds[1], endCell: blockIds[2] },
     });
-    expect(res.status).toBe(202);
-    expect(res.body.cellResults.map((c: { cellId: string }) => c.cellId)).toEqual([blockIds[1], blockIds[2]]);
-    expect(res.body.cellResults[0].casesIn).toBe(6);
+    expect(accepted.status).toBe(202);
+    expect(res.cellResults.map((c: { cellId: string }) => c.cellId)).toEqual([blockIds[1], blockIds[2]]);
+    expect(res.cellResults[0].casesIn).toBe(6);
     const bad = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, {
       token: t.token,
       body: { executionMode: 'range', cellRange: { startCell: blockIds[2], endCell: 'nope' } },
@@ -178,13 +184,14 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
       token: t.token,
       body: { blockType: 'Calculator', blockTitle: 'Map', configuration: { calculatorType: 'processMap' } },
     });
-    await app.call('POST', `${base(tp)}/notebook/${nb}/execute`, { token: t.token, body: {} });
+    await executeAndWait(app, tp, nb);
     const files = () => ['artifacts', 'datasets'].map((d) => fs.readdirSync(path.join(app.config.dataDir, d)).length);
     const [artifactsBefore, datasetsBefore] = files();
     expect((await app.call('DELETE', `/api/${t.tenantId}/project/${tp.projectId}`, { token: t.token })).status).toBe(
       204,
     );
-    expect(files()).toEqual([artifactsBefore - 1, datasetsBefore - 1]);
+    // The map's SVG and the job's results file go with the project.
+    expect(files()).toEqual([artifactsBefore - 2, datasetsBefore - 1]);
   });
 
   test('executing a Jupyter notebook answers 501 until the kernels arrive', async () => {

@@ -9,6 +9,11 @@ import { loadDocument } from '../../src/api/document';
 import { loadConfig, type Config } from '../../src/config';
 import { Engine } from '../../src/engine/engine';
 import { createApp } from '../../src/http/app';
+import { smtpMailer } from '../../src/jobs/notify';
+import { JobQueue } from '../../src/jobs/queue';
+import { runners, type JobRunner } from '../../src/jobs/runners';
+import { startSchedules } from '../../src/jobs/schedules';
+import { Worker } from '../../src/jobs/worker';
 import { openDb, type Db } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
 
@@ -31,6 +36,8 @@ export interface TestApp {
   url: string;
   db: Db;
   config: Config;
+  queue: JobQueue;
+  worker: Worker;
   adminToken: string;
   /** A request to the server; JSON bodies are encoded, answers decoded when they are JSON. */
   call(method: string, path: string, opts?: CallOptions): Promise<Answer>;
@@ -55,7 +62,11 @@ export interface Answer {
 }
 
 /** Starts the app on a store; every answer is checked against the contract (drift answers 500). */
-export async function startTestApp(store: Store, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  store: Store,
+  env: Record<string, string> = {},
+  opts: { runners?: Record<string, JobRunner> } = {},
+): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-test-'));
   const adminToken = randomBytes(16).toString('hex');
   const schema = `test_${randomBytes(6).toString('hex')}`;
@@ -76,11 +87,29 @@ export async function startTestApp(store: Store, env: Record<string, string> = {
   const db = await openDb({ databaseUrl, inMemory: store === 'pglite' });
   await migrate(db);
   const engine = await Engine.open({ memoryLimit: '512MB', tempDirectory: path.join(dataDir, 'duckdb-tmp') });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  // Each app has its own queue: on PostgreSQL a schema of its own next to the store's.
+  const queueSchema = store === 'postgres' ? `${schema}_queue` : config.queueSchema;
+  const queue = await JobQueue.open(db, { databaseUrl, schema: queueSchema, logger });
+  const worker = new Worker({
+    db,
+    queue,
+    engine,
+    dataDir,
+    publicUrl: url,
+    logger,
+    capacity: config.workerConcurrency,
+    mailer: smtpMailer(config.smtpUrl, config.smtpFrom),
+    runners: opts.runners ? { ...runners, ...opts.runners } : undefined,
+  });
+  await worker.start();
+  await startSchedules(db, queue, logger);
   const app = await createApp({
     db,
     engine,
+    queue,
     config,
-    logger: pino({ level: 'silent' }),
+    logger,
     document: loadDocument(),
     validateResponses: true,
   });
@@ -122,17 +151,18 @@ export async function startTestApp(store: Store, env: Record<string, string> = {
   const close = async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await worker.stop();
     engine.close();
     await db.close();
     if (store === 'postgres') {
       const admin = await openDb({ databaseUrl: POSTGRES_URL });
-      await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.exec(`DROP SCHEMA ${schema} CASCADE; DROP SCHEMA IF EXISTS ${queueSchema} CASCADE`);
       await admin.close();
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 
-  return { url, db, config, adminToken, call, newTenant, close };
+  return { url, db, config, queue, worker, adminToken, call, newTenant, close };
 }
 
 /** The path prefix of a tenant's project. */
@@ -169,4 +199,53 @@ export async function newInvestigation(
     body: { name, datasetId: ds.body.datasetId },
   });
   return { datasetId: ds.body.datasetId, investigationId: inv.body.investigationId };
+}
+
+/** Polls until `check` returns something, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Polls a job until it has finished (Completed, Failed or Cancelled) and returns it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function waitForJob(app: TestApp, t: Tenant, jobId: string, timeoutMs = 30_000): Promise<any> {
+  return eventually(
+    `job ${jobId} to finish`,
+    async () => {
+      const res = await app.call('GET', `${base(t)}/execution/job/${jobId}`, { token: t.token });
+      if (res.status !== 200) throw new Error(`getJob answered ${res.status}: ${res.text}`);
+      return ['Completed', 'Failed', 'Cancelled'].includes(res.body.status) ? res.body : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Executes a notebook, then polls its execution until it is no longer Running. */
+export async function executeAndWait(
+  app: TestApp,
+  t: Tenant,
+  notebookId: string,
+  body: unknown = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ accepted: Answer; final: any }> {
+  const accepted = await app.call('POST', `${base(t)}/notebook/${notebookId}/execute`, { token: t.token, body });
+  if (accepted.status !== 202) return { accepted, final: undefined };
+  const final = await eventually(`execution ${accepted.body.executionId}`, async () => {
+    const res = await app.call('GET', `${base(t)}/notebook/${notebookId}/execution/${accepted.body.executionId}`, {
+      token: t.token,
+    });
+    return res.body.status === 'Running' ? undefined : res.body;
+  });
+  return { accepted, final };
 }

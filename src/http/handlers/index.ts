@@ -8,6 +8,7 @@ import { datasetHandlers } from './datasets';
 import { executionHandlers } from './executions';
 import { healthHandlers } from './health';
 import { investigationHandlers } from './investigations';
+import { jobHandlers } from './jobs';
 import { notebookHandlers } from './notebooks';
 import { projectHandlers } from './projects';
 import { ContractSchemas } from '../../api/schemas';
@@ -39,6 +40,7 @@ export function allHandlers(deps: AppDeps): Record<string, Handler> {
     ...notebookHandlers(deps, schemas),
     ...blockHandlers(deps, schemas),
     ...executionHandlers(deps),
+    ...jobHandlers(deps),
     ...artifactHandlers(deps),
   };
 }

@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import { createJob } from '../domain/jobs';
+import type { Db } from '../store/db';
+import type { JobQueue } from './queue';
+
+/**
+ * Notebooks executed on a cron schedule (`scheduleExecution`): pg-boss keeps the schedules and
+ * emits one tick per beat across all processes; each tick submits a job for the notebook as
+ * `system`. A standard notebook runs as an Analysis job, a Jupyter notebook as a Notebook job.
+ */
+export async function startSchedules(db: Db, queue: JobQueue, logger: Logger): Promise<void> {
+  await queue.workTicks(async (key, data) => {
+    const notebookId = String(data.notebookId);
+    const [nb] = await db.query(
+      `SELECT n.id, n.name, n.notebook_type, n.project_id, p.tenant_id,
+         coalesce(n.schedule_execution, n.integration->>'scheduleExecution') AS cron
+       FROM notebooks n JOIN projects p ON p.id = n.project_id WHERE n.id = $1`,
+      [notebookId],
+    );
+    if (!nb || !nb.cron) {
+      // The notebook is gone or no longer scheduled: drop the stale schedule.
+      await queue.unschedule(key);
+      return;
+    }
+    try {
+      await createJob(db, queue, {
+        scope: { tenantId: String(nb.tenant_id), projectId: String(nb.project_id), actor: 'system' },
+        submittedBy: 'system',
+        request: {
+          jobName: `Scheduled: ${String(nb.name)}`,
+          jobType: Number(nb.notebook_type) === 0 ? 'Analysis' : 'Notebook',
+          resource: { resourceType: 'Notebook', resourceId: notebookId },
+          parameters: {},
+        },
+      });
+    } catch (err) {
+      logger.warn({ err, notebookId }, 'scheduled execution not submitted');
+    }
+  });
+}
+
+/** The schedule key of a notebook. */
+function keyOf(notebookId: string): string {
+  return `notebook:${notebookId}`;
+}
+
+/** Sets or clears a notebook's schedule after its `scheduleExecution` changed. */
+export async function syncNotebookSchedule(queue: JobQueue, notebookId: string, cron: string | null): Promise<void> {
+  if (cron) await queue.schedule(keyOf(notebookId), cron, { notebookId });
+  else await queue.unschedule(keyOf(notebookId));
+}
