@@ -119,7 +119,10 @@ export async function storeDerivedDataset(
         }),
         JSON.stringify({ ...figures, activities }),
         JSON.stringify(attributes),
-        JSON.stringify({ invalidRowCount: 0, warnings: [`Derived from dataset ${d.fromDatasetId}.`] }),
+        JSON.stringify({
+          invalidRowCount: 0,
+          warnings: [{ line: null, message: `Derived from dataset ${d.fromDatasetId}.` }],
+        }),
         new Date(),
         scope.actor,
       ],
