@@ -37,8 +37,8 @@ const CONCURRENCIES = listEnv('BENCH_QUEUE_CONCURRENCY', '2,4').map(Number);
 const STORES = listEnv('BENCH_QUEUE_STORES', 'pglite,postgres');
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DRAIN_TIMEOUT_MS = 60_000;
-const POLL_MS = 5;
-const DRAIN_MIN_TAIL = 50; // fewer jobs left after the last submit make no drain rate worth printing // how often the sequential scenario looks whether its job has Completed
+const POLL_MS = 5; // how often the sequential scenario looks whether its job has Completed
+const DRAIN_MIN_TAIL = 50; // fewer jobs left after the last submit make no drain rate worth printing
 const CSV = 'case,activity,time\n1,a,2024-01-01T00:00:00Z\n';
 const LOAD_AT_START = os.loadavg();
 
@@ -182,8 +182,9 @@ async function burst(client, n) {
     if (counts.done + counts.bad === n || Date.now() > deadline) break;
     await sleep(50);
   }
-  // From the rows, not the poll: the first submit (this clock) to the last ended_at (the store's now()).
-  const rows = await timesOf(client, ids);
+  // From the rows, not the poll: the first submit (this clock) to the last ended_at (the store's now(),
+  // the same host clock: PGlite runs in this process, PostgreSQL on this machine).
+  const rows = (await timesOf(client, ids)).filter((r) => r.ended);
   const lastEnd = Math.max(...rows.map((r) => r.ended));
   const seconds = (lastEnd - t0) / 1000;
   // The pool's own rate once every job is in: the jobs that ended after the last submit, over that time.
@@ -250,7 +251,11 @@ async function timesOf(client, ids) {
      FROM jobs WHERE id = ANY($1::uuid[])`,
     [ids],
   );
-  return rows.map((r) => ({ created: Number(r.created), started: r.started && Number(r.started), ended: r.ended && Number(r.ended) }));
+  return rows.map((r) => ({
+    created: Number(r.created),
+    started: r.started && Number(r.started),
+    ended: r.ended && Number(r.ended),
+  }));
 }
 
 /** Nearest-rank percentiles. */
@@ -310,7 +315,7 @@ const COLUMNS = [
 function printReport(rows, seconds) {
   const head = COLUMNS.map(([title, width], i) => pad(title, width, i < 2 || i === 5)).join('  ');
   const lines = rows.map((row) => {
-    if (row.failed) return [pad(row.store, 11, true), pad(String(row.concurrency), 9, true), 'FAILED (see below)'].join('  ');
+    if (row.failed) return [pad('-', 11, true), pad(row.store, 9, true), 'FAILED (see below)'].join('  ');
     const cells = COLUMNS.map(([, width, cell], i) => pad(cell(row), width, i < 2 || i === 5));
     return cells.join('  ') + (row.incomplete > 0 ? `  ${row.incomplete} NOT COMPLETED` : '');
   });
@@ -318,7 +323,7 @@ function printReport(rows, seconds) {
   const out = [
     '',
     `Assay job queue benchmark, ${new Date().toISOString()}, ${Math.round(seconds)} s`,
-    `node ${process.version}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, load average before the run: ${LOAD_AT_START.map((n) => n.toFixed(2)).join(' ')}`,
+    `node ${process.version}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, load average before the run: ${loadText(LOAD_AT_START)}, after: ${loadText(os.loadavg())}`,
     '',
     head,
     '-'.repeat(head.length),
@@ -335,11 +340,15 @@ function printReport(rows, seconds) {
     '  started_at - created_at of the row (the dateSubmitted to execution.startTime of the API); jobs/s is the',
     '  round-trip rate (POST, run, the bench noticing Completed by polling its row every 5 ms).',
     '- POST p50: the submit request round trip; submits/s: the rate the API accepted the burst (202s); drain/s:',
-  `  the pool's rate once all were submitted (jobs ended after the last created_at), shown only when >= ${DRAIN_MIN_TAIL} were`,
-  '  left by then; to runner p50: client-side, POST sent to the job code called (same process clock).',
+    `  the pool's rate once all were submitted (jobs ended after the last created_at), shown only when >= ${DRAIN_MIN_TAIL} were`,
+    '  left by then; to runner p50: client-side, POST sent to the job code called (same process clock).',
     `- Warm-up first: ${WARMUP_JOBS} jobs at once and 5 sequential, not counted. p50/p99 are nearest-rank.`,
   ];
   process.stdout.write(out.join('\n') + '\n');
+}
+
+function loadText(load) {
+  return load.map((n) => n.toFixed(2)).join(' ');
 }
 
 function fixed(value, digits) {

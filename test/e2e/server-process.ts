@@ -15,12 +15,16 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts dist/main.js (built by test/e2e/global-setup.ts) and waits until it listens. */
+/**
+ * Starts dist/main.js (built by test/e2e/global-setup.ts) and waits until it listens, or with
+ * `args: ['worker']` until its worker pool has started (`url` is then empty).
+ */
 export async function startServerProcess(
-  opts: { dataDir?: string; env?: Record<string, string> } = {},
+  opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'assay-e2e-'));
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'dist', 'main.js')], {
+  const workerOnly = opts.args?.[0] === 'worker';
+  const proc = spawn(process.execPath, [path.join(repoRoot, 'dist', 'main.js'), ...(opts.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, NODE_OPTIONS: '', DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,10 +35,10 @@ export async function startServerProcess(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the server did not start within 30 s:\n${output}`)), 30_000);
     const check = () => {
-      const line = output.split('\n').find((l) => l.includes('"Assay is listening"'));
+      const line = output.split('\n').find((l) => l.includes(workerOnly ? '"worker started"' : '"Assay is listening"'));
       if (line) {
         clearTimeout(timer);
-        resolve(JSON.parse(line).url as string);
+        resolve(workerOnly ? '' : (JSON.parse(line).url as string));
       }
     };
     proc.stdout!.on('data', check);
@@ -50,7 +54,7 @@ export async function startServerProcess(
     output: () => output,
     stop: () =>
       new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
         proc.once('exit', (code) => resolve(code));
         proc.kill('SIGTERM');
       }),
