@@ -42,8 +42,8 @@ const DRAIN_MIN_TAIL = 50; // fewer jobs left after the last submit make no drai
 const CSV = 'case,activity,time\n1,a,2024-01-01T00:00:00Z\n';
 const LOAD_AT_START = os.loadavg();
 
-/** Resources to release if the bench is interrupted. */
-const live = new Set();
+/** Set by SIGINT/SIGTERM: the scenario in progress stops at its next step, then everything is cleaned up as usual. */
+let interruptedBy;
 
 async function main() {
   process.once('SIGINT', interrupted);
@@ -51,7 +51,13 @@ async function main() {
   const started = performance.now();
   const rows = [];
   for (const store of STORES) {
-    for (const concurrency of CONCURRENCIES) rows.push(...(await attempt(store, concurrency)));
+    for (const concurrency of CONCURRENCIES) {
+      if (!interruptedBy) rows.push(...(await attempt(store, concurrency)));
+    }
+  }
+  if (interruptedBy) {
+    process.exitCode = 130;
+    return;
   }
   printReport(rows, (performance.now() - started) / 1000);
   if (rows.some((row) => row.failed || row.incomplete > 0)) process.exitCode = 1;
@@ -85,10 +91,6 @@ async function attempt(store, concurrency) {
 async function withService(store, concurrency, use) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-bench-queue-'));
   const cleanups = [() => fs.rmSync(dataDir, { recursive: true, force: true })];
-  const cleanup = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  };
-  live.add(cleanup);
   try {
     const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', WORKER_CONCURRENCY: String(concurrency) };
     if (store === 'postgres') {
@@ -112,14 +114,22 @@ async function withService(store, concurrency, use) {
     const service = await quietStdout(() =>
       startService(loadConfig(env), { logger: pino({ level: 'silent' }), runners }),
     );
-    cleanups.push(() => service.stop());
+    cleanups.push(async () => {
+      const t0 = performance.now();
+      await service.stop();
+      progress(`${store}, ${concurrency} slots: service stopped in ${Math.round(performance.now() - t0)} ms`);
+    });
+    checkInterrupted();
     const credentials = JSON.parse(fs.readFileSync(path.join(dataDir, 'bootstrap.json'), 'utf8'));
     const client = clientOf(service, credentials, runnerCalls);
     await client.uploadDataset();
     return await use(client);
   } finally {
-    live.delete(cleanup);
-    await cleanup();
+    for (const c of cleanups.reverse()) {
+      await Promise.resolve()
+        .then(c)
+        .catch((err) => progress(`${store}, ${concurrency} slots: cleanup failed: ${err.message}`));
+    }
   }
 }
 
@@ -168,6 +178,7 @@ function clientOf(service, { tenantId, projectId, token }, runnerCalls) {
 async function burst(client, n) {
   const t0 = Date.now();
   const submits = await Promise.all(Array.from({ length: n }, () => client.submit()));
+  checkInterrupted();
   const submitSeconds = (Date.now() - t0) / 1000;
   const ids = submits.map((s) => s.jobId);
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
@@ -180,6 +191,7 @@ async function burst(client, n) {
       [ids],
     );
     if (counts.done + counts.bad === n || Date.now() > deadline) break;
+    checkInterrupted();
     await sleep(50);
   }
   // From the rows, not the poll: the first submit (this clock) to the last ended_at (the store's now(),
@@ -211,6 +223,7 @@ async function sequential(client, n) {
   let incomplete = 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
+    checkInterrupted();
     const sent = performance.now();
     const { jobId, ms } = await client.submit();
     if (!(await untilEnded(client, jobId))) incomplete++;
@@ -236,6 +249,7 @@ async function sequential(client, n) {
 async function untilEnded(client, jobId) {
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   while (Date.now() < deadline) {
+    checkInterrupted();
     const [row] = await client.db.query('SELECT status FROM jobs WHERE id = $1', [jobId]);
     if (row && row.status !== 'Queued' && row.status !== 'Running') return row.status === 'Completed';
     await sleep(POLL_MS);
@@ -290,10 +304,15 @@ async function quietStdout(work) {
   }
 }
 
-async function interrupted(signal) {
-  progress(`${signal}: stopping the service, dropping schemas, removing temp dirs`);
-  await Promise.allSettled([...live].map((close) => close()));
-  process.exit(130);
+function interrupted(signal) {
+  interruptedBy = signal;
+  progress(
+    `${signal}: stopping after the current step, then stopping the service, dropping schemas, removing temp dirs`,
+  );
+}
+
+function checkInterrupted() {
+  if (interruptedBy) throw new Error(`interrupted by ${interruptedBy}`);
 }
 
 const COLUMNS = [

@@ -9,6 +9,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Base URL clients reach this service on; used in `downloadUrl`s and shareable links. */
   publicUrl: string;
+  /** False when `publicUrl` was derived from HOST and PORT (then a PORT of 0 is replaced by the real one). */
+  publicUrlSet: boolean;
   /** Token guarding `/admin`; admin operations answer 401 while it is unset. */
   adminToken: string | undefined;
   bodyLimitBytes: number;
@@ -38,6 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
     databaseUrl: env.DATABASE_URL || undefined,
     publicUrl,
+    publicUrlSet: Boolean(env.PUBLIC_URL),
     adminToken: env.ASSAY_ADMIN_TOKEN || undefined,
     bodyLimitBytes: intSetting(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
     uploadLimitBytes: intSetting(env, 'UPLOAD_LIMIT_BYTES', 1024 * 1024 * 1024),

@@ -54,6 +54,24 @@ export async function startService(
     tempDirectory: path.join(config.dataDir, 'duckdb-tmp'),
   });
   const queue = await JobQueue.open(db, { databaseUrl: config.databaseUrl, schema: config.queueSchema, logger });
+  // Listen first: with PORT 0 the links the service hands out must name the port it got.
+  let server: http.Server | undefined;
+  let url: string | undefined;
+  if (role !== 'worker') {
+    server = http.createServer((_req, res) => {
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+      res.end('{"Error":"Starting","Message":"Assay is starting; retry in a moment."}');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.port, config.host, resolve);
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    url = `http://${config.host}:${port}`;
+    if (!config.publicUrlSet)
+      config = { ...config, publicUrl: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}` };
+  }
   let worker: Worker | undefined;
   if (role !== 'api') {
     worker = new Worker({
@@ -70,9 +88,7 @@ export async function startService(
     await worker.start();
     await startSchedules(db, queue, logger);
   }
-  let server: http.Server | undefined;
-  let url: string | undefined;
-  if (role !== 'worker') {
+  if (server) {
     const app = await createApp({
       db,
       engine,
@@ -82,14 +98,8 @@ export async function startService(
       document: loadDocument(),
       validateResponses: opts.validateResponses,
     });
-    server = http.createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.port, config.host, resolve);
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    url = `http://${config.host}:${port}`;
+    server.removeAllListeners('request');
+    server.on('request', app);
     logger.info({ url, store: db.kind, dataDir: config.dataDir, worker: worker?.id ?? null }, 'Assay is listening');
   }
   let stopping: Promise<void> | undefined;

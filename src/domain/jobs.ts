@@ -667,6 +667,7 @@ export async function getJobResults(
     (row.quality as { validRecords?: number; totalRecords?: number; warnings?: unknown[] } | null) ?? null;
   const started = row.started_at ? new Date(row.started_at as string).getTime() : null;
   const ended = new Date(row.ended_at as string).getTime();
+  const created = new Date(row.created_at as string).getTime();
   const seconds = started === null ? 0 : (ended - started) / 1000;
   const usage = row.usage as { cpuSeconds?: number; peakMemoryBytes?: number };
   const result: JobResults = {
@@ -683,7 +684,9 @@ export async function getJobResults(
         quality?.totalRecords && quality.validRecords !== undefined
           ? Math.round((quality.validRecords / quality.totalRecords) * 1000) / 10
           : null,
-      processingEfficiency: null,
+      // The share of the job's time from submit to end that was spent running, not waiting.
+      processingEfficiency:
+        started === null || ended <= created ? null : Math.round(((ended - started) / (ended - created)) * 1000) / 10,
     },
     results: {
       primaryOutput: primary ? toOutput(primary) : null,

@@ -1,7 +1,12 @@
 /** Figures for people, as page 002 shows them next to the numbers: `8 minutes 32 seconds`, `2.3 MB`. */
 
 export function describeSeconds(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
+  // Short jobs are the common case: keep a tenth of a second below ten seconds.
+  if (seconds < 10) {
+    const tenths = Math.round(Math.max(0, seconds) * 10) / 10;
+    return `${tenths} second${tenths === 1 ? '' : 's'}`;
+  }
+  const s = Math.round(seconds);
   const parts: string[] = [];
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);

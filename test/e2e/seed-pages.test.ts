@@ -19,7 +19,8 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
     const json: any = res.status === 204 ? undefined : await res.json();
     return { status: res.status, body: json };
   };
-  const investigation = async () => {
+  const investigation = async () => (await datasetAndInvestigation()).investigationId;
+  const datasetAndInvestigation = async () => {
     const form = new FormData();
     form.append('file', new Blob(['case,activity,time\n1,a,2024-01-01T00:00:00Z\n']), 'log.csv');
     for (const [k, v] of Object.entries({ caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' }))
@@ -30,8 +31,9 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
       body: form,
     });
     const datasetId = ((await ds.json()) as { datasetId: string }).datasetId;
-    return (await api('POST', '/investigation', { name: `Seed ${Date.now()}`, datasetId })).body
+    const investigationId = (await api('POST', '/investigation', { name: `Seed ${Date.now()}`, datasetId })).body
       .investigationId as string;
+    return { datasetId, investigationId };
   };
 
   /** A date filter block like page 004's, in a new notebook of a new investigation. */
@@ -47,7 +49,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
   };
 
   /** Runs one of the seed pages' scripts with the values the page asks to fill in: base URL, ids, token. */
-  const runSeed = async (file: string, ids: Record<string, string>): Promise<string> => {
+  const runSeed = async (file: string, ids: Record<string, string>, timeout = 20_000): Promise<string> => {
     const env = {
       BASE_URL: server.url,
       TENANT_ID: creds.tenantId,
@@ -59,7 +61,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
     const interpreter = file.endsWith('.py') ? '/usr/bin/python3' : process.execPath;
     const { stdout } = await run(interpreter, [path.join(seedDir, file)], {
       env: { PATH: process.env.PATH, ...env },
-      timeout: 20_000,
+      timeout,
     });
     return stdout;
   };
@@ -111,5 +113,63 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
     const stdout = await runSeed('page-004-blocks.mjs', { BLOCK_ID: block.blockId });
     expect(stdout).toBe('Blok: Tarih Aralığı Filtresi (Filter)\n');
     expect((await api('GET', `/block/${block.blockId}`)).status).toBe(404);
+  });
+
+  test('page 002 (Python and JavaScript): system status, submit, wait, results with real outputs to download', async () => {
+    const { datasetId, investigationId } = await datasetAndInvestigation();
+    const ids = { DATASET_ID: datasetId, PIPELINE_ID: investigationId };
+    // Both examples poll every 30 seconds, as the page wrote them; they run side by side.
+    const [python, javascript] = await Promise.all([
+      runSeed('page-002-jobs.py', ids, 90_000),
+      runSeed('page-002-jobs.mjs', ids, 90_000),
+    ]);
+    const jobId = /Gönderilen iş: ([0-9a-f-]{36})/.exec(python)![1];
+    expect(python).toContain('Sistem Durumu: Healthy');
+    expect(python).toContain(`İş ${jobId}: Completed (100%)`);
+    expect(python).toContain('İş başarıyla tamamlandı!');
+    expect(python).toContain('İşlenen kayıt sayısı: 1\n');
+    expect(python).toContain('Veri kalitesi puanı: 100\n');
+    expect(python).toMatch(/İşleme verimliliği: \d+(\.\d)?%\n/);
+    expect(python).not.toContain('Hata');
+    const report = /Rapor indir: (\S+)/.exec(python)![1];
+    const downloaded = await fetch(report, { headers: { Authorization: `Bearer ${creds.token}` } });
+    expect(downloaded.status).toBe(200);
+    expect(await downloaded.text()).toContain('Monthly Process Analytics');
+    for (const type of ['ProcessMap', 'Metrics', 'EnrichedDataset'])
+      expect(python).toMatch(new RegExp(`İndir ${type}: http`));
+    const job = (await api('GET', `/execution/job/${jobId}`)).body;
+    expect(job).toMatchObject({
+      status: 'Completed',
+      priority: 'High',
+      resource: { resourceType: 'Pipeline', resourceId: investigationId },
+      parameters: { datasetId, includeProcessVariants: true },
+    });
+
+    expect(javascript).toMatch(/Gönderilen iş: [0-9a-f-]{36}\n/);
+    expect(javascript).toContain('İş başarıyla tamamlandı!');
+    expect(javascript).toMatch(/Birincil Çıktı: http\S+\/artifact\//);
+    expect(javascript).not.toContain('başarısız');
+  }, 120_000);
+
+  test("page 002 (Python): cancel and retry through the page's ExecutionManager", async () => {
+    const { datasetId } = await datasetAndInvestigation();
+    const stdout = await runSeed('page-002-cancel-retry.py', { DATASET_ID: datasetId }, 60_000);
+    // wait_for_completion prints each poll; the rest is the script's own lines.
+    expect(stdout).toMatch(/İş [0-9a-f-]{36}: Completed \(100%\)\n  Mevcut aşama: Completed\n/);
+    const own = stdout
+      .split('\n')
+      .filter((line) => !line.startsWith('İş ') && !line.startsWith('  '))
+      .join('\n');
+    expect(own).toBe(
+      [
+        'cancelled: True',
+        'status: Cancelled',
+        'cancelled again: False',
+        "retry of original: True High {'outputName': 'Enriched copy'}",
+        'retry result: Completed EnrichedDataset Enriched copy',
+        "cancelled jobs listed: ['Cancel me']",
+        '',
+      ].join('\n'),
+    );
   });
 });
