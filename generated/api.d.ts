@@ -2199,7 +2199,8 @@ export interface components {
             /** @default false */
             autoExecution?: boolean;
             /**
-             * @description A five-field cron expression (UTC) on which the notebook is executed.
+             * @description A cron expression (UTC) on which the notebook is executed as a job submitted by `system`:
+             *     five fields, or six with seconds first.
              * @example 0 2 * * *
              */
             scheduleExecution?: string | null;
@@ -2384,6 +2385,8 @@ export interface components {
             /** @description Seconds the last execution took, 0 when never executed. */
             lastExecutionDuration: number;
             blockCount: number;
+            /** @description The cron expression (UTC) the notebook is executed on, null when not scheduled. */
+            scheduleExecution?: string | null;
             /** @description The notebook's blocks in `blockOrder`; present in the answers of `from-template` and `copy`. */
             blocks?: components["schemas"]["Block"][];
         };
@@ -2418,6 +2421,12 @@ export interface components {
             name: string;
             description?: string | null;
             notebookOrder?: number;
+            /**
+             * @description A cron expression (UTC) on which the notebook is executed as an Analysis job submitted by
+             *     `system`: five fields, or six with seconds first. `null` stops the schedule; absent leaves it.
+             * @example 0 2 * * *
+             */
+            scheduleExecution?: string | null;
             /** Format: date-time */
             dateModified?: string | null;
         };

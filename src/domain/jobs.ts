@@ -320,29 +320,33 @@ export async function getJob(db: Db, scope: Scope, jobId: string): Promise<Job> 
 }
 
 /** Average seconds of finished jobs of a type over the last week, or the default. */
-async function typicalDuration(db: Db, jobType: string): Promise<number> {
+async function typicalDuration(db: Db, jobType: string | null): Promise<number> {
+  // Every status answer needs it and it changes slowly: remember it for a few seconds.
+  const cached = typicalCache.get(jobType ?? '*');
+  if (cached && cached.until > Date.now()) return cached.seconds;
   const [r] = await db.query<{ s: number | null }>(
     `SELECT avg(extract(epoch FROM ended_at - started_at))::float8 AS s FROM jobs
-     WHERE job_type = $1 AND status = 'Completed' AND ended_at > now() - interval '7 days'`,
+     WHERE ($1::text IS NULL OR job_type = $1) AND status = 'Completed' AND ended_at > now() - interval '7 days'`,
     [jobType],
   );
-  return r.s ?? DEFAULT_DURATION_SECONDS;
+  const seconds = r.s ?? DEFAULT_DURATION_SECONDS;
+  typicalCache.set(jobType ?? '*', { seconds, until: Date.now() + 5_000 });
+  return seconds;
 }
+const typicalCache = new Map<string, { seconds: number; until: number }>();
 
 /** Where a queued job stands: jobs ahead of it (all tenants share the workers) and when it may start. */
 export async function queueEstimate(db: Db, row: Row): Promise<{ position: number; startAt: Date } | null> {
   if (row.status !== 'Queued') return null;
-  const [r] = await db.query<{ ahead: number; running: number; capacity: number; typical: number | null }>(
+  const [r] = await db.query<{ ahead: number; running: number; capacity: number }>(
     `SELECT
        (SELECT count(*)::int FROM jobs WHERE status = 'Queued' AND run_after <= now()
           AND (priority_rank > $1 OR (priority_rank = $1 AND (created_at, id) < ($2, $3)))) AS ahead,
        (SELECT count(*)::int FROM jobs WHERE status = 'Running') AS running,
-       (SELECT coalesce(sum(capacity), 0)::int FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds') AS capacity,
-       (SELECT avg(extract(epoch FROM ended_at - started_at))::float8 FROM jobs
-          WHERE status = 'Completed' AND ended_at > now() - interval '7 days') AS typical`,
+       (SELECT coalesce(sum(capacity), 0)::int FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds') AS capacity`,
     [row.priority_rank, row.created_at, row.id],
   );
-  const typical = r.typical ?? DEFAULT_DURATION_SECONDS;
+  const typical = await typicalDuration(db, null);
   const slots = Math.max(1, r.capacity);
   // Jobs ahead and running share the slots; each takes a typical job's time.
   const waves = Math.floor((r.ahead + r.running) / slots);

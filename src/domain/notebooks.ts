@@ -22,6 +22,7 @@ import { requireDataset } from './datasets';
 import { ConflictError, InvalidError, NotFoundError } from './errors';
 import { checkNotStale, nextModified } from './locking';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
+import { CronExpressionParser } from 'cron-parser';
 import { jupyterTemplate, jupyterTemplateIds, standardTemplate } from './templates';
 
 const STANDARD = 0;
@@ -44,6 +45,8 @@ export class Notebooks {
     private readonly schemas: ContractSchemas,
     private readonly publicUrl: string,
     private readonly dataDir: string,
+    /** Told when a notebook's `scheduleExecution` changes (set, replaced, or null when cleared or deleted). */
+    private readonly onSchedule: (notebookId: string, cron: string | null) => Promise<void> = async () => undefined,
   ) {}
 
   /** The project's notebooks of both types, newest first. */
@@ -93,7 +96,8 @@ export class Notebooks {
       templateCells.push(...template.cells);
     }
     const cells = cellsFromInput([...templateCells, ...(input.initialCells ?? [])]);
-    return this.db.transaction(async (tx) => {
+    const cron = checkCron(input.integration?.scheduleExecution, 'body.integration.scheduleExecution');
+    const created = await this.db.transaction(async (tx) => {
       await checkBinding(tx, scope, input.integration?.datasetBinding);
       const id = await insertJupyter(tx, scope, {
         name: input.notebookName,
@@ -106,6 +110,8 @@ export class Notebooks {
       });
       return toJupyter(await requireNotebook(tx, scope, id));
     });
+    if (cron) await this.onSchedule(created.notebookId, cron);
+    return created;
   }
 
   /** Stores an uploaded `.ipynb` after checking its structure; the answer lists parse warnings. */
@@ -165,7 +171,7 @@ export class Notebooks {
    * refused; without it the update still applies whole, never interleaved with another.
    */
   async update(scope: Scope, id: string, body: StandardNotebookUpdate | JupyterNotebookUpdate): Promise<Notebook> {
-    return this.db.transaction(async (tx) => {
+    const { notebook, before, after } = await this.db.transaction(async (tx) => {
       const current = await requireNotebook(tx, scope, id, true);
       const isStandard = Number(current.notebook_type) === STANDARD;
       // The contract's body is a oneOf of both types; check it against this notebook's own type.
@@ -182,8 +188,11 @@ export class Notebooks {
       const modifiedAt = nextModified(current.modified_at);
       if (isStandard) await updateStandard(tx, scope, current, body as StandardNotebookUpdate, modifiedAt);
       else await updateJupyter(tx, scope, current, body as JupyterNotebookUpdate, modifiedAt);
-      return toNotebook(await requireNotebook(tx, scope, id));
+      const updated = await requireNotebook(tx, scope, id);
+      return { notebook: toNotebook(updated), before: scheduleOf(current), after: scheduleOf(updated) };
     });
+    if (before !== after) await this.onSchedule(id, after);
+    return notebook;
   }
 
   /** Deletes a notebook; says which type it was, since the two answer differently. */
@@ -210,6 +219,7 @@ export class Notebooks {
       };
     });
     removeArtifactFiles(this.dataDir, artifacts);
+    await this.onSchedule(id, null);
     return kind;
   }
 
@@ -459,8 +469,13 @@ async function updateStandard(
       );
     }
   }
+  const schedule =
+    body.scheduleExecution !== undefined
+      ? checkCron(body.scheduleExecution, 'body.scheduleExecution')
+      : (current.schedule_execution as string | null);
   await tx.query(
-    'UPDATE notebooks SET name = $2, description = $3, notebook_order = $4, modified_at = $5, modified_by = $6 WHERE id = $1',
+    `UPDATE notebooks SET name = $2, description = $3, notebook_order = $4, modified_at = $5, modified_by = $6,
+       schedule_execution = $7 WHERE id = $1`,
     [
       current.id,
       body.name,
@@ -468,6 +483,7 @@ async function updateStandard(
       body.notebookOrder ?? current.notebook_order,
       modifiedAt,
       scope.actor,
+      schedule,
     ],
   );
 }
@@ -480,6 +496,7 @@ async function updateJupyter(
   modifiedAt: Date,
 ): Promise<void> {
   const integration = { ...(current.integration as object), ...(body.integration ?? {}) };
+  checkCron(body.integration?.scheduleExecution, 'body.integration.scheduleExecution');
   await checkBinding(tx, scope, body.integration?.datasetBinding);
   const environment = { ...(current.environment as object), ...(body.environment ?? {}) };
   delete (environment as { pythonVersion?: unknown }).pythonVersion;
@@ -556,7 +573,34 @@ function toStandard(row: Row): StandardNotebook {
     notebookOrder: Number(row.notebook_order),
     lastExecutionDuration: Number(row.last_execution_seconds),
     blockCount: Number(row.block_count ?? 0),
+    scheduleExecution: (row.schedule_execution as string | null) ?? null,
   };
+}
+
+/** The cron a notebook runs on, whichever its type: the standard column or the Jupyter integration. */
+function scheduleOf(row: Row): string | null {
+  const integration = row.integration as { scheduleExecution?: string | null } | null;
+  return (row.schedule_execution as string | null) ?? integration?.scheduleExecution ?? null;
+}
+
+/** A cron expression as the scheduler reads it (UTC; five fields, or six with seconds), or a 400. */
+function checkCron(cron: string | null | undefined, field: string): string | null {
+  if (cron === undefined || cron === null) return null;
+  const fields = cron.trim().split(/\s+/);
+  let problem: string | null =
+    fields.length === 5 || fields.length === 6 ? null : 'must have five fields, or six with seconds first';
+  if (!problem) {
+    try {
+      CronExpressionParser.parse(cron, { tz: 'UTC', strict: false });
+    } catch (err) {
+      problem = `is not a valid cron expression: ${(err as Error).message}`;
+    }
+  }
+  if (problem)
+    throw new InvalidError('Validation failed', `The schedule '${cron}' cannot be used; nothing was changed.`, [
+      { field, message: problem },
+    ]);
+  return cron.trim();
 }
 
 function toJupyter(row: Row): JupyterNotebook {

@@ -42,6 +42,9 @@ export class JobQueue {
       // How soon a dead worker's job is noticed: heartbeats are checked this often.
       superviseIntervalSeconds: 5,
       monitorIntervalSeconds: 5,
+      // Schedules are checked this often, so a tick comes at most a few seconds late.
+      cronMonitorIntervalSeconds: 5,
+      cronWorkerIntervalSeconds: 2,
     };
     const boss = db.embedded
       ? new PgBoss({ ...common, db: fromPglite(db.embedded), backend: 'pglite' })

@@ -9,6 +9,12 @@ import type { JobQueue } from './queue';
  * `system`. A standard notebook runs as an Analysis job, a Jupyter notebook as a Notebook job.
  */
 export async function startSchedules(db: Db, queue: JobQueue, logger: Logger): Promise<void> {
+  // A schedule saved while the queue was unreachable is registered now; registering is idempotent.
+  const scheduled = await db.query(
+    `SELECT id, coalesce(schedule_execution, integration->>'scheduleExecution') AS cron FROM notebooks
+     WHERE schedule_execution IS NOT NULL OR integration->>'scheduleExecution' IS NOT NULL`,
+  );
+  for (const nb of scheduled) await syncNotebookSchedule(queue, String(nb.id), String(nb.cron));
   await queue.workTicks(async (key, data) => {
     const notebookId = String(data.notebookId);
     const [nb] = await db.query(
@@ -41,7 +47,7 @@ export async function startSchedules(db: Db, queue: JobQueue, logger: Logger): P
 
 /** The schedule key of a notebook. */
 function keyOf(notebookId: string): string {
-  return `notebook:${notebookId}`;
+  return `notebook.${notebookId}`;
 }
 
 /** Sets or clears a notebook's schedule after its `scheduleExecution` changed. */

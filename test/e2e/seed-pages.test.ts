@@ -155,7 +155,7 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
     const { datasetId } = await datasetAndInvestigation();
     const stdout = await runSeed('page-002-cancel-retry.py', { DATASET_ID: datasetId }, 60_000);
     // wait_for_completion prints each poll; the rest is the script's own lines.
-    expect(stdout).toMatch(/İş [0-9a-f-]{36}: Completed \(100%\)\n  Mevcut aşama: Completed\n/);
+    expect(stdout).toMatch(/İş [0-9a-f-]{36}: Completed \(100%\)\n {2}Mevcut aşama: Completed\n/);
     const own = stdout
       .split('\n')
       .filter((line) => !line.startsWith('İş ') && !line.startsWith('  '))

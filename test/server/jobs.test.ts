@@ -396,4 +396,54 @@ describe.each(stores)('jobs with real work on %s', (store) => {
     expect(deleted.status).toBe(204);
     expect(fs.existsSync(path.join(app.config.dataDir, 'datasets', ds))).toBe(false);
   });
+
+  test('a notebook with scheduleExecution is executed on its cron as system, until the schedule is cleared', async () => {
+    const nb = await app.call('POST', `${base(t)}/notebook/investigation/${investigationId}`, {
+      token: t.token,
+      body: { name: 'Nightly' },
+    });
+    const id = nb.body.notebookId;
+    await app.call('POST', `${base(t)}/notebook/${id}/blocks`, {
+      token: t.token,
+      body: { blockType: 'Calculator', blockTitle: 'Summary', configuration: { calculatorType: 'summary' } },
+    });
+    const bad = await app.call('PUT', `${base(t)}/notebook/${id}`, {
+      token: t.token,
+      body: { name: 'Nightly', scheduleExecution: 'every night' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.ValidationErrors[0].Field).toBe('body.scheduleExecution');
+    // Every two seconds (six fields, seconds first), so the test need not wait for a minute.
+    const set = await app.call('PUT', `${base(t)}/notebook/${id}`, {
+      token: t.token,
+      body: { name: 'Nightly', scheduleExecution: '*/2 * * * * *' },
+    });
+    expect(set.status).toBe(200);
+    expect(set.body.scheduleExecution).toBe('*/2 * * * * *');
+    const scheduled = async () =>
+      (
+        await app.call('GET', `${base(t)}/execution/jobs?submittedBy=system&jobType=Analysis&pageSize=100`, {
+          token: t.token,
+        })
+      ).body.jobs.filter((j: { jobName: string }) => j.jobName === 'Scheduled: Nightly');
+    const first = await eventually(
+      'a scheduled run',
+      async () => {
+        const jobs = await scheduled();
+        return jobs.find((j: { status: string }) => j.status === 'Completed');
+      },
+      25_000,
+      250,
+    );
+    expect(first).toMatchObject({ submittedBy: 'system', resourceName: 'Nightly' });
+    const cleared = await app.call('PUT', `${base(t)}/notebook/${id}`, {
+      token: t.token,
+      body: { name: 'Nightly', scheduleExecution: null },
+    });
+    expect(cleared.body.scheduleExecution).toBeNull();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const settled = (await scheduled()).length;
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect((await scheduled()).length).toBe(settled);
+  }, 60_000);
 });

@@ -3,6 +3,7 @@ import type { AppDeps } from '../app';
 import type { ContractSchemas } from '../../api/schemas';
 import { InvalidError } from '../../domain/errors';
 import { Notebooks } from '../../domain/notebooks';
+import { syncNotebookSchedule } from '../../jobs/schedules';
 import type {
   JupyterNotebookCreate,
   JupyterNotebookUpdate,
@@ -16,8 +17,10 @@ import { location, pageOf, scopeOf } from './common';
 import type { Handler, RequestContext } from './index';
 
 /** Notebooks of both types (pages 000 and 003). */
-export function notebookHandlers({ db, config }: AppDeps, schemas: ContractSchemas): Record<string, Handler> {
-  const notebooks = new Notebooks(db, schemas, config.publicUrl, config.dataDir);
+export function notebookHandlers({ db, queue, config }: AppDeps, schemas: ContractSchemas): Record<string, Handler> {
+  const notebooks = new Notebooks(db, schemas, config.publicUrl, config.dataDir, (id, cron) =>
+    syncNotebookSchedule(queue, id, cron),
+  );
   const notebookUrl = (ctx: RequestContext, id: string) => {
     const s = scopeOf(ctx);
     return location(config.publicUrl, `/api/${s.tenantId}/${s.projectId}/notebook/${id}`);

@@ -48,6 +48,7 @@ CREATE INDEX jobs_project ON jobs (project_id, created_at);
 CREATE INDEX jobs_waiting ON jobs (priority_rank DESC, created_at) WHERE status = 'Queued';
 CREATE INDEX jobs_running ON jobs (heartbeat_at) WHERE status = 'Running';
 CREATE INDEX jobs_ended ON jobs (tenant_id, ended_at);
+CREATE INDEX jobs_completed ON jobs (job_type, ended_at) WHERE status = 'Completed';
 
 CREATE TABLE workers (
   id text PRIMARY KEY,
