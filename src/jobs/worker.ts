@@ -80,6 +80,7 @@ export class Worker {
        VALUES ($1, $2, $3, $4, $5, $6, now(), now())`,
       [this.id, os.hostname(), process.pid, this.o.capacity, os.totalmem(), os.availableParallelism()],
     );
+    await this.heartbeat(); // load and memory are there from the start, not after the first interval
     await this.o.queue.work(this.o.capacity, (d, signal) => this.handle(d, signal));
     const every = (ms: number, tick: () => Promise<void>) => {
       let busy = false;

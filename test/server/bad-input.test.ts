@@ -94,9 +94,69 @@ describe.each(stores)('bad input on %s', (store) => {
     expect(res.status).toBe(400);
   });
 
-  test('operations of later issues answer 501 in the error envelope', async () => {
-    const res = await app.call('GET', `${base(t)}/execution/jobs`, { token: t.token });
+  test('what a later issue brings answers 501 in the error envelope (executing a Jupyter notebook)', async () => {
+    const nb = await app.call('POST', `${base(t)}/notebook`, { token: t.token, body: { notebookName: 'Later' } });
+    const res = await app.call('POST', `${base(t)}/notebook/${nb.body.notebookId}/execute`, {
+      token: t.token,
+      body: {},
+    });
     expect(res.status).toBe(501);
     expect(res.body.Error).toBe('Not implemented');
+  });
+
+  test('a job submit with malformed JSON, wrong types, unknown fields or an oversized body queues nothing', async () => {
+    const jobCount = async () => (await app.db.query('SELECT count(*)::int AS n FROM jobs'))[0].n;
+    const before = await jobCount();
+    const url = `${base(t)}/execution/job`;
+    const malformed = await app.call('POST', url, {
+      token: t.token,
+      raw: { body: '{"jobName": "x", "jobType":', contentType: 'application/json' },
+    });
+    expect([malformed.status, malformed.body.Error]).toEqual([400, 'Malformed JSON']);
+    const wrong = await app.call('POST', url, {
+      token: t.token,
+      body: {
+        jobName: 7,
+        jobType: 'ProcessMining',
+        priority: 'Urgent',
+        resource: { resourceType: 'Dataset', resourceId: 'nope' },
+        scheduling: { timeoutMinutes: -1 },
+        notifications: { emailRecipients: ['not an address'] },
+        sneaky: true,
+      },
+    });
+    expect(wrong.status).toBe(400);
+    const fields = wrong.body.ValidationErrors.map((e: { Field: string }) => e.Field);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        'body.jobName',
+        'body.priority',
+        'body.resource.resourceId',
+        'body.scheduling.timeoutMinutes',
+        'body.notifications.emailRecipients[0]',
+        'body.sneaky',
+      ]),
+    );
+    const huge = await app.call('POST', url, {
+      token: t.token,
+      body: {
+        jobName: 'x',
+        jobType: 'ProcessMining',
+        resource: { resourceType: 'Dataset', resourceId: '00000000-0000-4000-8000-000000000000' },
+        parameters: { padding: 'x'.repeat(5000) },
+      },
+    });
+    expect(huge.status).toBe(413);
+    const badKey = await app.call('POST', url, {
+      token: t.token,
+      headers: { 'Idempotency-Key': '' },
+      body: {
+        jobName: 'x',
+        jobType: 'ProcessMining',
+        resource: { resourceType: 'Dataset', resourceId: '00000000-0000-4000-8000-000000000000' },
+      },
+    });
+    expect(badKey.status).toBe(400);
+    expect(await jobCount()).toBe(before);
   });
 });
