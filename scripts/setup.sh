@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian machine for `npm test`: system packages, then the locked npm dependencies.
+# Prepares a fresh Debian machine: system packages, then the locked npm dependencies.
+#   bash scripts/setup.sh          what the service needs (Jupyter Server, the kernels' Python packages)
+#   bash scripts/setup.sh --test   that and what `npm test` needs besides (Chromium, python3-requests)
 # Safe to run again: it installs only what is missing and prints nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need; add new ones to this list.
-DEBIAN_PACKAGES="chromium python3-requests"
+# Debian packages the service runs notebooks with; add new ones to these lists.
+DEBIAN_PACKAGES="jupyter-server python3-ipykernel python3-matplotlib-inline python3-pandas python3-numpy python3-sklearn python3-matplotlib python3-seaborn"
+if [[ "${1:-}" == "--test" ]]; then
+  # The docs test renders in Chromium; the seed pages' Python examples use requests.
+  DEBIAN_PACKAGES="$DEBIAN_PACKAGES chromium python3-requests"
+fi
 
 missing=()
 for package in $DEBIAN_PACKAGES; do

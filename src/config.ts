@@ -25,6 +25,13 @@ export interface Config {
   /** SMTP server for job notifications, such as `smtp://user:pass@host:587`; unset: mails are only recorded. */
   smtpUrl: string | undefined;
   smtpFrom: string;
+  /** An existing Jupyter Server or Enterprise Gateway for all kernels; unset: a local server per tenant. */
+  jupyterUrl: string | undefined;
+  jupyterToken: string | undefined;
+  /** Address-space limit of a tenant's Jupyter Server and its kernels, in bytes. */
+  kernelMemoryLimitBytes: number;
+  /** A tenant's local Jupyter Server is stopped after this long without executions. */
+  kernelIdleSeconds: number;
 }
 
 /** Reads the configuration from `env`, failing loudly on values that cannot be right. */
@@ -50,6 +57,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queueSchema: queueSchema(env.QUEUE_SCHEMA ?? 'assay_queue'),
     smtpUrl: env.SMTP_URL || undefined,
     smtpFrom: env.SMTP_FROM ?? 'Assay <assay@localhost>',
+    jupyterUrl: env.JUPYTER_URL || undefined,
+    jupyterToken: env.JUPYTER_TOKEN || undefined,
+    kernelMemoryLimitBytes: intSetting(env, 'KERNEL_MEMORY_LIMIT_BYTES', 4 * 1024 ** 3),
+    kernelIdleSeconds: intSetting(env, 'KERNEL_IDLE_SECONDS', 300),
   };
 }
 

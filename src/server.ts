@@ -9,11 +9,25 @@ import { Engine } from './engine/engine';
 import { createApp } from './http/app';
 import { smtpMailer } from './jobs/notify';
 import { JobQueue } from './jobs/queue';
-import type { JobRunner } from './jobs/runners';
+import { runners, type JobRunner } from './jobs/runners';
+import { notebookRunner } from './jobs/notebookRunner';
+import { defaultKernelHomeRoot, KernelServers } from './kernels/servers';
 import { startSchedules } from './jobs/schedules';
 import { Worker } from './jobs/worker';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrate';
+
+/** The Jupyter Servers of this process: a remote one (JUPYTER_URL) or local ones per tenant. */
+export function openKernels(config: Config, logger: Logger): KernelServers {
+  return new KernelServers({
+    logger,
+    url: config.jupyterUrl,
+    token: config.jupyterToken,
+    homeRoot: defaultKernelHomeRoot(config.dataDir),
+    memoryLimitBytes: config.kernelMemoryLimitBytes,
+    idleMs: config.kernelIdleSeconds * 1000,
+  });
+}
 
 /** What a process runs: the API, a worker pool, or both (`npm start`). */
 export type Role = 'all' | 'api' | 'worker';
@@ -54,6 +68,7 @@ export async function startService(
     tempDirectory: path.join(config.dataDir, 'duckdb-tmp'),
   });
   const queue = await JobQueue.open(db, { databaseUrl: config.databaseUrl, schema: config.queueSchema, logger });
+  const kernels = openKernels(config, logger);
   // Listen first: with PORT 0 the links the service hands out must name the port it got.
   let server: http.Server | undefined;
   let url: string | undefined;
@@ -83,7 +98,7 @@ export async function startService(
       logger,
       capacity: config.workerConcurrency,
       mailer: smtpMailer(config.smtpUrl, config.smtpFrom),
-      runners: opts.runners,
+      runners: { ...runners, Notebook: notebookRunner(kernels), ...opts.runners },
     });
     await worker.start();
     await startSchedules(db, queue, logger);
@@ -93,6 +108,7 @@ export async function startService(
       db,
       engine,
       queue,
+      kernels,
       config,
       logger,
       document: loadDocument(),
@@ -109,6 +125,7 @@ export async function startService(
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
       if (worker) await worker.stop();
       else await queue.stop(true);
+      await kernels.stop();
       engine.close();
       await db.close();
     })());

@@ -11,10 +11,12 @@ import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { artifactUrl, storeArtifact, type ArtifactFence } from './artifacts';
 import type { JobQueue } from '../jobs/queue';
 import { createJob, queueEstimate } from './jobs';
+import type { StoredCell } from './cells';
+import { checkParameters } from '../kernels/parameters';
 import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
 import type { Db, Row } from '../store/db';
 import { datasetDir } from './datasets';
-import { ConflictError, InvalidError, NotFoundError, NotYetError } from './errors';
+import { ConflictError, InvalidError, NotFoundError } from './errors';
 import { isoOrNull, type Scope } from './scope';
 
 /**
@@ -28,6 +30,7 @@ export async function executeNotebook(
   scope: Scope,
   notebookId: string,
   request: ExecuteRequest,
+  kernelNames: () => Promise<string[]>,
 ): Promise<NotebookExecution> {
   const executionId = randomUUID();
   const jobId = randomUUID();
@@ -38,13 +41,6 @@ export async function executeNotebook(
     ]);
     if (rows.length === 0) throw new NotFoundError('Notebook', 'NotebookId', notebookId);
     const notebook = rows[0];
-    if (Number(notebook.notebook_type) !== 0) {
-      throw new NotYetError(
-        'Not implemented',
-        'Executing Jupyter notebooks comes with the Jupyter kernels; standard notebooks execute now.',
-        { NotebookId: notebookId },
-      );
-    }
     if (notebook.status === 'Running') {
       throw new ConflictError(
         'Notebook is executing',
@@ -52,10 +48,15 @@ export async function executeNotebook(
         { NotebookId: notebookId, CurrentStatus: 'Running' },
       );
     }
-    const all = await tx.query('SELECT * FROM blocks WHERE notebook_id = $1 AND NOT is_disabled ORDER BY block_order', [
-      notebookId,
-    ]);
-    selectRange(all, request);
+    if (Number(notebook.notebook_type) === 0) {
+      const all = await tx.query(
+        'SELECT * FROM blocks WHERE notebook_id = $1 AND NOT is_disabled ORDER BY block_order',
+        [notebookId],
+      );
+      selectRange(all, request);
+    } else {
+      await checkJupyterExecution(notebook, request, kernelNames);
+    }
     await tx.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
     await tx.query(
       `INSERT INTO executions (id, notebook_id, job_id, status, started_at, parameters, created_at, created_by)
@@ -64,6 +65,7 @@ export async function executeNotebook(
     );
     return notebook;
   });
+  const jupyter = Number(notebook.notebook_type) === 1;
   try {
     await createJob(db, queue, {
       id: jobId,
@@ -72,13 +74,14 @@ export async function executeNotebook(
       executionId,
       request: {
         jobName: `Execute ${String(notebook.name)}`,
-        jobType: 'Analysis',
+        jobType: jupyter ? 'Notebook' : 'Analysis',
         priority: request.priority ?? 'Normal',
         resource: { resourceType: 'Notebook', resourceId: notebookId },
         parameters: {
           executionMode: request.executionMode ?? 'all',
           ...(request.cellRange ? { cellRange: request.cellRange } : {}),
           ...(request.parameters ? { parameters: request.parameters } : {}),
+          ...(request.outputOptions?.generateReport ? { generateReport: true } : {}),
         },
         scheduling: request.timeout ? { timeoutMinutes: request.timeout / 60 } : undefined,
       },
@@ -92,6 +95,53 @@ export async function executeNotebook(
     throw err;
   }
   return getExecution(db, scope, notebookId, executionId);
+}
+
+/**
+ * Checks a Jupyter execution before anything is queued: the kernelspec is installed, the cell
+ * range names cells in order, and the parameters fit the notebook's parameters cell.
+ */
+async function checkJupyterExecution(
+  notebook: Row,
+  request: ExecuteRequest,
+  kernelNames: () => Promise<string[]>,
+): Promise<void> {
+  const available = await kernelNames();
+  const kernel = String(notebook.kernel_type);
+  if (!available.includes(kernel)) {
+    throw new InvalidError(
+      'Kernel not available',
+      `The notebook's kernel '${kernel}' is not installed here; nothing was queued.`,
+      [{ field: 'kernelType', message: `must be one of ${available.join(', ') || '(none installed)'}` }],
+      { Available: available },
+    );
+  }
+  const cells = (notebook.cells as StoredCell[]) ?? [];
+  if (request.executionMode === 'range') {
+    const ids = cells.map((c) => c.id);
+    const start = request.cellRange ? ids.indexOf(request.cellRange.startCell) : -1;
+    const end = request.cellRange ? ids.indexOf(request.cellRange.endCell) : -1;
+    if (start < 0 || end < start) {
+      throw new InvalidError('Validation failed', 'The cell range does not name cells of this notebook in order.', [
+        { field: 'body.cellRange', message: 'must name two cells of this notebook, the first not after the second' },
+      ]);
+    }
+  }
+  const problems = checkParameters(
+    cells.map((c) => ({
+      cellType: c.cell_type,
+      source: c.source,
+      tags: (c.metadata as { tags?: string[] }).tags ?? [],
+    })),
+    request.parameters ?? {},
+  );
+  if (problems.length > 0) {
+    throw new InvalidError(
+      'Validation failed',
+      "The parameters do not fit the notebook's parameters cell; nothing was queued.",
+      problems,
+    );
+  }
 }
 
 /** How a worker's execution reports: after each block, and whether it may still write. */
@@ -441,13 +491,33 @@ export async function getResults(
   const served = outputs.map(({ artifactId, ...o }) =>
     artifactId ? { ...o, downloadUrl: artifactUrl(publicUrl, scope, artifactId) } : o,
   );
+  // What a Jupyter notebook published: datasets of the project, and model and report files.
+  const products = (row.products ?? {}) as {
+    enrichedDatasets?: { name: string; datasetId: string; recordCount: number; newColumns: string[]; format: string }[];
+    models?: {
+      name: string;
+      modelType: string;
+      accuracy: number | null;
+      metrics: Record<string, number>;
+      artifactId: string;
+    }[];
+    reports?: { name: string; format: string; artifactId: string }[];
+  };
+  const datasetUrl = (id: string) =>
+    `${publicUrl}/api/${scope.tenantId}/${scope.projectId}/dataset/${id}/download?format=csv`;
   return {
     executionId,
     status: row.status as ExecutionResults['status'],
     outputs: served,
-    enrichedDatasets: [],
-    models: [],
-    reports: [],
+    enrichedDatasets: (products.enrichedDatasets ?? []).map((d) => ({ ...d, downloadUrl: datasetUrl(d.datasetId) })),
+    models: (products.models ?? []).map(({ artifactId, ...m }) => ({
+      ...m,
+      downloadUrl: artifactUrl(publicUrl, scope, artifactId),
+    })),
+    reports: (products.reports ?? []).map(({ artifactId, ...r }) => ({
+      ...r,
+      downloadUrl: artifactUrl(publicUrl, scope, artifactId),
+    })),
   };
 }
 

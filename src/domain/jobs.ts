@@ -3,9 +3,10 @@ import type { Job, JobCancel, JobList, JobResults, JobRetry, JobSubmit, JobSubmi
 import type { JobQueue } from '../jobs/queue';
 import type { Db, Row } from '../store/db';
 import { artifactUrl } from './artifacts';
-import { ConflictError, InvalidError, NotFoundError, NotYetError } from './errors';
+import { ConflictError, InvalidError, NotFoundError } from './errors';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 import { describeBytes, describeSeconds } from './units';
+import { checkParameters } from '../kernels/parameters';
 
 /**
  * Jobs as the API sees them (page 002): submit, status, list, cancel, retry and results. Workers
@@ -243,19 +244,35 @@ async function resolveResource(db: Db, scope: Scope, request: JobSubmit): Promis
       );
       if (rows.length === 0) throw notFound('Notebook', 'NotebookId', resourceId);
       const jupyter = Number(rows[0].notebook_type) === 1;
-      if (request.jobType === 'Notebook' || (request.jobType === 'Analysis' && jupyter)) {
-        if (!jupyter) {
+      if (request.jobType === 'Notebook' && !jupyter) {
+        throw new InvalidError(
+          'Validation failed',
+          'A Notebook job runs a Jupyter notebook; run a standard one as an Analysis job.',
+          [{ field: 'body.jobType', message: 'must be Analysis for a standard notebook' }],
+        );
+      }
+      if (request.jobType === 'Analysis' && jupyter) {
+        throw new InvalidError(
+          'Validation failed',
+          'An Analysis job runs a standard notebook; run a Jupyter one as a Notebook job.',
+          [{ field: 'body.jobType', message: 'must be Notebook for a Jupyter notebook' }],
+        );
+      }
+      if (jupyter) {
+        const [nb] = await db.query('SELECT cells FROM notebooks WHERE id = $1', [resourceId]);
+        const cells = (nb.cells as { cell_type: string; source: string; metadata: { tags?: string[] } }[]) ?? [];
+        const problems = checkParameters(
+          cells.map((c) => ({ cellType: c.cell_type, source: c.source, tags: c.metadata?.tags ?? [] })),
+          notebookParameters(request.parameters ?? {}),
+        );
+        if (problems.length > 0) {
           throw new InvalidError(
             'Validation failed',
-            'A Notebook job runs a Jupyter notebook; run a standard one as an Analysis job.',
-            [{ field: 'body.jobType', message: 'must be Analysis for a standard notebook' }],
+            "The parameters do not fit the notebook's parameters cell; nothing was queued.",
+            problems,
           );
         }
-        throw new NotYetError(
-          'Not implemented',
-          'Executing Jupyter notebooks comes with the Jupyter kernels; standard notebooks run as Analysis jobs now.',
-          { NotebookId: resourceId },
-        );
+        return { name: String(rows[0].name) };
       }
       if (!rows[0].dataset_id && parameterDataset === undefined) {
         throw new InvalidError('Validation failed', 'The notebook is bound to no dataset; pass parameters.datasetId.', [
@@ -267,6 +284,14 @@ async function resolveResource(db: Db, scope: Scope, request: JobSubmit): Promis
     default:
       throw new Error(`Unknown resource type ${String(resourceType)}`);
   }
+}
+
+/**
+ * The parameters a Notebook job injects: a job submitted through the job API carries them as its
+ * `parameters`; one made by `POST .../execute` carries the execution's options, parameters inside.
+ */
+export function notebookParameters(parameters: Record<string, unknown>): Record<string, unknown> {
+  return 'executionMode' in parameters ? ((parameters.parameters as Record<string, unknown>) ?? {}) : parameters;
 }
 
 async function requireParameterDataset(db: Db, scope: Scope, value: unknown): Promise<void> {

@@ -47,7 +47,22 @@ export class Notebooks {
     private readonly dataDir: string,
     /** Told when a notebook's `scheduleExecution` changes (set, replaced, or null when cleared or deleted). */
     private readonly onSchedule: (notebookId: string, cron: string | null) => Promise<void> = async () => undefined,
+    /** The kernelspecs installed; a Jupyter notebook's kernelType must be one of them. */
+    private readonly kernelNames: () => Promise<string[]> = async () => [],
   ) {}
+
+  /** Refuses a kernelType with no kernelspec here, listing those there are. */
+  private async checkKernel(kernelType: string, field: string): Promise<void> {
+    const available = await this.kernelNames();
+    if (!available.includes(kernelType)) {
+      throw new InvalidError(
+        'Kernel not available',
+        `No kernelspec '${kernelType}' is installed; nothing was stored.`,
+        [{ field, message: `must be one of ${available.join(', ') || '(none installed)'}` }],
+        { Available: available },
+      );
+    }
+  }
 
   /** The project's notebooks of both types, newest first. */
   async list(scope: Scope, filters: NotebookFilters, paging: PageRequest) {
@@ -97,6 +112,7 @@ export class Notebooks {
     }
     const cells = cellsFromInput([...templateCells, ...(input.initialCells ?? [])]);
     const cron = checkCron(input.integration?.scheduleExecution, 'body.integration.scheduleExecution');
+    await this.checkKernel(input.kernelType ?? 'python3', 'body.kernelType');
     const created = await this.db.transaction(async (tx) => {
       await checkBinding(tx, scope, input.integration?.datasetBinding);
       const id = await insertJupyter(tx, scope, {

@@ -95,7 +95,8 @@ const JUPYTER: JupyterTemplate[] = [
     templateId: 'process_mining_starter',
     kind: 'jupyter',
     name: 'Process mining starter',
-    description: 'Loads the bound dataset with pandas and computes cases, variants and throughput times.',
+    description:
+      'Loads the bound dataset with pandas: cases, variants and throughput times, a chart of activities, the log enriched with case durations and, on request, a model of slow cases.',
     cells: [
       {
         cellType: 'markdown',
@@ -104,7 +105,8 @@ const JUPYTER: JupyterTemplate[] = [
       },
       {
         cellType: 'code',
-        content: '# Parameters: override them when executing the notebook.\ntop_variants = 10',
+        content:
+          "# Parameters: override them when executing the notebook.\ndataset_id = None\nanalysis_type = 'full_analysis'\ntime_window = 'all'\nml_models = []\ngenerate_visualizations = True\ntop_variants = 10",
         tags: ['parameters'],
       },
       {
@@ -120,7 +122,22 @@ const JUPYTER: JupyterTemplate[] = [
       {
         cellType: 'code',
         content:
-          "spans = log.groupby('case_id')['timestamp'].agg(['min', 'max'])\ndurations = (spans['max'] - spans['min']).dt.total_seconds()\ndurations.describe(percentiles=[0.5, 0.9]).to_frame('throughput seconds')",
+          "spans = log.groupby('case_id')['timestamp'].agg(['min', 'max', 'count'])\nspans['duration_s'] = (spans['max'] - spans['min']).dt.total_seconds()\nspans['duration_s'].describe(percentiles=[0.5, 0.9]).to_frame('throughput seconds')",
+      },
+      {
+        cellType: 'code',
+        content:
+          "if generate_visualizations:\n    import matplotlib.pyplot as plt\n    ax = log['activity'].value_counts().head(15).plot.barh(figsize=(7, 4), title='Events per activity')\n    ax.invert_yaxis()\n    plt.tight_layout()\n    plt.show()",
+      },
+      {
+        cellType: 'code',
+        content:
+          "log['case_duration_s'] = log['case_id'].map(spans['duration_s'])\nlog['case_event_count'] = log['case_id'].map(spans['count'])\nassay.publish_enriched(log, 'cases_with_durations')",
+      },
+      {
+        cellType: 'code',
+        content:
+          "if 'process_prediction' in ml_models and spans['duration_s'].nunique() > 1:\n    from sklearn.tree import DecisionTreeClassifier\n    slow = spans['duration_s'] > spans['duration_s'].median()\n    model = DecisionTreeClassifier(max_depth=3).fit(spans[['count']], slow)\n    assay.publish_model(model, 'slow_case_predictor', {'accuracy': float(model.score(spans[['count']], slow))})",
       },
     ],
   },

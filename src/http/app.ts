@@ -11,6 +11,7 @@ import { AuthError, InvalidError, TooLargeError } from '../domain/errors';
 import { requireProjectOfTenant } from '../domain/projects';
 import { authenticate, type Caller } from '../domain/tenants';
 import type { JobQueue } from '../jobs/queue';
+import type { KernelServers } from '../kernels/servers';
 import type { Engine } from '../engine/engine';
 import type { Db } from '../store/db';
 import { errorReply, plainError, problemsFromAjv } from './errors';
@@ -25,6 +26,8 @@ export interface AppDeps {
   engine: Engine;
   /** The job queue; this process submits and cancels through it (workers may run elsewhere). */
   queue: JobQueue;
+  /** Jupyter kernels: which kernelspecs exist (workers also run kernels through it). */
+  kernels: KernelServers;
   config: Config;
   logger: Logger;
   document: Document;

@@ -24,7 +24,7 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   if (!existsSync(executablePath)) {
     throw new Error(
-      `Chromium is missing at ${executablePath}: install the Debian package with \`bash scripts/setup.sh\`.`,
+      `Chromium is missing at ${executablePath}: install the Debian package with \`bash scripts/setup.sh --test\`.`,
     );
   }
   browser = await chromium.launch({

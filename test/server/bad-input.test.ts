@@ -94,14 +94,13 @@ describe.each(stores)('bad input on %s', (store) => {
     expect(res.status).toBe(400);
   });
 
-  test('what a later issue brings answers 501 in the error envelope (executing a Jupyter notebook)', async () => {
-    const nb = await app.call('POST', `${base(t)}/notebook`, { token: t.token, body: { notebookName: 'Later' } });
-    const res = await app.call('POST', `${base(t)}/notebook/${nb.body.notebookId}/execute`, {
+  test('a Jupyter notebook whose kernel is not installed is refused (400) with the kernels there are', async () => {
+    const res = await app.call('POST', `${base(t)}/notebook`, {
       token: t.token,
-      body: {},
+      body: { notebookName: 'In R', kernelType: 'nonexistent-kernel' },
     });
-    expect(res.status).toBe(501);
-    expect(res.body.Error).toBe('Not implemented');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ Error: 'Kernel not available', Available: ['python3'] });
   });
 
   test('a job submit with malformed JSON, wrong types, unknown fields or an oversized body queues nothing', async () => {

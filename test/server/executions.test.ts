@@ -194,11 +194,25 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
     expect(files()).toEqual([artifactsBefore - 2, datasetsBefore - 1]);
   });
 
-  test('executing a Jupyter notebook answers 501 until the kernels arrive', async () => {
-    const jupyter = (await app.call('POST', `${base(t)}/notebook`, { token: t.token, body: { notebookName: 'J' } }))
-      .body.notebookId;
-    const res = await app.call('POST', `${base(t)}/notebook/${jupyter}/execute`, { token: t.token, body: {} });
-    expect(res.status).toBe(501);
+  test('a Jupyter execution with parameters its parameters cell does not declare is refused before queueing', async () => {
+    const jupyter = (
+      await app.call('POST', `${base(t)}/notebook`, {
+        token: t.token,
+        body: { notebookName: 'J', initialCells: [{ cellType: 'code', content: 'rows = 10', tags: ['parameters'] }] },
+      })
+    ).body.notebookId;
+    const res = await app.call('POST', `${base(t)}/notebook/${jupyter}/execute`, {
+      token: t.token,
+      body: { parameters: { rows: 'ten', columns: 3 } },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.ValidationErrors).toEqual([
+      { Field: 'body.parameters.rows', Message: 'must be an int' },
+      {
+        Field: 'body.parameters.columns',
+        Message: 'is not a parameter of this notebook (its parameters cell assigns rows)',
+      },
+    ]);
   });
 
   test('an unknown execution answers 404', async () => {

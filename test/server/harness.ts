@@ -11,7 +11,9 @@ import { Engine } from '../../src/engine/engine';
 import { createApp } from '../../src/http/app';
 import { smtpMailer } from '../../src/jobs/notify';
 import { JobQueue } from '../../src/jobs/queue';
+import { notebookRunner } from '../../src/jobs/notebookRunner';
 import { runners, type JobRunner } from '../../src/jobs/runners';
+import { openKernels } from '../../src/server';
 import { startSchedules } from '../../src/jobs/schedules';
 import { Worker } from '../../src/jobs/worker';
 import { openDb, type Db } from '../../src/store/db';
@@ -91,6 +93,7 @@ export async function startTestApp(
   // Each app has its own queue: on PostgreSQL a schema of its own next to the store's.
   const queueSchema = store === 'postgres' ? `${schema}_queue` : config.queueSchema;
   const queue = await JobQueue.open(db, { databaseUrl, schema: queueSchema, logger });
+  const kernels = openKernels(config, logger);
   const worker = new Worker({
     db,
     queue,
@@ -100,7 +103,7 @@ export async function startTestApp(
     logger,
     capacity: config.workerConcurrency,
     mailer: smtpMailer(config.smtpUrl, config.smtpFrom),
-    runners: opts.runners ? { ...runners, ...opts.runners } : undefined,
+    runners: { ...runners, Notebook: notebookRunner(kernels), ...opts.runners },
   });
   await worker.start();
   await startSchedules(db, queue, logger);
@@ -108,6 +111,7 @@ export async function startTestApp(
     db,
     engine,
     queue,
+    kernels,
     config,
     logger,
     document: loadDocument(),
@@ -152,6 +156,7 @@ export async function startTestApp(
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await worker.stop();
+    await kernels.stop();
     engine.close();
     await db.close();
     if (store === 'postgres') {

@@ -293,13 +293,27 @@ describe.each(stores)('jobs with real work on %s', (store) => {
       const res = await submit({ jobName: 'Refused', ...body });
       expect([res.status, Object.keys(res.body)]).toEqual([status, expect.arrayContaining([key])]);
     }
-    const jupyter = await app.call('POST', `${base(t)}/notebook`, { token: t.token, body: { notebookName: 'J' } });
-    const notYet = await submit({
+    const jupyter = await app.call('POST', `${base(t)}/notebook`, {
+      token: t.token,
+      body: { notebookName: 'J', initialCells: [{ cellType: 'code', content: 'limit = 5', tags: ['parameters'] }] },
+    });
+    const wrongType = await submit({
+      jobName: 'Kernel',
+      jobType: 'Analysis',
+      resource: { resourceType: 'Notebook', resourceId: jupyter.body.notebookId },
+    });
+    expect(wrongType.status).toBe(400);
+    const badParameter = await submit({
       jobName: 'Kernel',
       jobType: 'Notebook',
       resource: { resourceType: 'Notebook', resourceId: jupyter.body.notebookId },
+      parameters: { limit: 'five', other: 1 },
     });
-    expect(notYet.status).toBe(501);
+    expect(badParameter.status).toBe(400);
+    expect(badParameter.body.ValidationErrors.map((e: { Field: string }) => e.Field).sort()).toEqual([
+      'body.parameters.limit',
+      'body.parameters.other',
+    ]);
     const after = (await app.call('GET', `${base(t)}/execution/jobs`, { token: t.token })).body.summary.totalJobs;
     expect(after).toBe(before);
   });

@@ -6,13 +6,15 @@ import { location, scopeOf } from './common';
 import type { Handler } from './index';
 
 /** Notebook executions (page 000); standard notebooks for now. */
-export function executionHandlers({ db, queue, config }: AppDeps): Record<string, Handler> {
+export function executionHandlers({ db, queue, kernels, config }: AppDeps): Record<string, Handler> {
   return {
     executeNotebook: async (ctx) => {
       const scope = scopeOf(ctx);
       const notebookId = ctx.params.notebookId.toLowerCase();
       const body = (ctx.body ?? {}) as NotebookExecuteRequest;
-      const execution = await executions.executeNotebook(db, queue, scope, notebookId, body);
+      const execution = await executions.executeNotebook(db, queue, scope, notebookId, body, () =>
+        kernels.kernelNames(),
+      );
       const path = `/api/${scope.tenantId}/${scope.projectId}/notebook/${notebookId}/execution/${execution.executionId}`;
       return json(202, execution, location(config.publicUrl, path));
     },

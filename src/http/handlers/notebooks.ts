@@ -17,9 +17,17 @@ import { location, pageOf, scopeOf } from './common';
 import type { Handler, RequestContext } from './index';
 
 /** Notebooks of both types (pages 000 and 003). */
-export function notebookHandlers({ db, queue, config }: AppDeps, schemas: ContractSchemas): Record<string, Handler> {
-  const notebooks = new Notebooks(db, schemas, config.publicUrl, config.dataDir, (id, cron) =>
-    syncNotebookSchedule(queue, id, cron),
+export function notebookHandlers(
+  { db, queue, kernels, config }: AppDeps,
+  schemas: ContractSchemas,
+): Record<string, Handler> {
+  const notebooks = new Notebooks(
+    db,
+    schemas,
+    config.publicUrl,
+    config.dataDir,
+    (id, cron) => syncNotebookSchedule(queue, id, cron),
+    () => kernels.kernelNames(),
   );
   const notebookUrl = (ctx: RequestContext, id: string) => {
     const s = scopeOf(ctx);

@@ -67,6 +67,8 @@ CREATE TABLE workers (
 );
 
 ALTER TABLE notebooks ADD COLUMN schedule_execution text;
+ALTER TABLE executions ADD COLUMN products jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE executions ADD COLUMN resources jsonb;
 
 ALTER TABLE artifacts ADD COLUMN job_id uuid REFERENCES jobs(id) ON DELETE CASCADE;
 CREATE INDEX artifacts_job ON artifacts (job_id);

@@ -1,0 +1,198 @@
+import { KernelManager, type Kernel, type KernelMessage } from '@jupyterlab/services';
+import type { KernelPlace } from './servers';
+
+/** A code cell to run, in notebook order. */
+export interface CellToRun {
+  cellId: string;
+  source: string;
+}
+
+/** An nbformat 4 output as the kernel produced it. */
+export type NbOutput =
+  | { output_type: 'stream'; name: string; text: string }
+  | { output_type: 'execute_result'; data: Record<string, unknown>; metadata: object; execution_count: number | null }
+  | { output_type: 'display_data'; data: Record<string, unknown>; metadata: object }
+  | { output_type: 'error'; ename: string; evalue: string; traceback: string[] };
+
+export interface CellOutcome {
+  cellId: string;
+  status: 'Success' | 'Error';
+  durationSeconds: number;
+  executionCount: number | null;
+  outputs: NbOutput[];
+  errorType?: string;
+  errorMessage?: string;
+}
+
+export interface KernelRun {
+  outcomes: CellOutcome[];
+  /** Set when the kernel died: the cell it died in, and whether memory ran out where that can be told. */
+  died: { cellId: string; reason: string; memory: boolean } | null;
+  /** Peak memory (bytes) and CPU seconds of the kernel process, when it lived to tell. */
+  resources: { peakMemoryBytes: number; cpuSeconds: number } | null;
+}
+
+/** Seconds a stopped cell gets after an interrupt before the kernel is shut down. */
+const INTERRUPT_GRACE_MS = 2_000;
+
+/**
+ * Runs cells in order in a new kernel on `place`, stopping at the first error. The service
+ * watches the kernel's status itself: Jupyter Server restarts a dead kernel silently and the
+ * cell's reply never comes, so a kernel that restarts or dies ends the run at once, naming the
+ * cell, and no later cell runs in the fresh kernel. When `signal` aborts (cancel, timeout) the
+ * kernel is interrupted, then shut down. The kernel is always shut down at the end.
+ */
+export async function runInKernel(
+  place: KernelPlace,
+  o: {
+    kernelName: string;
+    /** Code run first, silently: working directory, module path. */
+    setup: string;
+    cells: CellToRun[];
+    signal: AbortSignal;
+    onCellStart?(index: number, cell: CellToRun): Promise<void> | void;
+    onCellDone?(index: number, outcome: CellOutcome): Promise<void> | void;
+  },
+): Promise<KernelRun> {
+  const manager = new KernelManager({ serverSettings: place.settings });
+  let kernel: Kernel.IKernelConnection | undefined;
+  const run: KernelRun = { outcomes: [], died: null, resources: null };
+  let current: CellToRun | null = null;
+  let onDeath: (reason: string) => void = () => undefined;
+  const death = new Promise<string>((resolve) => (onDeath = resolve));
+  try {
+    kernel = await manager.startNew({ name: o.kernelName });
+    kernel.statusChanged.connect((_, status) => {
+      if (status === 'restarting' || status === 'autorestarting' || status === 'dead') onDeath(`kernel ${status}`);
+    });
+    // `hidden` code (setup, measuring) stays out of the kernel's history; its output still comes back.
+    const execute = async (code: string, hidden: boolean) => {
+      const future = kernel!.requestExecute({ code, silent: false, store_history: !hidden, stop_on_error: true });
+      const outputs: NbOutput[] = [];
+      future.onIOPub = (msg) => collect(outputs, msg);
+      const stopped = new Promise<never>((_, reject) => {
+        const stop = () => reject(o.signal.reason);
+        if (o.signal.aborted) stop();
+        else o.signal.addEventListener('abort', stop, { once: true });
+      });
+      const outcome = await Promise.race([
+        future.done.then((reply) => ({ reply })),
+        death.then((reason) => ({ died: reason })),
+        stopped,
+      ]).catch(async (err: unknown) => {
+        // Stopped: interrupt the cell, give it a moment, then the kernel goes (finally below).
+        await kernel!.interrupt().catch(() => undefined);
+        await Promise.race([future.done.catch(() => undefined), sleep(INTERRUPT_GRACE_MS)]);
+        throw err;
+      });
+      return { outcome, outputs };
+    };
+    const setup = await execute(o.setup, true);
+    if ('died' in setup.outcome) throw new Error(`The kernel died while starting: ${setup.outcome.died}`);
+    for (const [index, cell] of o.cells.entries()) {
+      current = cell;
+      await o.onCellStart?.(index, cell);
+      const started = performance.now();
+      const { outcome, outputs } = await execute(cell.source, false);
+      const durationSeconds = Math.round(performance.now() - started) / 1000;
+      if ('died' in outcome) {
+        const memory = outputs.some((x) => x.output_type === 'error' && x.ename === 'MemoryError');
+        run.died = { cellId: cell.cellId, reason: outcome.died, memory };
+        const result: CellOutcome = {
+          cellId: cell.cellId,
+          status: 'Error',
+          durationSeconds,
+          executionCount: null,
+          outputs,
+          errorType: 'KernelDied',
+          errorMessage: `The kernel died while running this cell (${outcome.died})${memory ? '; memory ran out' : ''}.`,
+        };
+        run.outcomes.push(result);
+        await o.onCellDone?.(index, result);
+        break;
+      }
+      const reply = outcome.reply.content as KernelMessage.IExecuteReply;
+      const error = outputs.find((x): x is Extract<NbOutput, { output_type: 'error' }> => x.output_type === 'error');
+      const result: CellOutcome = {
+        cellId: cell.cellId,
+        status: reply.status === 'ok' ? 'Success' : 'Error',
+        durationSeconds,
+        executionCount: reply.execution_count ?? null,
+        outputs,
+        ...(reply.status !== 'ok'
+          ? {
+              errorType: error?.ename ?? (reply as { ename?: string }).ename ?? 'Error',
+              errorMessage: error?.evalue ?? (reply as { evalue?: string }).evalue ?? reply.status,
+            }
+          : {}),
+      };
+      run.outcomes.push(result);
+      await o.onCellDone?.(index, result);
+      if (result.status === 'Error') break;
+    }
+    current = null;
+    if (!run.died) run.resources = await measure(execute);
+    return run;
+  } finally {
+    void current;
+    if (kernel) await kernel.shutdown().catch(() => undefined);
+    manager.dispose();
+  }
+}
+
+/** Adds an IOPub message to a cell's outputs the way nbformat stores them (streams merged). */
+function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage): void {
+  const content = msg.content as Record<string, unknown>;
+  switch (msg.header.msg_type) {
+    case 'stream': {
+      const last = outputs[outputs.length - 1];
+      if (last?.output_type === 'stream' && last.name === content.name) last.text += String(content.text);
+      else outputs.push({ output_type: 'stream', name: String(content.name), text: String(content.text) });
+      break;
+    }
+    case 'execute_result':
+      outputs.push({
+        output_type: 'execute_result',
+        data: content.data as Record<string, unknown>,
+        metadata: (content.metadata as object) ?? {},
+        execution_count: (content.execution_count as number) ?? null,
+      });
+      break;
+    case 'display_data':
+      outputs.push({
+        output_type: 'display_data',
+        data: content.data as Record<string, unknown>,
+        metadata: (content.metadata as object) ?? {},
+      });
+      break;
+    case 'error':
+      outputs.push({
+        output_type: 'error',
+        ename: String(content.ename),
+        evalue: String(content.evalue),
+        traceback: (content.traceback as string[]) ?? [],
+      });
+      break;
+  }
+}
+
+/** Peak memory and CPU time of the kernel process, asked of the kernel itself. */
+async function measure(
+  execute: (code: string, hidden: boolean) => Promise<{ outcome: object; outputs: NbOutput[] }>,
+): Promise<KernelRun['resources']> {
+  const code =
+    'import resource as _r, json as _j\n_u = _r.getrusage(_r.RUSAGE_SELF)\nprint(_j.dumps([_u.ru_maxrss, _u.ru_utime + _u.ru_stime]))';
+  try {
+    const { outputs } = await execute(code, true);
+    const text = outputs.find((x) => x.output_type === 'stream') as { text: string } | undefined;
+    if (!text) return null;
+    const [maxrssKb, cpu] = JSON.parse(text.text.trim()) as [number, number];
+    return { peakMemoryBytes: maxrssKb * 1024, cpuSeconds: Math.round(cpu * 1000) / 1000 };
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
