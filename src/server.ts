@@ -53,6 +53,8 @@ export async function startService(
   const role = opts.role ?? 'all';
   const logger = opts.logger ?? pino({ level: config.logLevel });
   fs.mkdirSync(path.join(config.dataDir, 'tmp'), { recursive: true });
+  // Notebook kernels run as other users: they must not read the store, the datasets or the token file.
+  fs.chmodSync(config.dataDir, 0o700);
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   if (role === 'worker' && db.kind === 'pglite') {
     await db.close();

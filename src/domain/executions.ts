@@ -10,7 +10,8 @@ import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
 import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { artifactUrl, storeArtifact, type ArtifactFence } from './artifacts';
 import type { JobQueue } from '../jobs/queue';
-import { createJob, queueEstimate } from './jobs';
+import { createJob, queueEstimate, typicalDuration } from './jobs';
+import { describeSeconds } from './units';
 import type { StoredCell } from './cells';
 import { checkParameters } from '../kernels/parameters';
 import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
@@ -421,6 +422,7 @@ export async function getExecution(
     percentage?: number;
   };
   const estimate = running && job ? await queueEstimate(db, job) : null;
+  const typical = running && job ? await typicalDuration(db, String(job.job_type)) : null;
   return {
     executionId: String(row.id),
     notebookId: String(row.notebook_id),
@@ -431,6 +433,8 @@ export async function getExecution(
     endTime: isoOrNull(row.ended_at),
     totalDuration: seconds === null ? null : `${seconds} seconds`,
     totalDurationSeconds: seconds,
+    estimatedDuration: typical === null ? null : describeSeconds(typical),
+    estimatedDurationSeconds: typical,
     currentCell: running ? (live.currentCell ?? null) : null,
     progress: running
       ? {

@@ -345,7 +345,7 @@ export async function getJob(db: Db, scope: Scope, jobId: string): Promise<Job> 
 }
 
 /** Average seconds of finished jobs of a type over the last week, or the default. */
-async function typicalDuration(db: Db, jobType: string | null): Promise<number> {
+export async function typicalDuration(db: Db, jobType: string | null): Promise<number> {
   // Every status answer needs it and it changes slowly: remember it for a few seconds.
   const cached = typicalCache.get(jobType ?? '*');
   if (cached && cached.until > Date.now()) return cached.seconds;

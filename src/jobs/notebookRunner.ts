@@ -61,7 +61,9 @@ export function notebookRunner(servers: KernelServers): JobRunner {
     const stored = (nb.cells as StoredCell[]) ?? [];
     const toRun = cellsToRun(stored, options);
     const executionId = job.execution_id ? String(job.execution_id) : await newExecution(ctx, notebookId);
-    await ctx.db.query(`UPDATE executions SET started_at = now() WHERE id = $1`, [executionId]);
+    await ctx.db.query(`UPDATE executions SET started_at = now(), status = 'Running', ended_at = NULL WHERE id = $1`, [
+      executionId,
+    ]);
     await ctx.db.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
 
     const place = await servers.acquire(ctx.scope.tenantId);
@@ -159,7 +161,7 @@ export function notebookRunner(servers: KernelServers): JobRunner {
           `UPDATE executions SET status = $2, ended_at = now(), cell_results = $3, error = $4 WHERE id = $1 AND status = 'Running'`,
           [
             executionId,
-            ctx.signal.aborted ? 'Cancelled' : 'Error',
+            stopKind(ctx.signal) === 'cancelled' || stopKind(ctx.signal) === 'shutdown' ? 'Cancelled' : 'Error',
             JSON.stringify(cellResults(toRun, outcomes)),
             JSON.stringify({
               errorType: (reason as Error).name,
@@ -176,6 +178,11 @@ export function notebookRunner(servers: KernelServers): JobRunner {
       fs.rmSync(runDir, { recursive: true, force: true });
     }
   };
+}
+
+/** Why the worker stopped the run (cancelled, timeout, shutdown), if it did. */
+function stopKind(signal: AbortSignal): string | null {
+  return signal.aborted ? ((signal.reason as { stop?: { kind?: string } }).stop?.kind ?? 'cancelled') : null;
 }
 
 class KernelDiedError extends Error {

@@ -1,4 +1,4 @@
-import { KernelManager, type Kernel, type KernelMessage } from '@jupyterlab/services';
+import { KernelAPI, KernelManager, type Kernel, type KernelMessage } from '@jupyterlab/services';
 import type { KernelPlace } from './servers';
 
 /** A code cell to run, in notebook order. */
@@ -68,6 +68,7 @@ export async function runInKernel(
     // `hidden` code (setup, measuring) stays out of the kernel's history; its output still comes back.
     const execute = async (code: string, hidden: boolean) => {
       const future = kernel!.requestExecute({ code, silent: false, store_history: !hidden, stop_on_error: true });
+      future.done.catch(() => undefined); // a dead kernel rejects it after the run has moved on
       const outputs: NbOutput[] = [];
       future.onIOPub = (msg) => collect(outputs, msg);
       const stopped = new Promise<never>((_, reject) => {
@@ -135,7 +136,12 @@ export async function runInKernel(
     return run;
   } finally {
     void current;
-    if (kernel) await kernel.shutdown().catch(() => undefined);
+    // After a death the connection reconnects to the restarted kernel; let that settle first, or
+    // disposing it mid-reconnect leaves a rejected promise inside @jupyterlab/services.
+    if (kernel && run.died) await settled(kernel);
+    // Through the REST API, which works when the kernel's connection is gone too: Jupyter Server
+    // restarts a dead kernel on its own, and that fresh kernel must not be left behind.
+    if (kernel) await KernelAPI.shutdownKernel(kernel.id, place.settings).catch(() => undefined);
     manager.dispose();
   }
 }
@@ -191,6 +197,21 @@ async function measure(
   } catch {
     return null;
   }
+}
+
+function settled(kernel: Kernel.IKernelConnection): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 5_000);
+    const check = () => {
+      if (kernel.connectionStatus !== 'connecting') {
+        clearTimeout(timer);
+        kernel.connectionStatusChanged.disconnect(check);
+        resolve();
+      }
+    };
+    kernel.connectionStatusChanged.connect(check);
+    check();
+  });
 }
 
 function sleep(ms: number): Promise<void> {

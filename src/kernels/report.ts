@@ -28,7 +28,7 @@ function renderOutput(out: Record<string, unknown>): string {
       return `<pre>${esc(String(out.text))}</pre>`;
     case 'error':
       // Tracebacks carry ANSI colour codes; drop them.
-      return `<pre class="err">${esc(((out.traceback as string[]) ?? []).join('\n').replace(/\u001b\[[0-9;]*m/g, ''))}</pre>`;
+      return `<pre class="err">${esc(((out.traceback as string[]) ?? []).join('\n').replace(ANSI, ''))}</pre>`;
     default: {
       const data = (out.data ?? {}) as Record<string, unknown>;
       if (typeof data['image/png'] === 'string')
@@ -42,6 +42,8 @@ function renderOutput(out: Record<string, unknown>): string {
     }
   }
 }
+
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 function esc(value: string): string {
   return value.replace(

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import fs from 'node:fs';
+import { sharedDataFile } from '../support/shared-data';
 import { bootstrapOf, startServerProcess, type ServerProcess } from './server-process';
 
 const run = promisify(execFile);
@@ -172,4 +174,32 @@ describe("the seed pages' JavaScript and Python examples against `npm start`", (
       ].join('\n'),
     );
   });
+
+  test('page 001 (Python): create from a template, execute with parameters on a real kernel, wait, results', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([fs.readFileSync(sharedDataFile('running-example.xes'))]), 'running-example.xes');
+    const dataset = (await (
+      await fetch(`${server.url}/api/${creds.tenantId}/${creds.projectId}/dataset`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${creds.token}` },
+        body: form,
+      })
+    ).json()) as { datasetId: string };
+    // The example polls every 15 seconds, as the page wrote it.
+    const stdout = await runSeed('page-001-notebooks.py', { DATASET_ID: dataset.datasetId }, 90_000);
+    expect(stdout).not.toContain('Fehler');
+    expect(stdout).toMatch(
+      /^Notebook erstellt: [0-9a-f-]{36}\nAusführung gestartet: [0-9a-f-]{36}\nGeschätzte Dauer: /,
+    );
+    expect(stdout).toMatch(/: Completed \(100%\)\n/);
+    expect(stdout).toContain('Notebook-Ausführung erfolgreich abgeschlossen!');
+    expect(stdout).toContain('Angereicherte Datensätze: 1\n');
+    expect(stdout).toContain('Erstellte ML-Modelle: 1\n');
+    const model = /Modell 'slow_case_predictor' herunterladen: (\S+)/.exec(stdout)![1];
+    const file = await fetch(model, { headers: { Authorization: `Bearer ${creds.token}` } });
+    expect(file.status).toBe(200);
+    const enriched = /Angereicherte Daten herunterladen: (\S+)/.exec(stdout)![1];
+    const csv = await (await fetch(enriched, { headers: { Authorization: `Bearer ${creds.token}` } })).text();
+    expect(csv.split('\n')[0]).toContain('case_duration_s');
+  }, 120_000);
 });
