@@ -826,6 +826,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{tenantId}/{projectId}/notebook/{notebookId}/ipynb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a Jupyter notebook as .ipynb
+         * @description The notebook as an nbformat 4 file, with the outputs of its last execution, ready to open in
+         *     Jupyter. Standard notebooks have no `.ipynb` form (400).
+         */
+        get: operations["downloadNotebook"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{tenantId}/{projectId}/notebook/{notebookId}/blocks": {
         parameters: {
             query?: never;
@@ -4574,6 +4611,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotebookUrl"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotebookNotFound"];
+        };
+    };
+    downloadNotebook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notebook file. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="<notebook name>.ipynb"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ipynb+json": {
+                        /** @constant */
+                        nbformat: 4;
+                        nbformat_minor: number;
+                        metadata: Record<string, never>;
+                        cells: Record<string, never>[];
+                    };
                 };
             };
             400: components["responses"]["BadRequest"];

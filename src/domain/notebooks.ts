@@ -211,6 +211,40 @@ export class Notebooks {
     return notebook;
   }
 
+  /** A Jupyter notebook as an nbformat 4 document, with the outputs of its last execution. */
+  async ipynb(scope: Scope, id: string): Promise<{ name: string; document: Record<string, unknown> }> {
+    const row = await requireNotebook(this.db, scope, id);
+    if (Number(row.notebook_type) !== JUPYTER) {
+      throw new InvalidError(
+        'Not a Jupyter notebook',
+        'A standard notebook has blocks, not cells; it has no .ipynb form.',
+        [{ field: 'path.notebookId', message: 'is a standard notebook' }],
+      );
+    }
+    const kernel = String(row.kernel_type);
+    const cells = ((row.cells as StoredCell[]) ?? []).map(({ assay: _assay, ...cell }) =>
+      cell.cell_type === 'code'
+        ? { ...cell, outputs: cell.outputs ?? [], execution_count: cell.execution_count ?? null }
+        : cell,
+    );
+    return {
+      name: String(row.name),
+      document: {
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {
+          ...((row.nb_metadata as object) ?? {}),
+          kernelspec: {
+            name: kernel,
+            display_name: kernel === 'python3' ? 'Python 3' : kernel,
+            language: kernel.startsWith('python') ? 'python' : kernel,
+          },
+        },
+        cells,
+      },
+    };
+  }
+
   /** Deletes a notebook; says which type it was, since the two answer differently. */
   async delete(scope: Scope, id: string): Promise<'standard' | 'jupyter'> {
     const { kind, artifacts } = await this.db.transaction(async (tx) => {

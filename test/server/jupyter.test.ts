@@ -102,6 +102,17 @@ describe('Jupyter notebooks on real kernels', () => {
     expect(pickle[0]).toBe(0x80); // a pickle's protocol marker
     const report = await (await download(r.reports[0].downloadUrl)).text();
     expect(report).toContain('<img alt="plot" src="data:image/png;base64,');
+    // The .ipynb with the last outputs opens in Jupyter.
+    const file = await app.call('GET', `${base(t)}/notebook/${id}/ipynb`, { token: t.token });
+    expect(file.status).toBe(200);
+    expect(file.headers.get('content-type')).toContain('application/x-ipynb+json');
+    expect(file.headers.get('content-disposition')).toBe('attachment; filename="Starter.ipynb"');
+    const ipynb = JSON.parse(file.text);
+    expect(ipynb).toMatchObject({ nbformat: 4, metadata: { kernelspec: { name: 'python3' } } });
+    const plotted = ipynb.cells.find((c: { outputs?: { output_type: string; data?: object }[] }) =>
+      c.outputs?.some((o) => o.output_type === 'display_data' && 'image/png' in (o.data ?? {})),
+    );
+    expect(plotted).toBeDefined();
     // The notebook keeps the last outputs of its cells.
     const nb = (await app.call('GET', `${base(t)}/notebook/${id}`, { token: t.token })).body;
     expect(nb.status).toBe('Ready');

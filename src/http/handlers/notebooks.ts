@@ -45,6 +45,16 @@ export function notebookHandlers(
       };
       return json(200, await notebooks.list(scopeOf(ctx), filters, pageOf(ctx)));
     },
+    downloadNotebook: async (ctx) => {
+      const { name, document } = await notebooks.ipynb(scopeOf(ctx), idOf(ctx));
+      const fileName = `${name.replace(/[^\w .-]+/g, '_').trim() || 'notebook'}.ipynb`;
+      return {
+        status: 200,
+        body: document,
+        contentType: 'application/x-ipynb+json',
+        headers: { 'Content-Disposition': `attachment; filename="${fileName}"` },
+      };
+    },
     createJupyterNotebook: async (ctx) => {
       const created = await notebooks.createJupyter(scopeOf(ctx), ctx.body as JupyterNotebookCreate);
       return json(201, created, notebookUrl(ctx, created.notebookId));
