@@ -11,7 +11,7 @@ import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { artifactUrl, storeArtifact, type ArtifactFence } from './artifacts';
 import type { JobQueue } from '../jobs/queue';
 import { createJob, queueEstimate, typicalDuration } from './jobs';
-import { describeSeconds } from './units';
+import { describeBytes, describeSeconds } from './units';
 import type { StoredCell } from './cells';
 import { checkParameters } from '../kernels/parameters';
 import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
@@ -455,8 +455,21 @@ export async function getExecution(
         },
     parameters: row.parameters as Record<string, unknown>,
     cellResults: cells,
+    // Peak memory and CPU time of the kernel (Jupyter notebooks), measured in it at the end.
+    ...(row.resources
+      ? { resources: resourcesView(row.resources as { peakMemoryBytes: number; cpuSeconds: number }) }
+      : {}),
     outputs: { dataFrames: 0, plots: 0, models: 0, enrichedData: null },
     error,
+  };
+}
+
+function resourcesView(r: { peakMemoryBytes: number; cpuSeconds: number }) {
+  return {
+    peakMemoryUsage: describeBytes(r.peakMemoryBytes),
+    peakMemoryBytes: r.peakMemoryBytes,
+    cpuTime: describeSeconds(r.cpuSeconds),
+    cpuTimeSeconds: r.cpuSeconds,
   };
 }
 

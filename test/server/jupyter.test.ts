@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { defaultKernelHomeRoot } from '../../src/kernels/servers';
 import { base, eventually, newInvestigation, startTestApp, waitForJob, type Tenant, type TestApp } from './harness';
@@ -76,6 +78,8 @@ describe('Jupyter notebooks on real kernels', () => {
     const done = await finished(id, run.executionId);
     expect(done).toMatchObject({ status: 'Completed', progress: { failedCells: 0, percentComplete: 100 } });
     expect(done.cellResults.map((c: { cellId: string }) => c.cellId)).toContain('injected-parameters');
+    expect(done.resources.peakMemoryBytes).toBeGreaterThan(10_000_000);
+    expect(done.resources.cpuTimeSeconds).toBeGreaterThan(0);
     const r = await results(id, run.executionId);
     expect(r.outputs.find((o: { outputType: string }) => o.outputType === 'stream').content).toBe(
       '6 cases, 42 events, 8 activities\n',
@@ -179,6 +183,15 @@ describe('Jupyter notebooks on real kernels', () => {
     });
     expect(Date.now() - asked).toBeLessThan(5_000);
   }, 60_000);
+
+  test("a tenant's Jupyter Server that died is started again on the next execution", async () => {
+    const user = `assay_${createHash('sha256').update(t.tenantId).digest('hex').slice(0, 12)}`;
+    const killed = spawnSync('pkill', ['-KILL', '-u', user]);
+    expect(killed.status).toBe(0); // its server was running
+    const id = await notebook(['print("back")']);
+    const run = await execute(id);
+    expect((await finished(id, run.executionId)).status).toBe('Completed');
+  });
 
   test("one tenant's code cannot read another tenant's files, the service's data or another server's token", async () => {
     const other = await app.newTenant();
