@@ -151,6 +151,7 @@ export class Notebooks {
         { field: 'body.kernelType', message: 'must match ^[A-Za-z0-9_.-]{1,64}$' },
       ]);
     }
+    await this.checkKernel(kernelType, 'body.kernelType');
     return this.db.transaction(async (tx) => {
       await checkBinding(tx, scope, binding);
       const id = await insertJupyter(tx, scope, {
@@ -187,6 +188,8 @@ export class Notebooks {
    * refused; without it the update still applies whole, never interleaved with another.
    */
   async update(scope: Scope, id: string, body: StandardNotebookUpdate | JupyterNotebookUpdate): Promise<Notebook> {
+    const kernelType = (body as JupyterNotebookUpdate).kernelType;
+    if (kernelType) await this.checkKernel(kernelType, 'body.kernelType');
     const { notebook, before, after } = await this.db.transaction(async (tx) => {
       const current = await requireNotebook(tx, scope, id, true);
       const isStandard = Number(current.notebook_type) === STANDARD;
