@@ -32,6 +32,8 @@ export interface Config {
   kernelMemoryLimitBytes: number;
   /** A tenant's local Jupyter Server is stopped after this long without executions. */
   kernelIdleSeconds: number;
+  /** Started, unused kernels kept per tenant server so executions start faster (0: none). */
+  kernelWarmPool: number;
 }
 
 /** Reads the configuration from `env`, failing loudly on values that cannot be right. */
@@ -61,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jupyterToken: env.JUPYTER_TOKEN || undefined,
     kernelMemoryLimitBytes: intSetting(env, 'KERNEL_MEMORY_LIMIT_BYTES', 4 * 1024 ** 3),
     kernelIdleSeconds: intSetting(env, 'KERNEL_IDLE_SECONDS', 300),
+    kernelWarmPool: intSetting(env, 'KERNEL_WARM_POOL', 0),
   };
 }
 

@@ -26,6 +26,7 @@ export function openKernels(config: Config, logger: Logger): KernelServers {
     homeRoot: defaultKernelHomeRoot(config.dataDir),
     memoryLimitBytes: config.kernelMemoryLimitBytes,
     idleMs: config.kernelIdleSeconds * 1000,
+    warmKernels: config.kernelWarmPool,
   });
 }
 

@@ -61,7 +61,8 @@ export async function runInKernel(
   let onDeath: (reason: string) => void = () => undefined;
   const death = new Promise<string>((resolve) => (onDeath = resolve));
   try {
-    kernel = await manager.startNew({ name: o.kernelName });
+    const warm = place.takeWarm(o.kernelName);
+    kernel = warm ? manager.connectTo({ model: warm }) : await manager.startNew({ name: o.kernelName });
     kernel.statusChanged.connect((_, status) => {
       if (status === 'restarting' || status === 'autorestarting' || status === 'dead') onDeath(`kernel ${status}`);
     });

@@ -4,13 +4,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ServerConnection } from '@jupyterlab/services';
+import { KernelAPI, ServerConnection, type Kernel } from '@jupyterlab/services';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 
 /** Where a tenant's kernels run: the server to talk to and the directory its code may use. */
 export interface KernelPlace {
   settings: ServerConnection.ISettings;
+  /** A started, never used kernel of this kernelspec from the warm pool, if there is one. */
+  takeWarm(kernelName: string): Kernel.IModel | null;
   /** A directory the tenant's kernels can read and write (its runs go below it); local servers only. */
   home: string | null;
   /** The unprivileged user the tenant's kernels run as, when the service could create one. */
@@ -28,6 +30,8 @@ export interface KernelServersOptions {
   memoryLimitBytes: number;
   /** A local server with no execution for this long is stopped. */
   idleMs: number;
+  /** Kernels kept started and unused per tenant server, so an execution need not wait for one (0: none). */
+  warmKernels?: number;
 }
 
 interface LocalServer {
@@ -36,6 +40,9 @@ interface LocalServer {
   place: KernelPlace;
   lastUsed: number;
   busy: number;
+  /** Started, never used kernels by kernelspec name (the warm pool). */
+  warm: Map<string, Kernel.IModel[]>;
+  filling: Set<string>;
 }
 
 const JUPYTER_SERVER = '/usr/bin/jupyter-server';
@@ -90,7 +97,15 @@ export class KernelServers {
 
   /** The server for a tenant's kernels, started (or restarted) if need be. Call `release` when done. */
   async acquire(tenantId: string): Promise<KernelPlace & { release(): void }> {
-    if (this.o.url) return { settings: this.remoteSettings(), home: null, user: null, release: () => undefined };
+    if (this.o.url) {
+      return {
+        settings: this.remoteSettings(),
+        home: null,
+        user: null,
+        takeWarm: () => null,
+        release: () => undefined,
+      };
+    }
     let server = this.local.get(tenantId);
     if (
       server &&
@@ -112,6 +127,7 @@ export class KernelServers {
     server.busy++;
     server.lastUsed = Date.now();
     const held = server;
+    this.fill(held, 'python3');
     let released = false;
     return {
       ...held.place,
@@ -129,6 +145,26 @@ export class KernelServers {
     clearInterval(this.reaper);
     await Promise.all([...this.local.values()].map((s) => stopProcess(s.proc)));
     this.local.clear();
+  }
+
+  /** Tops up a server's warm pool of a kernelspec in the background. */
+  private fill(server: LocalServer, kernelName: string): void {
+    const want = this.o.warmKernels ?? 0;
+    if (want === 0 || server.filling.has(kernelName)) return;
+    server.filling.add(kernelName);
+    void (async () => {
+      try {
+        const pool = server.warm.get(kernelName) ?? [];
+        server.warm.set(kernelName, pool);
+        while (pool.length < want && server.proc.exitCode === null) {
+          pool.push(await KernelAPI.startNew({ name: kernelName }, server.settings));
+        }
+      } catch (err) {
+        this.o.logger.warn({ err }, 'could not start a warm kernel');
+      } finally {
+        server.filling.delete(kernelName);
+      }
+    })();
   }
 
   private remoteSettings(): ServerConnection.ISettings {
@@ -226,7 +262,21 @@ export class KernelServers {
       { tenantId, port, user: user?.name ?? null, ms: Date.now() - started },
       'Jupyter Server started',
     );
-    return { proc, settings, place: { settings, home, user }, lastUsed: Date.now(), busy: 0 };
+    const server: LocalServer = {
+      proc,
+      settings,
+      place: { settings, home, user, takeWarm: () => null },
+      lastUsed: Date.now(),
+      busy: 0,
+      warm: new Map(),
+      filling: new Set(),
+    };
+    server.place.takeWarm = (kernelName) => {
+      const model = server.warm.get(kernelName)?.shift() ?? null;
+      if (model) this.fill(server, kernelName);
+      return model;
+    };
+    return server;
   }
 }
 
