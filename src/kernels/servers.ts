@@ -136,6 +136,8 @@ export class KernelServers {
         released = true;
         held.busy--;
         held.lastUsed = Date.now();
+        // Refilled after the execution, not during it: on few cores a starting kernel slows the cells.
+        for (const name of held.warm.keys()) this.fill(held, name);
       },
     };
   }
@@ -143,7 +145,7 @@ export class KernelServers {
   /** Stops every local server. */
   async stop(): Promise<void> {
     clearInterval(this.reaper);
-    await Promise.all([...this.local.values()].map((s) => stopProcess(s.proc)));
+    await Promise.all([...this.local.values()].map((s) => stopProcess(s.proc).then(() => removeHome(s))));
     this.local.clear();
   }
 
@@ -184,7 +186,7 @@ export class KernelServers {
       if (server.busy === 0 && Date.now() - server.lastUsed > this.o.idleMs) {
         this.local.delete(tenantId);
         this.o.logger.info({ tenantId }, 'stopping an idle Jupyter Server');
-        void stopProcess(server.proc);
+        void stopProcess(server.proc).then(() => removeHome(server));
       }
     }
   }
@@ -271,11 +273,7 @@ export class KernelServers {
       warm: new Map(),
       filling: new Set(),
     };
-    server.place.takeWarm = (kernelName) => {
-      const model = server.warm.get(kernelName)?.shift() ?? null;
-      if (model) this.fill(server, kernelName);
-      return model;
-    };
+    server.place.takeWarm = (kernelName) => server.warm.get(kernelName)?.shift() ?? null;
     return server;
   }
 }
@@ -317,6 +315,11 @@ function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/** A stopped server's home goes too: runs are removed as they end, the rest is rebuilt on the next start. */
+function removeHome(server: LocalServer): void {
+  if (server.place.home) fs.rmSync(server.place.home, { recursive: true, force: true });
 }
 
 function stopProcess(proc: ChildProcess): Promise<void> {
