@@ -30,6 +30,35 @@ export function openKernels(config: Config, logger: Logger): KernelServers {
   });
 }
 
+/**
+ * A worker pool on this process with every job type's code (Notebook jobs on `kernels`), and the
+ * notebook schedules' ticks; `runners` replaces some (the benchmark's trivial jobs).
+ */
+export async function startWorker(o: {
+  db: Db;
+  queue: JobQueue;
+  engine: Engine;
+  kernels: KernelServers;
+  config: Config;
+  logger: Logger;
+  runners?: Record<string, JobRunner>;
+}): Promise<Worker> {
+  const worker = new Worker({
+    db: o.db,
+    queue: o.queue,
+    engine: o.engine,
+    dataDir: o.config.dataDir,
+    publicUrl: o.config.publicUrl,
+    logger: o.logger,
+    capacity: o.config.workerConcurrency,
+    mailer: smtpMailer(o.config.smtpUrl, o.config.smtpFrom),
+    runners: { ...runners, Notebook: notebookRunner(o.kernels), ...o.runners },
+  });
+  await worker.start();
+  await startSchedules(o.db, o.queue, o.logger);
+  return worker;
+}
+
 /** What a process runs: the API, a worker pool, or both (`npm start`). */
 export type Role = 'all' | 'api' | 'worker';
 
@@ -92,19 +121,7 @@ export async function startService(
   }
   let worker: Worker | undefined;
   if (role !== 'api') {
-    worker = new Worker({
-      db,
-      queue,
-      engine,
-      dataDir: config.dataDir,
-      publicUrl: config.publicUrl,
-      logger,
-      capacity: config.workerConcurrency,
-      mailer: smtpMailer(config.smtpUrl, config.smtpFrom),
-      runners: { ...runners, Notebook: notebookRunner(kernels), ...opts.runners },
-    });
-    await worker.start();
-    await startSchedules(db, queue, logger);
+    worker = await startWorker({ db, queue, engine, kernels, config, logger, runners: opts.runners });
   }
   if (server) {
     const app = await createApp({

@@ -9,13 +9,10 @@ import { loadDocument } from '../../src/api/document';
 import { loadConfig, type Config } from '../../src/config';
 import { Engine } from '../../src/engine/engine';
 import { createApp } from '../../src/http/app';
-import { smtpMailer } from '../../src/jobs/notify';
 import { JobQueue } from '../../src/jobs/queue';
-import { notebookRunner } from '../../src/jobs/notebookRunner';
-import { runners, type JobRunner } from '../../src/jobs/runners';
-import { openKernels } from '../../src/server';
-import { startSchedules } from '../../src/jobs/schedules';
-import { Worker } from '../../src/jobs/worker';
+import type { JobRunner } from '../../src/jobs/runners';
+import { openKernels, startWorker } from '../../src/server';
+import type { Worker } from '../../src/jobs/worker';
 import { openDb, type Db } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
 
@@ -94,19 +91,7 @@ export async function startTestApp(
   const queueSchema = store === 'postgres' ? `${schema}_queue` : config.queueSchema;
   const queue = await JobQueue.open(db, { databaseUrl, schema: queueSchema, logger });
   const kernels = openKernels(config, logger);
-  const worker = new Worker({
-    db,
-    queue,
-    engine,
-    dataDir,
-    publicUrl: url,
-    logger,
-    capacity: config.workerConcurrency,
-    mailer: smtpMailer(config.smtpUrl, config.smtpFrom),
-    runners: { ...runners, Notebook: notebookRunner(kernels), ...opts.runners },
-  });
-  await worker.start();
-  await startSchedules(db, queue, logger);
+  const worker = await startWorker({ db, queue, engine, kernels, config, logger, runners: opts.runners });
   const app = await createApp({
     db,
     engine,
