@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { format } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from './config';
 import { startService, type Role } from './server';
@@ -18,6 +19,9 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
+  // Libraries' debug chatter (@jupyterlab/services announces every kernel websocket) belongs in the
+  // log at debug level, not among the JSON lines on stdout.
+  console.debug = (...args: unknown[]) => logger.debug({ source: 'console' }, format(...args));
   const service = await startService(config, { logger, role: command ? roles[command] : 'all' });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
