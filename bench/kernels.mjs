@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fixed, intEnv, listEnv, loadText, pad, progressOf, quietStdout } from './report.mjs';
 
 /* global fetch, FormData */
 
@@ -65,6 +66,7 @@ const PLAIN_PATH = '/usr/local/bin:/usr/bin:/bin';
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
 /** Set by SIGINT/SIGTERM: the run in progress stops at its next step, then everything is cleaned up as usual. */
+const progress = progressOf('bench:kernels');
 let interruptedBy;
 
 async function main() {
@@ -400,21 +402,6 @@ function removeTenantUser(tenantId) {
   );
 }
 
-/** Runs `work` with this process's stdout swallowed. */
-async function quietStdout(work) {
-  const write = process.stdout.write;
-  process.stdout.write = (_chunk, encoding, callback) => {
-    const cb = typeof encoding === 'function' ? encoding : callback;
-    if (cb) cb();
-    return true;
-  };
-  try {
-    return await work();
-  } finally {
-    process.stdout.write = write;
-  }
-}
-
 function interrupted(signal) {
   interruptedBy = signal;
   progress(`${signal}: stopping after the current step, then stopping the service, removing temp dirs`);
@@ -504,35 +491,6 @@ function printReport(rows, seconds, loadAtStart) {
     '  fresh config dir; the trivial notebook does not import it). Medians are nearest-rank (lower middle).',
   ];
   process.stdout.write(out.join('\n') + '\n');
-}
-
-function loadText(load) {
-  return load.map((n) => n.toFixed(2)).join(' ');
-}
-
-function fixed(value, digits) {
-  return Number.isFinite(value) ? value.toFixed(digits) : '-';
-}
-
-function pad(text, width, left) {
-  return left ? text.padEnd(width) : text.padStart(width);
-}
-
-function progress(message) {
-  process.stderr.write(`[bench:kernels] ${message}\n`);
-}
-
-function listEnv(name, fallback) {
-  return (process.env[name] ?? fallback)
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
-
-function intEnv(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
 }
 
 main().catch((err) => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { fixed, intEnv, listEnv, loadText, pad, progressOf, quietStdout } from './report.mjs';
 
 /* global fetch, FormData */
 
@@ -43,6 +44,7 @@ const CSV = 'case,activity,time\n1,a,2024-01-01T00:00:00Z\n';
 const LOAD_AT_START = os.loadavg();
 
 /** Set by SIGINT/SIGTERM: the scenario in progress stops at its next step, then everything is cleaned up as usual. */
+const progress = progressOf('bench:queue');
 let interruptedBy;
 
 async function main() {
@@ -289,21 +291,6 @@ async function withClient(url, work) {
   }
 }
 
-/** Runs `work` with this process's stdout swallowed. */
-async function quietStdout(work) {
-  const write = process.stdout.write;
-  process.stdout.write = (_chunk, encoding, callback) => {
-    const cb = typeof encoding === 'function' ? encoding : callback;
-    if (cb) cb();
-    return true;
-  };
-  try {
-    return await work();
-  } finally {
-    process.stdout.write = write;
-  }
-}
-
 function interrupted(signal) {
   interruptedBy = signal;
   progress(
@@ -364,35 +351,6 @@ function printReport(rows, seconds) {
     `- Warm-up first: ${WARMUP_JOBS} jobs at once and 5 sequential, not counted. p50/p99 are nearest-rank.`,
   ];
   process.stdout.write(out.join('\n') + '\n');
-}
-
-function loadText(load) {
-  return load.map((n) => n.toFixed(2)).join(' ');
-}
-
-function fixed(value, digits) {
-  return Number.isFinite(value) ? value.toFixed(digits) : '-';
-}
-
-function pad(text, width, left) {
-  return left ? text.padEnd(width) : text.padStart(width);
-}
-
-function progress(message) {
-  process.stderr.write(`[bench:queue] ${message}\n`);
-}
-
-function intEnv(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
-function listEnv(name, fallback) {
-  return (process.env[name] ?? fallback)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 }
 
 main().catch((err) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/db';
 import { NotFoundError } from './errors';
+import { moveFile } from './files';
 import type { Scope } from './scope';
 
 /** A stored artifact: what to send and how to name it. */
@@ -65,7 +66,7 @@ export async function storeArtifact(
     const hash = createHash('sha256');
     for await (const chunk of fs.createReadStream(a.content.file)) hash.update(chunk as Buffer);
     sha256 = hash.digest('hex');
-    fs.renameSync(a.content.file, file);
+    moveFile(a.content.file, file);
     size = fs.statSync(file).size;
   }
   try {

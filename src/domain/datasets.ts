@@ -7,6 +7,7 @@ import type { ColumnMapping } from '../engine/importLog';
 import { XesError } from '../engine/xes';
 import type { Db, Row } from '../store/db';
 import { ConflictError, InvalidError, NotFoundError, type FieldProblem } from './errors';
+import { moveFile } from './files';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 
 /** An uploaded file as the HTTP layer hands it over: already on local disk, not in memory. */
@@ -49,7 +50,7 @@ export async function storeDataset(
   fs.mkdirSync(dir, { recursive: true });
   try {
     const sha256 = await hashFile(file.path);
-    fs.renameSync(file.path, stored);
+    moveFile(file.path, stored);
     const { result, profile } = await importOrExplain(engine, stored, sourceFormat, mapping, dir);
     const { activities, attributes, ...figures } = profile;
     const rows = await db.query(
@@ -95,7 +96,7 @@ export async function storeDerivedDataset(
   const dir = datasetDir(dataDir, id);
   fs.mkdirSync(dir, { recursive: true });
   try {
-    fs.renameSync(d.parquet, eventsFile(dir));
+    moveFile(d.parquet, eventsFile(dir));
     const original = path.join(dir, 'original.csv');
     await engine.exportLog(dir, 'csv', original, d.signal);
     const { activities, attributes, ...figures } = await engine.profile(dir, d.signal);

@@ -17,7 +17,7 @@ import { checkParameters } from '../kernels/parameters';
 import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
 import type { Db, Row } from '../store/db';
 import { datasetDir } from './datasets';
-import { ConflictError, InvalidError, NotFoundError } from './errors';
+import { ConflictError, DomainError, InvalidError, NotFoundError } from './errors';
 import { isoOrNull, type Scope } from './scope';
 
 /**
@@ -88,10 +88,13 @@ export async function executeNotebook(
       },
     });
   } catch (err) {
-    await db.query(`UPDATE executions SET status = 'Error', ended_at = now(), error = $2 WHERE id = $1`, [
-      executionId,
-      JSON.stringify({ errorType: 'QueueError', errorMessage: (err as Error).message, cellId: null }),
-    ]);
+    // A refused job leaves no trace; one the queue failed to take stays as a failed execution.
+    if (err instanceof DomainError) await db.query('DELETE FROM executions WHERE id = $1', [executionId]);
+    else
+      await db.query(`UPDATE executions SET status = 'Error', ended_at = now(), error = $2 WHERE id = $1`, [
+        executionId,
+        JSON.stringify({ errorType: 'QueueError', errorMessage: (err as Error).message, cellId: null }),
+      ]);
     await db.query(`UPDATE notebooks SET status = 'Ready' WHERE id = $1`, [notebookId]);
     throw err;
   }

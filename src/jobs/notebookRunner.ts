@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CellResult } from '../api/types';
 import { storeArtifact } from '../domain/artifacts';
 import type { StoredCell } from '../domain/cells';
 import { datasetDir, storeDataset } from '../domain/datasets';
+import { chownTree } from '../domain/files';
 import { runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
 import { injectedParametersSource, parametersCellIndex } from '../kernels/parameters';
 import type { KernelServers } from '../kernels/servers';
@@ -84,7 +84,8 @@ export function notebookRunner(servers: KernelServers): JobRunner {
       fs.mkdirSync(libDir, { recursive: true });
       fs.copyFileSync(ASSAY_MODULE, path.join(libDir, 'assay.py'));
       if (place.user) {
-        spawnSync('chown', ['-R', `${place.user.uid}:${place.user.gid}`, runDir, libDir]);
+        chownTree(runDir, place.user.uid, place.user.gid);
+        chownTree(libDir, place.user.uid, place.user.gid);
         fs.chmodSync(runDir, 0o700);
       }
       const setup = [
@@ -114,25 +115,17 @@ export function notebookRunner(servers: KernelServers): JobRunner {
       const products = await publishProducts(ctx, runDir, executionId);
       const executed = executedCells(stored, outcomes);
       if (options.generateReport) {
-        const report = await storeArtifact(ctx.db, ctx.dataDir, ctx.scope.projectId, {
-          content: renderNotebookReport(String(nb.name), executed),
-          fileName: 'notebook-report.html',
-          contentType: 'text/html; charset=utf-8',
-          kind: 'NotebookReport',
-          title: `${String(nb.name)} report`,
-          executionId,
-          fence: ctx.fence,
-        });
-        products.reports.push({ name: `${String(nb.name)} report`, format: 'html', artifactId: report.id });
-        await ctx.output({
+        const title = `${String(nb.name)} report`;
+        const report = await ctx.output({
           role: 'primary',
           type: 'NotebookReport',
-          title: `${String(nb.name)} report`,
+          title,
           format: 'html',
           fileName: 'notebook-report.html',
           contentType: 'text/html; charset=utf-8',
           content: renderNotebookReport(String(nb.name), executed),
         });
+        products.reports.push({ name: title, format: 'html', artifactId: report.artifactId! });
       }
       const failed = outcomes.find((o) => o.status === 'Error');
       const error = failed
@@ -350,15 +343,13 @@ async function publishProducts(ctx: JobContext, runDir: string, executionId: str
     const file = path.join(runDir, path.basename(String(e.file)));
     if (!fs.existsSync(file)) continue;
     if (e.kind === 'enriched') {
-      const header = fs.readFileSync(file, 'utf8').split('\n', 1)[0].split(',');
-      const copy = path.join(ctx.workDir, path.basename(file));
-      fs.copyFileSync(file, copy);
+      const header = firstLine(file).split(',');
       const dataset = await storeDataset(
         ctx.db,
         ctx.engine,
         ctx.dataDir,
         ctx.scope,
-        { path: copy, originalName: path.basename(file), size: fs.statSync(copy).size },
+        { path: file, originalName: path.basename(file), size: fs.statSync(file).size },
         {
           name: String(e.name),
           caseIdColumn: 'case_id',
@@ -374,7 +365,6 @@ async function publishProducts(ctx: JobContext, runDir: string, executionId: str
         newColumns: (e.newColumns as string[]) ?? [],
         format: 'csv',
       });
-      await ctx.db.query(`UPDATE datasets SET name = $2 WHERE id = $1`, [dataset.datasetId, String(e.name)]);
     } else if (e.kind === 'model') {
       const metrics = (e.metrics as Record<string, number>) ?? {};
       const a = await storeArtifact(ctx.db, ctx.dataDir, ctx.scope.projectId, {
@@ -395,8 +385,19 @@ async function publishProducts(ctx: JobContext, runDir: string, executionId: str
       });
     }
   }
-  void executionId;
   return products;
+}
+
+/** The header line of a CSV, without reading the whole file. */
+function firstLine(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
+    return buffer.toString('utf8', 0, n).split(/\r?\n/, 1)[0];
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The notebook's cells with the outputs of this run, as nbformat stores them. */

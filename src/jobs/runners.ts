@@ -33,7 +33,7 @@ export interface JobContext {
   records(processed: number, total?: number): void;
   warn(type: string, message: string, count?: number): void;
   /** Stores a file as an artifact of the job and lists it among its outputs. */
-  output(o: OutputFile): Promise<void>;
+  output(o: OutputFile): Promise<StoredJobOutput>;
   /** Lists an output that is not a file of the job (an enriched dataset). */
   listOutput(o: StoredJobOutput): void;
   /** Input quality figures for the results. */

@@ -176,7 +176,9 @@ export class Worker {
         state.progress.warnings = Number(state.progress.warnings) + count;
       },
       output: async (o) => {
-        state.outputs.push(await storeJobOutput(ctx, o));
+        const stored = await storeJobOutput(ctx, o);
+        state.outputs.push(stored);
+        return stored;
       },
       listOutput: (o) => {
         state.outputs.push(o);

@@ -57,7 +57,6 @@ export async function runInKernel(
   const manager = new KernelManager({ serverSettings: place.settings });
   let kernel: Kernel.IKernelConnection | undefined;
   const run: KernelRun = { outcomes: [], died: null, resources: null };
-  let current: CellToRun | null = null;
   let onDeath: (reason: string) => void = () => undefined;
   const death = new Promise<string>((resolve) => (onDeath = resolve));
   try {
@@ -92,7 +91,6 @@ export async function runInKernel(
     const setup = await execute(o.setup, true);
     if ('died' in setup.outcome) throw new Error(`The kernel died while starting: ${setup.outcome.died}`);
     for (const [index, cell] of o.cells.entries()) {
-      current = cell;
       await o.onCellStart?.(index, cell);
       const started = performance.now();
       const { outcome, outputs } = await execute(cell.source, false);
@@ -132,11 +130,9 @@ export async function runInKernel(
       await o.onCellDone?.(index, result);
       if (result.status === 'Error') break;
     }
-    current = null;
     if (!run.died) run.resources = await measure(execute);
     return run;
   } finally {
-    void current;
     // After a death the connection reconnects to the restarted kernel; let that settle first, or
     // disposing it mid-reconnect leaves a rejected promise inside @jupyterlab/services.
     if (kernel && run.died) await settled(kernel);

@@ -1,12 +1,14 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { KernelAPI, ServerConnection, type Kernel } from '@jupyterlab/services';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import { chownTree } from '../domain/files';
 
 /** Where a tenant's kernels run: the server to talk to and the directory its code may use. */
 export interface KernelPlace {
@@ -45,6 +47,7 @@ interface LocalServer {
   filling: Set<string>;
 }
 
+const run = promisify(execFile);
 const JUPYTER_SERVER = '/usr/bin/jupyter-server';
 /** Where Jupyter looks for system-wide kernelspecs (python3 from python3-ipykernel; IRkernel's ir). */
 const KERNELSPEC_DIRS = ['/usr/share/jupyter/kernels', '/usr/local/share/jupyter/kernels'];
@@ -195,13 +198,13 @@ export class KernelServers {
     if (!fs.existsSync(JUPYTER_SERVER)) {
       throw new Error('jupyter-server is not installed (Debian package jupyter-server); set JUPYTER_URL or install it');
     }
-    const user = tenantUser(tenantId, this.o.logger);
+    const user = await tenantUser(tenantId, this.o.logger);
     fs.mkdirSync(this.o.homeRoot, { recursive: true, mode: 0o711 });
     fs.chmodSync(this.o.homeRoot, 0o711); // others may pass through to their own home, not list it
     const home = path.join(this.o.homeRoot, tenantId);
     fs.mkdirSync(path.join(home, 'runs'), { recursive: true });
     if (user) {
-      spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, home]);
+      chownTree(home, user.uid, user.gid);
       fs.chmodSync(home, 0o700);
     }
     const port = await freePort();
@@ -279,22 +282,20 @@ export class KernelServers {
 }
 
 /** The tenant's own system user, created once; null when this process cannot switch users (not root). */
-function tenantUser(tenantId: string, logger: Logger): KernelPlace['user'] {
+async function tenantUser(tenantId: string, logger: Logger): Promise<KernelPlace['user']> {
   if (process.getuid?.() !== 0) {
     logger.warn('not running as root: kernels of all tenants run as the service user, without isolation');
     return null;
   }
   const name = `assay_${createHash('sha256').update(tenantId).digest('hex').slice(0, 12)}`;
-  const lookup = () => spawnSync('id', ['-u', name], { encoding: 'utf8' });
-  if (lookup().status !== 0) {
-    const made = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name], {
-      encoding: 'utf8',
-    });
-    if (made.status !== 0 && lookup().status !== 0) throw new Error(`useradd ${name} failed: ${made.stderr}`);
+  const id = async (flag: '-u' | '-g') => Number((await run('id', [flag, name])).stdout.trim());
+  try {
+    await run('id', ['-u', name]);
+  } catch {
+    // Another process may create the same user at the same moment; the lookup below decides.
+    await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]).catch(() => undefined);
   }
-  const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
-  return { uid, gid, name };
+  return { uid: await id('-u'), gid: await id('-g'), name };
 }
 
 async function alive(settings: ServerConnection.ISettings): Promise<boolean> {

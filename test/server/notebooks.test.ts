@@ -323,4 +323,32 @@ describe.each(stores)('notebooks on %s', (store) => {
     expect(res.body.templates.map((x: { templateId: string }) => x.templateId)).toContain('process_mining_starter');
     expect(res.body.templates.every((x: { kind: string }) => x.kind === 'jupyter')).toBe(true);
   });
+
+  test('GET /notebook/{id}/ipynb gives a Jupyter notebook as nbformat 4; a standard notebook answers 400', async () => {
+    const created = await app.call('POST', `${base(t)}/notebook`, {
+      token: t.token,
+      body: {
+        notebookName: 'Export me',
+        initialCells: [
+          { cellType: 'markdown', content: '# Title' },
+          { cellType: 'code', content: 'x = 1', tags: ['parameters'] },
+        ],
+      },
+    });
+    const res = await app.call('GET', `${base(t)}/notebook/${created.body.notebookId}/ipynb`, { token: t.token });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="Export me.ipynb"');
+    const ipynb = JSON.parse(res.text);
+    expect(ipynb).toMatchObject({ nbformat: 4, metadata: { kernelspec: { name: 'python3', language: 'python' } } });
+    expect(ipynb.cells.map((c: { cell_type: string; source: string }) => [c.cell_type, c.source])).toEqual([
+      ['markdown', '# Title'],
+      ['code', 'x = 1'],
+    ]);
+    expect(ipynb.cells[1]).toMatchObject({ outputs: [], execution_count: null, metadata: { tags: ['parameters'] } });
+    expect(ipynb.cells[0]).not.toHaveProperty('outputs');
+    const standard = await createStandard('Not a Jupyter one');
+    const refused = await app.call('GET', `${base(t)}/notebook/${standard.body.notebookId}/ipynb`, { token: t.token });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ Error: 'Not a Jupyter notebook' });
+  });
 });
