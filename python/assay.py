@@ -1,7 +1,8 @@
 """Assay's helpers for notebook kernels: the bound dataset in, enriched datasets and models out.
 
-The service puts this module on the kernel's path and runs each execution in a directory of its
-own, holding `dataset.csv` (the bound dataset) and, afterwards, what the notebook published.
+The service puts this module on the kernel's path and runs each execution in a sandbox of its
+own: the bound dataset is `dataset.csv` in a read-only input directory (ASSAY_INPUT_DIR), and
+what the notebook publishes is written to the run directory (ASSAY_RUN_DIR) with a manifest.
 """
 import json
 import os
@@ -24,14 +25,22 @@ def _run_dir():
     return os.environ.get('ASSAY_RUN_DIR') or os.getcwd()
 
 
+def _input_dir():
+    return os.environ.get('ASSAY_INPUT_DIR') or _run_dir()
+
+
 def load_dataset():
     """The dataset bound to the notebook as a DataFrame: case_id, activity, timestamp (UTC),
-    resource, lifecycle and every other attribute of the log, one row per event."""
+    resource, lifecycle and every other attribute of the log, one row per event.
+
+    Every column is text as the import stored it (no guessing: a case named `NA` stays `NA`);
+    only an empty field is missing, and `timestamp` is a UTC datetime."""
     global _input_columns
-    path = os.path.join(_run_dir(), 'dataset.csv')
+    path = os.path.join(_input_dir(), 'dataset.csv')
     if not os.path.exists(path):
         raise FileNotFoundError('This notebook is bound to no dataset (integration.datasetBinding).')
-    df = pd.read_csv(path, low_memory=False).rename(columns=_RENAMES)
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[''], low_memory=False)
+    df = df.rename(columns=_RENAMES)
     df['timestamp'] = pd.to_datetime(df['timestamp'], utc=True)
     _input_columns = list(df.columns)
     return df

@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the service runs notebooks with; add new ones to these lists.
-DEBIAN_PACKAGES="jupyter-server python3-ipykernel python3-matplotlib-inline python3-pandas python3-numpy python3-sklearn python3-matplotlib python3-seaborn"
+# Debian packages the service runs notebooks with (bubblewrap sandboxes them); add new ones to these lists.
+DEBIAN_PACKAGES="bubblewrap jupyter-server python3-ipykernel python3-matplotlib-inline python3-pandas python3-numpy python3-sklearn python3-matplotlib python3-seaborn"
 if [[ "${1:-}" == "--test" ]]; then
   # The docs test renders in Chromium; the seed pages' Python examples use requests.
   DEBIAN_PACKAGES="$DEBIAN_PACKAGES chromium python3-requests"

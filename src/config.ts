@@ -28,12 +28,18 @@ export interface Config {
   /** An existing Jupyter Server or Enterprise Gateway for all kernels; unset: a local server per tenant. */
   jupyterUrl: string | undefined;
   jupyterToken: string | undefined;
-  /** Address-space limit of a tenant's Jupyter Server and its kernels, in bytes. */
+  /** Memory of one execution's sandbox (control group where available, address space per process), in bytes. */
   kernelMemoryLimitBytes: number;
-  /** A tenant's local Jupyter Server is stopped after this long without executions. */
-  kernelIdleSeconds: number;
-  /** Started, unused kernels kept per tenant server so executions start faster (0: none). */
-  kernelWarmPool: number;
+  /** Bytes one execution's run directory (home and /tmp included) may hold. */
+  kernelDiskLimitBytes: number;
+  /** Processes and threads of one execution's sandbox. */
+  kernelProcessLimit: number;
+  /** Bytes of cell output one execution keeps; later output is dropped with a note. */
+  kernelOutputLimitBytes: number;
+  /** Jobs a tenant may have waiting in the queue; more answer 429. */
+  tenantQueuedJobsLimit: number;
+  /** Notebook executions (kernels) a tenant may have queued or running at once; more answer 429. */
+  tenantKernelsLimit: number;
 }
 
 /** Reads the configuration from `env`, failing loudly on values that cannot be right. */
@@ -62,8 +68,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jupyterUrl: env.JUPYTER_URL || undefined,
     jupyterToken: env.JUPYTER_TOKEN || undefined,
     kernelMemoryLimitBytes: intSetting(env, 'KERNEL_MEMORY_LIMIT_BYTES', 4 * 1024 ** 3),
-    kernelIdleSeconds: intSetting(env, 'KERNEL_IDLE_SECONDS', 300),
-    kernelWarmPool: intSetting(env, 'KERNEL_WARM_POOL', 0),
+    kernelDiskLimitBytes: intSetting(env, 'KERNEL_DISK_LIMIT_BYTES', 1024 ** 3),
+    kernelProcessLimit: Math.max(16, intSetting(env, 'KERNEL_PROCESS_LIMIT', 256)),
+    kernelOutputLimitBytes: intSetting(env, 'KERNEL_OUTPUT_LIMIT_BYTES', 32 * 1024 ** 2),
+    tenantQueuedJobsLimit: Math.max(1, intSetting(env, 'TENANT_QUEUED_JOBS_LIMIT', 1000)),
+    tenantKernelsLimit: Math.max(1, intSetting(env, 'TENANT_KERNELS_LIMIT', 4)),
   };
 }
 

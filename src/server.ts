@@ -24,9 +24,11 @@ export function openKernels(config: Config, logger: Logger): KernelServers {
     url: config.jupyterUrl,
     token: config.jupyterToken,
     homeRoot: defaultKernelHomeRoot(config.dataDir),
-    memoryLimitBytes: config.kernelMemoryLimitBytes,
-    idleMs: config.kernelIdleSeconds * 1000,
-    warmKernels: config.kernelWarmPool,
+    limits: {
+      memoryBytes: config.kernelMemoryLimitBytes,
+      diskBytes: config.kernelDiskLimitBytes,
+      processes: config.kernelProcessLimit,
+    },
   });
 }
 
@@ -52,7 +54,14 @@ export async function startWorker(o: {
     logger: o.logger,
     capacity: o.config.workerConcurrency,
     mailer: smtpMailer(o.config.smtpUrl, o.config.smtpFrom),
-    runners: { ...runners, Notebook: notebookRunner(o.kernels), ...o.runners },
+    runners: {
+      ...runners,
+      Notebook: notebookRunner(o.kernels, {
+        outputLimitBytes: o.config.kernelOutputLimitBytes,
+        publishLimitBytes: o.config.uploadLimitBytes,
+      }),
+      ...o.runners,
+    },
   });
   await worker.start();
   await startSchedules(o.db, o.queue, o.logger);
@@ -99,7 +108,12 @@ export async function startService(
     memoryLimit: config.duckdbMemoryLimit,
     tempDirectory: path.join(config.dataDir, 'duckdb-tmp'),
   });
-  const queue = await JobQueue.open(db, { databaseUrl: config.databaseUrl, schema: config.queueSchema, logger });
+  const queue = await JobQueue.open(db, {
+    databaseUrl: config.databaseUrl,
+    schema: config.queueSchema,
+    logger,
+    tenantLimits: { queuedJobs: config.tenantQueuedJobsLimit, kernels: config.tenantKernelsLimit },
+  });
   const kernels = openKernels(config, logger);
   // Listen first: with PORT 0 the links the service hands out must name the port it got.
   let server: http.Server | undefined;

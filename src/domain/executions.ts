@@ -454,7 +454,9 @@ export async function getExecution(
           successfulCells: cells.filter((c) => c.status === 'Success').length,
           failedCells: cells.filter((c) => c.status === 'Error').length,
           currentCellIndex: null,
-          percentComplete: 100,
+          // A run that stopped early (error, cancel) is as far as the cells it got through.
+          percentComplete:
+            row.status === 'Completed' ? 100 : cells.length ? Math.floor((done.length / cells.length) * 100) : 0,
         },
     parameters: row.parameters as Record<string, unknown>,
     cellResults: cells,
@@ -462,8 +464,44 @@ export async function getExecution(
     ...(row.resources
       ? { resources: resourcesView(row.resources as { peakMemoryBytes: number; cpuSeconds: number }) }
       : {}),
-    outputs: { dataFrames: 0, plots: 0, models: 0, enrichedData: null },
+    outputs: outputSummary(row.outputs as StoredOutput[], (row.products ?? {}) as Products),
     error,
+  };
+}
+
+/** What a Jupyter notebook published: datasets of the project, and model and report files. */
+interface Products {
+  enrichedDatasets?: { name: string; datasetId: string; recordCount: number; newColumns: string[]; format: string }[];
+  models?: {
+    name: string;
+    modelType: string;
+    accuracy: number | null;
+    metrics: Record<string, number>;
+    artifactId: string;
+  }[];
+  reports?: { name: string; format: string; artifactId: string }[];
+}
+
+/**
+ * The status's count of what an execution produced: tables (JSON results and pandas DataFrames
+ * shown as HTML), plots (images), models, and the enriched data (all enriched datasets together).
+ */
+function outputSummary(outputs: StoredOutput[], products: Products): NotebookExecution['outputs'] {
+  const isTable = (o: StoredOutput) =>
+    o.contentType === 'application/json' ||
+    (o.contentType === 'text/html' && typeof o.content === 'string' && o.content.includes('class="dataframe"'));
+  const enriched = products.enrichedDatasets ?? [];
+  return {
+    dataFrames: outputs.filter(isTable).length,
+    plots: outputs.filter((o) => (o.contentType ?? '').startsWith('image/')).length,
+    models: (products.models ?? []).length,
+    enrichedData:
+      enriched.length === 0
+        ? null
+        : {
+            recordCount: enriched.reduce((sum, d) => sum + d.recordCount, 0),
+            newColumns: [...new Set(enriched.flatMap((d) => d.newColumns))],
+          },
   };
 }
 
@@ -511,18 +549,7 @@ export async function getResults(
   const served = outputs.map(({ artifactId, ...o }) =>
     artifactId ? { ...o, downloadUrl: artifactUrl(publicUrl, scope, artifactId) } : o,
   );
-  // What a Jupyter notebook published: datasets of the project, and model and report files.
-  const products = (row.products ?? {}) as {
-    enrichedDatasets?: { name: string; datasetId: string; recordCount: number; newColumns: string[]; format: string }[];
-    models?: {
-      name: string;
-      modelType: string;
-      accuracy: number | null;
-      metrics: Record<string, number>;
-      artifactId: string;
-    }[];
-    reports?: { name: string; format: string; artifactId: string }[];
-  };
+  const products = (row.products ?? {}) as Products;
   const datasetUrl = (id: string) =>
     `${publicUrl}/api/${scope.tenantId}/${scope.projectId}/dataset/${id}/download?format=csv`;
   return {

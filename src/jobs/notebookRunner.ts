@@ -3,18 +3,20 @@ import path from 'node:path';
 import type { CellResult } from '../api/types';
 import { storeArtifact } from '../domain/artifacts';
 import type { StoredCell } from '../domain/cells';
-import { datasetDir, storeDataset } from '../domain/datasets';
-import { chownTree } from '../domain/files';
-import { runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
+import { datasetDir, deleteDataset, storeDataset } from '../domain/datasets';
+import { cleanText, runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
 import { injectedParametersSource, parametersCellIndex } from '../kernels/parameters';
-import type { KernelServers } from '../kernels/servers';
+import type { KernelPlace, KernelServers } from '../kernels/servers';
 import { renderNotebookReport } from '../kernels/report';
+import { copyRunFile, readRunFile, RunFileError } from '../kernels/runFiles';
 import { JobInputError, type JobContext, type JobRunner } from './runners';
 
-/** The `assay` module kernels import, shipped in this repository's python/ folder. */
-const ASSAY_MODULE = path.resolve(__dirname, '..', '..', 'python', 'assay.py');
 /** Output content larger than this is truncated in the status; the whole output is an artifact. */
 const INLINE_LIMIT = 64 * 1024;
+/** The manifest of what a notebook published through the `assay` module, and its limits. */
+const MANIFEST = 'assay-outputs.json';
+const MANIFEST_LIMIT_BYTES = 1024 * 1024;
+const MAX_PUBLISHED = 100;
 
 /** An output of a cell as the execution stores it (the contract's ExecutionOutput plus its artifact). */
 interface StoredOutput {
@@ -28,14 +30,23 @@ interface StoredOutput {
   artifactId?: string;
 }
 
+/** Settings of Notebook jobs (the configuration's kernel limits). */
+export interface NotebookRunnerOptions {
+  /** Bytes of cell output one execution keeps in memory. */
+  outputLimitBytes: number;
+  /** Largest file (enriched dataset, model) a notebook may publish. */
+  publishLimitBytes: number;
+}
+
 /**
  * Jupyter notebooks as Notebook jobs: the notebook's code cells (all, or a range) run in order
- * in a fresh kernel of its kernelspec on the tenant's own Jupyter Server, with the execution's
- * parameters injected after the cell tagged `parameters`. The bound dataset is handed in as
- * `dataset.csv` in a directory of the run; what the notebook publishes through the `assay`
- * module becomes datasets and model files of the project.
+ * in a fresh kernel of its kernelspec, in a sandbox of the execution's own, with the execution's
+ * parameters injected after the cell tagged `parameters`. The bound dataset is handed in
+ * read-only as `dataset.csv`; what the notebook publishes through the `assay` module becomes
+ * datasets and model files of the project, read from the run directory as hostile input once
+ * every process of the run has ended.
  */
-export function notebookRunner(servers: KernelServers): JobRunner {
+export function notebookRunner(servers: KernelServers, options: NotebookRunnerOptions): JobRunner {
   return async (ctx) => {
     const job = ctx.job;
     const notebookId = String(job.resource_id);
@@ -52,47 +63,37 @@ export function notebookRunner(servers: KernelServers): JobRunner {
       generateReport?: boolean;
     };
     const raw = job.parameters as Record<string, unknown>;
-    const options: Options = 'executionMode' in raw ? (raw as Options) : { parameters: raw };
+    const runOptions: Options = 'executionMode' in raw ? (raw as Options) : { parameters: raw };
     const kernelName = String(nb.kernel_type);
     const available = await servers.kernelNames();
     if (!available.includes(kernelName)) {
       throw new JobInputError(`No kernelspec '${kernelName}' is installed here; available: ${available.join(', ')}.`);
     }
     const stored = (nb.cells as StoredCell[]) ?? [];
-    const toRun = cellsToRun(stored, options);
+    const toRun = cellsToRun(stored, runOptions);
     const executionId = job.execution_id ? String(job.execution_id) : await newExecution(ctx, notebookId);
     await ctx.db.query(`UPDATE executions SET started_at = now(), status = 'Running', ended_at = NULL WHERE id = $1`, [
       executionId,
     ]);
     await ctx.db.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
 
-    const place = await servers.acquire(ctx.scope.tenantId);
-    const runDir = place.home ? path.join(place.home, 'runs', `${String(job.id)}-${ctx.fence.attempt}`) : ctx.workDir;
     const outcomes: CellOutcome[] = [];
+    let place: KernelPlace | undefined;
     try {
       await ctx.progress('Preparing kernel', 2, { cellsDone: 0, cellsTotal: toRun.length, currentCell: null });
-      fs.mkdirSync(runDir, { recursive: true });
       const binding = (nb.integration as { datasetBinding?: string | null } | null)?.datasetBinding;
-      if (binding)
-        await ctx.engine.exportLog(
-          datasetDir(ctx.dataDir, binding),
-          'csv',
-          path.join(runDir, 'dataset.csv'),
-          ctx.signal,
-        );
-      const libDir = place.home ? path.join(place.home, 'lib') : runDir;
-      fs.mkdirSync(libDir, { recursive: true });
-      fs.copyFileSync(ASSAY_MODULE, path.join(libDir, 'assay.py'));
-      if (place.user) {
-        chownTree(runDir, place.user.uid, place.user.gid);
-        chownTree(libDir, place.user.uid, place.user.gid);
-        fs.chmodSync(runDir, 0o700);
-      }
+      place = await servers.open(ctx.scope.tenantId, ctx.workDir, async (inputDir) => {
+        if (binding) {
+          const target = path.join(inputDir, 'dataset.csv');
+          await ctx.engine.exportLog(datasetDir(ctx.dataDir, binding), 'csv', target, ctx.signal);
+        }
+      });
       const setup = [
         'import os as _os, sys as _sys',
-        `_os.chdir(${JSON.stringify(runDir)})`,
-        `_os.environ['ASSAY_RUN_DIR'] = ${JSON.stringify(runDir)}`,
-        `_sys.path.insert(0, ${JSON.stringify(libDir)})`,
+        `_os.chdir(${JSON.stringify(place.inside.runDir)})`,
+        `_os.environ['ASSAY_RUN_DIR'] = ${JSON.stringify(place.inside.runDir)}`,
+        `_os.environ['ASSAY_INPUT_DIR'] = ${JSON.stringify(place.inside.inputDir)}`,
+        ...(place.inside.python ? [`_sys.path.insert(0, ${JSON.stringify(place.inside.python)})`] : []),
         'del _os, _sys',
       ].join('\n');
       const run = await runInKernel(place, {
@@ -100,6 +101,7 @@ export function notebookRunner(servers: KernelServers): JobRunner {
         setup,
         cells: toRun,
         signal: ctx.signal,
+        outputLimitBytes: options.outputLimitBytes,
         onCellStart: (index, cell) =>
           ctx.progress(`Running cell ${index + 1} of ${toRun.length}`, 5 + (index / toRun.length) * 85, {
             cellsDone: index,
@@ -110,11 +112,31 @@ export function notebookRunner(servers: KernelServers): JobRunner {
           outcomes.push(outcome);
         },
       });
+      // Nothing of the run may still be writing while its files are read.
+      await place.stop();
+      const memory = Boolean(run.died?.memory) || place.memoryRanOut();
       await ctx.progress('Writing outputs', 92, { cellsDone: outcomes.length, currentCell: null });
       const outputs = await storeOutputs(ctx, executionId, outcomes);
-      const products = await publishProducts(ctx, runDir, executionId);
+      let failed: { errorType: string; errorMessage: string; cellId: string | null } | null = null;
+      const cellFailure = outcomes.find((o) => o.status === 'Error');
+      if (cellFailure) {
+        failed = {
+          errorType: cellFailure.errorType ?? 'Error',
+          errorMessage: cellFailure.errorMessage ?? '',
+          cellId: cellFailure.cellId,
+        };
+      }
+      const products = emptyProducts();
+      if (!failed) {
+        try {
+          await publishProducts(ctx, place.runDir, executionId, options.publishLimitBytes, products);
+        } catch (err) {
+          if (!(err instanceof RunFileError)) throw err;
+          failed = { errorType: err.name, errorMessage: err.message, cellId: null };
+        }
+      }
       const executed = executedCells(stored, outcomes);
-      if (options.generateReport) {
+      if (runOptions.generateReport) {
         const title = `${String(nb.name)} report`;
         const report = await ctx.output({
           role: 'primary',
@@ -127,26 +149,25 @@ export function notebookRunner(servers: KernelServers): JobRunner {
         });
         products.reports.push({ name: title, format: 'html', artifactId: report.artifactId! });
       }
-      const failed = outcomes.find((o) => o.status === 'Error');
-      const error = failed
-        ? { errorType: failed.errorType ?? 'Error', errorMessage: failed.errorMessage ?? '', cellId: failed.cellId }
-        : null;
       await finishExecution(ctx, notebookId, executionId, {
-        status: error ? 'Error' : 'Completed',
+        status: failed ? 'Error' : 'Completed',
         cells: cellResults(toRun, outcomes),
         outputs,
         products,
-        error,
+        error: failed,
         executed,
         resources: run.resources,
         kernelDead: Boolean(run.died),
       });
       if (run.died) {
         throw new KernelDiedError(
-          `The kernel died in cell ${run.died.cellId} (${run.died.reason})${run.died.memory ? '; memory ran out' : ''}.`,
+          `The kernel died in cell ${run.died.cellId} (${run.died.reason})${memory ? '; memory ran out' : ''}.`,
         );
       }
-      if (failed) throw new CellError(`Cell ${failed.cellId} failed: ${failed.errorType}: ${failed.errorMessage}`);
+      if (cellFailure) {
+        throw new CellError(`Cell ${cellFailure.cellId} failed: ${cellFailure.errorType}: ${cellFailure.errorMessage}`);
+      }
+      if (failed) throw new CellError(`${failed.errorType}: ${failed.errorMessage}`);
     } catch (err) {
       if (ctx.signal.aborted || !(err instanceof KernelDiedError || err instanceof CellError)) {
         const reason = ctx.signal.aborted ? ctx.signal.reason : err;
@@ -167,8 +188,7 @@ export function notebookRunner(servers: KernelServers): JobRunner {
       }
       throw err;
     } finally {
-      place.release();
-      fs.rmSync(runDir, { recursive: true, force: true });
+      await place?.dispose();
     }
   };
 }
@@ -317,9 +337,10 @@ async function inline(
   };
 }
 
-/** What the notebook published through the `assay` module: enriched datasets and models. */
-async function publishProducts(ctx: JobContext, runDir: string, executionId: string) {
-  const products = {
+type Products = ReturnType<typeof emptyProducts>;
+
+function emptyProducts() {
+  return {
     enrichedDatasets: [] as {
       name: string;
       datasetId: string;
@@ -336,56 +357,148 @@ async function publishProducts(ctx: JobContext, runDir: string, executionId: str
     }[],
     reports: [] as { name: string; format: string; artifactId: string }[],
   };
-  const manifest = path.join(runDir, 'assay-outputs.json');
-  if (!fs.existsSync(manifest)) return products;
-  const entries = JSON.parse(fs.readFileSync(manifest, 'utf8')) as Record<string, unknown>[];
-  for (const e of entries) {
-    const file = path.join(runDir, path.basename(String(e.file)));
-    if (!fs.existsSync(file)) continue;
-    if (e.kind === 'enriched') {
-      const header = firstLine(file).split(',');
-      const dataset = await storeDataset(
-        ctx.db,
-        ctx.engine,
-        ctx.dataDir,
-        ctx.scope,
-        { path: file, originalName: path.basename(file), size: fs.statSync(file).size },
-        {
-          name: String(e.name),
-          caseIdColumn: 'case_id',
-          activityColumn: 'activity',
-          timestampColumn: 'timestamp',
-          resourceColumn: header.includes('resource') ? 'resource' : undefined,
-        },
-      );
-      products.enrichedDatasets.push({
-        name: String(e.name),
-        datasetId: dataset.datasetId,
-        recordCount: Number(e.recordCount),
-        newColumns: (e.newColumns as string[]) ?? [],
-        format: 'csv',
-      });
-    } else if (e.kind === 'model') {
-      const metrics = (e.metrics as Record<string, number>) ?? {};
+}
+
+/**
+ * What the notebook published through the `assay` module: enriched datasets and models, named
+ * in the run's manifest. Files are copied out of the run directory (never linked or moved) and
+ * must be regular files; an enriched dataset that loses rows on import fails the step.
+ */
+async function publishProducts(
+  ctx: JobContext,
+  runDir: string,
+  executionId: string,
+  limitBytes: number,
+  products: Products,
+): Promise<void> {
+  const manifest = readRunFile(runDir, MANIFEST, MANIFEST_LIMIT_BYTES);
+  if (!manifest) return;
+  for (const [index, entry] of parseManifest(manifest).entries()) {
+    const copy = path.join(ctx.workDir, `published-${index}${entry.kind === 'enriched' ? '.csv' : ''}`);
+    copyRunFile(runDir, entry.file, copy, limitBytes);
+    if (entry.kind === 'enriched') {
+      products.enrichedDatasets.push(await publishEnriched(ctx, copy, entry));
+    } else {
       const a = await storeArtifact(ctx.db, ctx.dataDir, ctx.scope.projectId, {
-        content: { file },
-        fileName: path.basename(file),
+        content: { file: copy },
+        fileName: entry.file,
         contentType: 'application/octet-stream',
         kind: 'AnalyticsModel',
-        title: String(e.name),
+        title: entry.name,
         executionId,
         fence: ctx.fence,
       });
       products.models.push({
-        name: String(e.name),
-        modelType: String(e.modelType),
-        accuracy: metrics.accuracy ?? null,
-        metrics,
+        name: entry.name,
+        modelType: entry.modelType,
+        accuracy: entry.metrics.accuracy ?? null,
+        metrics: entry.metrics,
         artifactId: a.id,
       });
     }
   }
-  return products;
+}
+
+/** Imports an enriched CSV as a dataset of the project; every row the notebook wrote must arrive. */
+async function publishEnriched(ctx: JobContext, file: string, entry: EnrichedEntry) {
+  const header = firstLine(file).split(',');
+  const dataset = await storeDataset(
+    ctx.db,
+    ctx.engine,
+    ctx.dataDir,
+    ctx.scope,
+    { path: file, originalName: entry.file, size: fs.statSync(file).size },
+    {
+      name: entry.name,
+      caseIdColumn: 'case_id',
+      activityColumn: 'activity',
+      timestampColumn: 'timestamp',
+      resourceColumn: header.includes('resource') ? 'resource' : undefined,
+    },
+  ).catch((err: unknown) => {
+    throw new RunFileError(`The enriched dataset '${entry.name}' could not be imported: ${(err as Error).message}`);
+  });
+  const warnings = dataset.importWarnings.warnings;
+  if (dataset.eventCount !== entry.recordCount || dataset.importWarnings.invalidRowCount > 0) {
+    await deleteDataset(ctx.db, ctx.dataDir, ctx.scope, dataset.datasetId);
+    const first = warnings[0] ? ` (first: line ${String(warnings[0].line)}: ${warnings[0].message})` : '';
+    throw new RunFileError(
+      `The enriched dataset '${entry.name}' has ${entry.recordCount} rows, but ${dataset.eventCount ?? 0} could be imported${first}; nothing was published.`,
+    );
+  }
+  return {
+    name: entry.name,
+    datasetId: dataset.datasetId,
+    recordCount: entry.recordCount,
+    newColumns: entry.newColumns,
+    format: 'csv',
+  };
+}
+
+interface EnrichedEntry {
+  kind: 'enriched';
+  name: string;
+  file: string;
+  recordCount: number;
+  newColumns: string[];
+}
+interface ModelEntry {
+  kind: 'model';
+  name: string;
+  file: string;
+  modelType: string;
+  metrics: Record<string, number>;
+}
+
+/** The manifest the `assay` module writes, checked field by field: it is the notebook's word only. */
+function parseManifest(content: Buffer): (EnrichedEntry | ModelEntry)[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content.toString('utf8'));
+  } catch {
+    throw new RunFileError(`${MANIFEST} is not valid JSON.`);
+  }
+  if (!Array.isArray(parsed)) throw new RunFileError(`${MANIFEST} must be a list of published outputs.`);
+  if (parsed.length > MAX_PUBLISHED) throw new RunFileError(`A notebook may publish at most ${MAX_PUBLISHED} outputs.`);
+  return parsed.map((raw: unknown, i) => {
+    const e = (raw ?? {}) as Record<string, unknown>;
+    const where = `${MANIFEST} entry ${i}`;
+    const name = text(e.name, `${where}: name`);
+    const file = text(e.file, `${where}: file`);
+    if (e.kind === 'enriched') {
+      if (!Number.isSafeInteger(e.recordCount) || (e.recordCount as number) < 0)
+        throw new RunFileError(`${where}: recordCount must be a count of rows.`);
+      const columns = Array.isArray(e.newColumns) ? e.newColumns : [];
+      return {
+        kind: 'enriched',
+        name,
+        file,
+        recordCount: e.recordCount as number,
+        newColumns: columns.slice(0, 1000).map((c, j) => text(c, `${where}: newColumns[${j}]`)),
+      };
+    }
+    if (e.kind === 'model') {
+      const metrics: Record<string, number> = {};
+      for (const [k, v] of Object.entries((e.metrics ?? {}) as Record<string, unknown>).slice(0, 100)) {
+        if (typeof v === 'number' && Number.isFinite(v)) metrics[text(k, `${where}: metric name`)] = v;
+      }
+      return { kind: 'model', name, file, modelType: text(e.modelType ?? 'unknown', `${where}: modelType`), metrics };
+    }
+    throw new RunFileError(`${where}: kind must be 'enriched' or 'model'.`);
+  });
+}
+
+/** A short printable string from the manifest, or a refusal naming the field. */
+function text(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || hasControl(value)) {
+    throw new RunFileError(`${field} must be a text of 1 to 200 printable characters.`);
+  }
+  return cleanText(value);
+}
+
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) < 0x20) return true;
+  return false;
 }
 
 /** The header line of a CSV, without reading the whole file. */

@@ -50,6 +50,8 @@ export async function runInKernel(
     setup: string;
     cells: CellToRun[];
     signal: AbortSignal;
+    /** Bytes of output kept in memory for the whole run; what comes after is dropped, with a note. */
+    outputLimitBytes: number;
     onCellStart?(index: number, cell: CellToRun): Promise<void> | void;
     onCellDone?(index: number, outcome: CellOutcome): Promise<void> | void;
   },
@@ -58,19 +60,24 @@ export async function runInKernel(
   let kernel: Kernel.IKernelConnection | undefined;
   const run: KernelRun = { outcomes: [], died: null, resources: null };
   let onDeath: (reason: string) => void = () => undefined;
+  const budget = { remaining: o.outputLimitBytes, exceeded: false };
   const death = new Promise<string>((resolve) => (onDeath = resolve));
   try {
-    const warm = place.takeWarm(o.kernelName);
-    kernel = warm ? manager.connectTo({ model: warm }) : await manager.startNew({ name: o.kernelName });
+    kernel = await manager.startNew({ name: o.kernelName });
     kernel.statusChanged.connect((_, status) => {
       if (status === 'restarting' || status === 'autorestarting' || status === 'dead') onDeath(`kernel ${status}`);
     });
+    // The server itself can go too (killed, out of memory): then no status ever arrives.
+    kernel.connectionStatusChanged.connect((_, status) => {
+      if (status === 'disconnected') onDeath('connection to the kernel lost');
+    });
+    void place.lost.then(onDeath);
     // `hidden` code (setup, measuring) stays out of the kernel's history; its output still comes back.
     const execute = async (code: string, hidden: boolean) => {
       const future = kernel!.requestExecute({ code, silent: false, store_history: !hidden, stop_on_error: true });
       future.done.catch(() => undefined); // a dead kernel rejects it after the run has moved on
       const outputs: NbOutput[] = [];
-      future.onIOPub = (msg) => collect(outputs, msg);
+      future.onIOPub = (msg) => collect(outputs, msg, budget);
       const stopped = new Promise<never>((_, reject) => {
         const stop = () => reject(o.signal.reason);
         if (o.signal.aborted) stop();
@@ -143,10 +150,26 @@ export async function runInKernel(
   }
 }
 
-/** Adds an IOPub message to a cell's outputs the way nbformat stores them (streams merged). */
-function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage): void {
-  const content = msg.content as Record<string, unknown>;
-  switch (msg.header.msg_type) {
+/**
+ * Adds an IOPub message to a cell's outputs the way nbformat stores them (streams merged). The
+ * kernel's messages are hostile input: strings lose NUL characters and lone surrogates (which the
+ * store cannot hold), nesting deeper than `MAX_OUTPUT_DEPTH` is cut, and once the run's output
+ * budget is spent further output is dropped with one note saying so.
+ */
+function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage, budget: OutputBudget): void {
+  const type = msg.header.msg_type;
+  if (type !== 'stream' && type !== 'execute_result' && type !== 'display_data' && type !== 'error') return;
+  const content = cleanValue(msg.content, 0) as Record<string, unknown>;
+  const size = Buffer.byteLength(JSON.stringify(content));
+  if (budget.exceeded || size > budget.remaining) {
+    if (!budget.exceeded) {
+      budget.exceeded = true;
+      outputs.push({ output_type: 'stream', name: 'stderr', text: OUTPUT_DROPPED });
+    }
+    return;
+  }
+  budget.remaining -= size;
+  switch (type) {
     case 'stream': {
       const last = outputs[outputs.length - 1];
       if (last?.output_type === 'stream' && last.name === content.name) last.text += String(content.text);
@@ -156,27 +179,54 @@ function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage): void {
     case 'execute_result':
       outputs.push({
         output_type: 'execute_result',
-        data: content.data as Record<string, unknown>,
-        metadata: (content.metadata as object) ?? {},
-        execution_count: (content.execution_count as number) ?? null,
+        data: asRecord(content.data),
+        metadata: asRecord(content.metadata),
+        execution_count: typeof content.execution_count === 'number' ? content.execution_count : null,
       });
       break;
     case 'display_data':
-      outputs.push({
-        output_type: 'display_data',
-        data: content.data as Record<string, unknown>,
-        metadata: (content.metadata as object) ?? {},
-      });
+      outputs.push({ output_type: 'display_data', data: asRecord(content.data), metadata: asRecord(content.metadata) });
       break;
     case 'error':
       outputs.push({
         output_type: 'error',
         ename: String(content.ename),
         evalue: String(content.evalue),
-        traceback: (content.traceback as string[]) ?? [],
+        traceback: Array.isArray(content.traceback) ? content.traceback.map(String) : [],
       });
       break;
   }
+}
+
+interface OutputBudget {
+  remaining: number;
+  exceeded: boolean;
+}
+
+/** The note that replaces output beyond the run's budget. */
+export const OUTPUT_DROPPED = '[Assay: the output limit of this execution was reached; later output was dropped.]\n';
+/** JSON nesting kept from a kernel's output; deeper values become a note. */
+const MAX_OUTPUT_DEPTH = 64;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** A kernel's text as the store can hold it: NUL characters and lone surrogates become U+FFFD. */
+export function cleanText(value: string): string {
+  return value.split('\u0000').join('\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** A copy of a kernel's value that the store and JSON can hold. */
+function cleanValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return cleanText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_OUTPUT_DEPTH) return '[Assay: nested too deep]';
+  if (Array.isArray(value)) return value.map((v) => cleanValue(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[cleanValue(k, depth) as string] = cleanValue(v, depth + 1);
+  return out;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 /** Peak memory and CPU time of the kernel process, asked of the kernel itself. */

@@ -1,0 +1,370 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  base,
+  eventually,
+  fixtureLog,
+  formWith,
+  newInvestigation,
+  startTestApp,
+  type Tenant,
+  type TestApp,
+} from './harness';
+import { kernelCalls, processesWith } from './kernelHarness';
+
+/**
+ * Notebook code is hostile: every attack here was seen working against the service before each
+ * execution got a sandbox of its own (bubblewrap: no network, its own PID namespace, a read-only
+ * system, a size-limited run directory) and before the service read what kernels wrote as
+ * hostile input. The kernels are real (Debian's jupyter-server and python3-ipykernel); the
+ * store is not the subject, so PGlite only.
+ */
+describe('the notebook sandbox', () => {
+  let app: TestApp;
+  let t: Tenant;
+  let other: Tenant;
+  let datasetId: string;
+  let theirDatasetId: string;
+  let k: ReturnType<typeof kernelCalls>;
+  /** A file only root may read, outside anything a sandbox sees. */
+  let secret: string;
+  beforeAll(async () => {
+    app = await startTestApp('pglite', {
+      KERNEL_MEMORY_LIMIT_BYTES: String(1536 * 1024 ** 2),
+      KERNEL_DISK_LIMIT_BYTES: String(64 * 1024 ** 2),
+      KERNEL_PROCESS_LIMIT: '64',
+      KERNEL_OUTPUT_LIMIT_BYTES: '200000',
+    });
+    t = await app.newTenant();
+    other = await app.newTenant();
+    ({ datasetId } = await newInvestigation(app, t));
+    ({ datasetId: theirDatasetId } = await newInvestigation(app, other));
+    k = kernelCalls(app, () => datasetId);
+    secret = path.join(os.tmpdir(), `assay-secret-${randomUUID()}`);
+    fs.writeFileSync(secret, 'TOP SECRET', { mode: 0o600 });
+  }, 60_000);
+  afterAll(async () => {
+    fs.rmSync(secret, { force: true });
+    await app.close();
+  });
+
+  const projectCounts = async (tenant: Tenant) => {
+    const [row] = await app.db.query(
+      `SELECT (SELECT count(*)::int FROM datasets WHERE project_id = $1) AS datasets,
+              (SELECT count(*)::int FROM artifacts WHERE project_id = $1 AND kind = 'AnalyticsModel') AS models`,
+      [tenant.projectId],
+    );
+    return row;
+  };
+  /** A cell that names `file` in the `assay` manifest as a model (or an enriched dataset). */
+  const publishes = (kind: 'model' | 'enriched', file: string) =>
+    [
+      'import json',
+      `entry = {'kind': ${JSON.stringify(kind)}, 'name': 'x', 'file': ${JSON.stringify(file)}, 'modelType': 'm', 'recordCount': 42, 'newColumns': []}`,
+      "json.dump([entry], open('assay-outputs.json', 'w'))",
+    ].join('\n');
+
+  test('a link to a root-only file named as a model is refused; nothing is published', async () => {
+    const before = await projectCounts(t);
+    const { id, executionId, done } = await k.runCells(
+      [`import os\nos.symlink(${JSON.stringify(secret)}, 'model-x.pkl')`, publishes('model', 'model-x.pkl')],
+      t,
+    );
+    expect(done.status).toBe('Error');
+    expect(done.error).toMatchObject({
+      errorType: 'OutputRejected',
+      errorMessage: expect.stringContaining('is a link'),
+    });
+    expect((await k.results(id, executionId, t)).models).toEqual([]);
+    expect(await projectCounts(t)).toEqual(before);
+  });
+
+  test("a link to another tenant's dataset named as an enriched dataset is refused; no dataset appears", async () => {
+    const theirs = path.join(app.config.dataDir, 'datasets', theirDatasetId, 'original.xes');
+    expect(fs.existsSync(theirs)).toBe(true);
+    const before = await projectCounts(t);
+    const { done } = await k.runCells(
+      [`import os\nos.symlink(${JSON.stringify(theirs)}, 'enriched-x.csv')`, publishes('enriched', 'enriched-x.csv')],
+      t,
+    );
+    expect(done.status).toBe('Error');
+    expect(done.error.errorMessage).toContain('is a link');
+    expect(await projectCounts(t)).toEqual(before);
+  });
+
+  test('a FIFO, a name leaving the run directory and a broken manifest fail the run quickly, publishing nothing', async () => {
+    const before = await projectCounts(t);
+    const fifo = await k.runCells(["import os\nos.mkfifo('model-x.pkl')", publishes('model', 'model-x.pkl')], t);
+    expect(fifo.done.error.errorMessage).toContain('is not a regular file');
+    const escape = await k.runCells([publishes('model', '../../../etc/passwd')], t);
+    expect(escape.done.error.errorMessage).toContain('is not a file name of the run directory');
+    const broken = await k.runCells(["open('assay-outputs.json', 'w').write('[{')"], t);
+    expect(broken.done.error).toMatchObject({
+      errorType: 'OutputRejected',
+      errorMessage: expect.stringContaining('JSON'),
+    });
+    expect(await projectCounts(t)).toEqual(before);
+  });
+
+  test('links planted wherever the code can write change nothing outside the sandbox on the next run', async () => {
+    const victim = path.join(os.tmpdir(), `assay-victim-${randomUUID()}`);
+    fs.writeFileSync(victim, 'root owned', { mode: 0o644 });
+    try {
+      const planted = await k.runCells(
+        [
+          [
+            'import os, json',
+            'home = os.path.expanduser("~")',
+            'results = {}',
+            `for place in [home + '/lib/assay.py', home + '/lib/other.py', home + '/.bashrc', 'dataset.csv', '/tmp/x']:`,
+            '    os.makedirs(os.path.dirname(place) or ".", exist_ok=True)',
+            `    os.symlink(${JSON.stringify(victim)}, place)`,
+            "for target in ['/opt/assay/python/assay.py', '/run/assay-input/dataset.csv', '/usr/lib/x', '/etc/x']:",
+            '    try:',
+            "        open(target, 'a').write('x')",
+            "        results[target] = 'written'",
+            '    except OSError as e:',
+            "        results[target] = 'refused'",
+            'print(json.dumps(results))',
+          ].join('\n'),
+        ],
+        t,
+      );
+      expect(planted.done.status).toBe('Completed');
+      expect(JSON.parse(await k.printed(planted.id, planted.executionId, t))).toEqual({
+        '/opt/assay/python/assay.py': 'refused',
+        '/run/assay-input/dataset.csv': 'refused',
+        '/usr/lib/x': 'refused',
+        '/etc/x': 'refused',
+      });
+      const next = await k.runCells(['import assay\ndf = assay.load_dataset()\nprint(len(df))'], t);
+      expect(next.done.status).toBe('Completed');
+      expect(await k.printed(next.id, next.executionId, t)).toBe('42\n');
+      const stat = fs.statSync(victim);
+      expect([stat.uid, stat.mode & 0o777, fs.readFileSync(victim, 'utf8')]).toEqual([0, 0o644, 'root owned']);
+    } finally {
+      fs.rmSync(victim, { force: true });
+    }
+  });
+
+  test("kernels reach no loopback service (the database, the service's port) and see no process but their own", async () => {
+    const servicePort = new URL(app.url).port;
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import glob, json, os, socket',
+          'def reach(port):',
+          '    try:',
+          "        socket.create_connection(('127.0.0.1', port), timeout=2).close()",
+          "        return 'connected'",
+          '    except OSError as e:',
+          '        return type(e).__name__',
+          'commands = []',
+          "for f in glob.glob('/proc/[0-9]*/cmdline'):",
+          '    try:',
+          "        commands.append(open(f, 'rb').read().replace(b'\\0', b' ').decode())",
+          '    except OSError:',
+          '        pass',
+          `print(json.dumps({'db': reach(5432), 'service': reach(${servicePort}), 'commands': commands}))`,
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    const seen = JSON.parse(await k.printed(id, executionId, t));
+    expect(seen.db).toBe('ConnectionRefusedError');
+    expect(seen.service).toBe('ConnectionRefusedError');
+    // bubblewrap's init, the Jupyter Server and the kernel: nothing of the host or of other runs.
+    expect(seen.commands.length).toBeLessThanOrEqual(4);
+    for (const command of seen.commands) expect(command).toMatch(/bwrap|jupyter-server|ipykernel_launcher/);
+  });
+
+  test('a setsid child outlives neither a timeout nor the end of its run', async () => {
+    const marker = `assay-orphan-${randomUUID()}`;
+    const spawnOrphan = [
+      'import os, time',
+      'if os.fork() == 0:',
+      '    os.setsid()',
+      '    if os.fork() == 0:',
+      `        os.execv('/usr/bin/python3', ['python3', '-c', 'import time\\nwhile True: time.sleep(1)', ${JSON.stringify(marker)}])`,
+      '    os._exit(0)',
+      'time.sleep(0.5)',
+    ].join('\n');
+    const id = await k.notebook([spawnOrphan, 'import time\ntime.sleep(120)'], t);
+    const run = await k.execute(id, t, { timeout: 4 });
+    // The orphan exists while the run does: the check below could fail.
+    await eventually('the orphan to start', async () => (processesWith(marker).length > 0 ? true : undefined), 15_000);
+    const done = await k.finished(id, run.executionId, t, 30_000);
+    expect(done.status).toBe('Error');
+    await eventually(
+      'the orphan to be gone',
+      async () => (processesWith(marker).length === 0 ? true : undefined),
+      5_000,
+    );
+  }, 60_000);
+
+  test('a run whose Jupyter Server is killed ends as KernelDied within seconds; the next run starts afresh', async () => {
+    const started = Date.now();
+    const { done } = await k.runCells(['import os, signal\nos.kill(os.getppid(), signal.SIGKILL)', 'print(1)'], t);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(done.status).toBe('Error');
+    expect(done.cellResults[0]).toMatchObject({ status: 'Error', errorType: 'KernelDied' });
+    const next = await k.runCells(['print("again")'], t);
+    expect(next.done.status).toBe('Completed');
+  }, 60_000);
+
+  test('processes, memory and disk are limited per run', async () => {
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import errno, json, subprocess',
+          'started = []',
+          'try:',
+          '    for _ in range(100):',
+          "        started.append(subprocess.Popen(['sleep', '30']))",
+          'except OSError as e:',
+          '    process_error = errno.errorcode[e.errno]',
+          'for p in started:',
+          '    p.kill()',
+          'def fill(path):',
+          '    try:',
+          "        with open(path, 'wb') as f:",
+          '            for _ in range(100):',
+          "                f.write(b'x' * 1024 * 1024)",
+          "        return 'wrote 100 MB'",
+          '    except OSError as e:',
+          '        return errno.errorcode[e.errno]',
+          'disk = fill("big.bin")',
+          'try:',
+          '    hog = bytearray(2 * 1024 ** 3)',
+          "    memory = 'allocated'",
+          'except MemoryError:',
+          "    memory = 'MemoryError'",
+          "print(json.dumps({'processes': len(started), 'process_error': process_error, 'disk': disk, 'memory': memory}))",
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    const seen = JSON.parse(await k.printed(id, executionId, t));
+    expect(seen.processes).toBeLessThan(64);
+    expect(seen.process_error).toBe('EAGAIN');
+    expect(['ENOSPC', 'EFBIG']).toContain(seen.disk);
+    expect(seen.memory).toBe('MemoryError');
+  }, 60_000);
+
+  test('output past the run limit is dropped with a note; NUL, lone surrogates and deep JSON are stored safely', async () => {
+    const { id, executionId, done } = await k.runCells(
+      [
+        // A lone surrogate cannot leave ipykernel as such; Python's surrogate escape sends a raw byte.
+        "print('a\\x00b', '\\udcff')",
+        [
+          'from IPython.display import JSON, display',
+          'deep = 1',
+          'for _ in range(500):',
+          '    deep = [deep]',
+          "display(JSON({'deep': deep}))",
+        ].join('\n'),
+        "for i in range(10000):\n    print('x' * 100)",
+        "print('after the flood')",
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    const outputs = (await k.results(id, executionId, t)).outputs;
+    const texts = outputs.filter((o: { outputType: string }) => o.outputType === 'stream');
+    expect(texts[0].content).toBe('a\uFFFDb \uFFFD\n');
+    expect(JSON.stringify(outputs)).toContain('nested too deep');
+    const total = texts.reduce((n: number, o: { sizeBytes: number }) => n + o.sizeBytes, 0);
+    expect(total).toBeLessThan(200_000);
+    expect(JSON.stringify(texts)).toContain('the output limit of this execution was reached');
+    expect(JSON.stringify(texts)).not.toContain('after the flood');
+  });
+
+  test('a kernel that publishes a model gets it back byte for byte; the execution status counts what it made', async () => {
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import assay',
+          'import matplotlib.pyplot as plt',
+          "assay.publish_model({'weights': [1, 2, 3]}, 'tiny', {'accuracy': 0.5})",
+          'df = assay.load_dataset()',
+          "df['n'] = 1",
+          "assay.publish_enriched(df, 'with n')",
+          'plt.plot([1, 2])',
+          'plt.show()',
+          'df.head()',
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    expect(done.outputs).toEqual({
+      dataFrames: 1,
+      plots: 1,
+      models: 1,
+      enrichedData: { recordCount: 42, newColumns: ['n'] },
+    });
+    const r = await k.results(id, executionId, t);
+    expect(r.models[0]).toMatchObject({ name: 'tiny', accuracy: 0.5, modelType: 'builtins.dict' });
+  });
+});
+
+describe('load_dataset and publish_enriched keep every row', () => {
+  let app: TestApp;
+  let t: Tenant;
+  let sepsis: string;
+  let k: ReturnType<typeof kernelCalls>;
+  beforeAll(async () => {
+    app = await startTestApp('pglite');
+    t = await app.newTenant();
+    const form = formWith(
+      { name: 'sepsis.csv', content: fixtureLog('sepsis.csv') },
+      { caseIdColumn: 'Case ID', activityColumn: 'Activity', timestampColumn: 'Complete Timestamp' },
+    );
+    const res = await app.call('POST', `${base(t)}/dataset`, { token: t.token, raw: { body: form } });
+    expect(res.body).toMatchObject({ caseCount: 1050, eventCount: 15214 });
+    sepsis = res.body.datasetId;
+    k = kernelCalls(app, () => sepsis);
+  }, 60_000);
+  afterAll(() => app.close());
+
+  test("Sepsis's case named NA stays a case: 1050 cases in, 15214 events back out as a dataset", async () => {
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import assay',
+          'df = assay.load_dataset()',
+          "print(df['case_id'].nunique(), int(df['case_id'].isna().sum()), (df['case_id'] == 'NA').sum(), len(df))",
+          "assay.publish_enriched(df, 'sepsis again')",
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    expect(await k.printed(id, executionId, t)).toBe('1050 0 24 15214\n');
+    const [enriched] = (await k.results(id, executionId, t)).enrichedDatasets;
+    const dataset = await app.call('GET', `${base(t)}/dataset/${enriched.datasetId}`, { token: t.token });
+    expect(dataset.body).toMatchObject({ caseCount: 1050, eventCount: 15214 });
+  });
+
+  test('an enriched dataset that loses rows on import fails the run and is not kept', async () => {
+    const before = (await app.call('GET', `${base(t)}/datasets`, { token: t.token })).body.totalCount;
+    const { done } = await k.runCells(
+      [
+        [
+          'import assay',
+          'df = assay.load_dataset()',
+          "df.loc[0, 'case_id'] = None",
+          "assay.publish_enriched(df, 'lossy')",
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Error');
+    expect(done.error.errorMessage).toMatch(/has 15214 rows, but 15213 could be imported/);
+    expect((await app.call('GET', `${base(t)}/datasets`, { token: t.token })).body.totalCount).toBe(before);
+  });
+});
