@@ -1439,6 +1439,10 @@ export interface components {
             CurrentStatus?: string;
             /** @description For 413, the largest body or upload the server accepts. */
             LimitBytes?: number;
+            /** @description For 429, the tenant's quota that is used up. */
+            Limit?: number;
+            /** @description For 429, how much of that quota is in use. */
+            Current?: number;
             /** @description For a refused choice (kernel type, template), the values that exist. */
             Available?: string[];
             /** @description For 503 from `/ready`, the result of each dependency's check. */
@@ -3152,6 +3156,16 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description A quota of the tenant is used up: too many jobs waiting (`TENANT_QUEUED_JOBS_LIMIT`), or, for a Jupyter notebook, too many notebook executions queued or running at once (`TENANT_KERNELS_LIMIT`, each holds a kernel sandbox). Nothing was queued; `Retry-After` says when trying again is worthwhile, `Limit` and `Current` give the quota and what is in use. */
+        QuotaExceeded: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description No execution with this id exists in this tenant and project. */
         ExecutionNotFound: {
             headers: {
@@ -3251,6 +3265,8 @@ export interface components {
         Location: string;
         /** @description `attachment` with the file name, such as `attachment; filename="report.html"`. */
         ContentDisposition: string;
+        /** @description Seconds to wait before trying again. */
+        RetryAfter: number;
         /** @description The sha256 of the file, quoted. */
         ETag: string;
         /** @description Always `bytes`. */
@@ -4813,6 +4829,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotebookNotFound"];
             409: components["responses"]["NotebookExecuting"];
+            429: components["responses"]["QuotaExceeded"];
         };
     };
     getNotebookExecution: {
@@ -5188,6 +5205,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["QuotaExceeded"];
         };
     };
     listJobs: {
@@ -5442,6 +5460,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            429: components["responses"]["QuotaExceeded"];
         };
     };
     downloadArtifact: {

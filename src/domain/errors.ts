@@ -61,5 +61,16 @@ export class TooLargeError extends DomainError {
   }
 }
 
+/** A tenant's quota is used up; the request may succeed later (429 with `Retry-After`). */
+export class QuotaError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    details: ErrorDetails = {},
+  ) {
+    super('Quota exceeded', message, details);
+  }
+}
+
 /** The operation exists in the contract but not yet for this kind of resource. */
 export class NotYetError extends DomainError {}

@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Job, JobCancel, JobList, JobResults, JobRetry, JobSubmit, JobSubmitted } from '../api/types';
-import type { JobQueue } from '../jobs/queue';
+import type { JobQueue, TenantLimits } from '../jobs/queue';
 import type { Db, Row } from '../store/db';
 import { artifactUrl } from './artifacts';
-import { ConflictError, InvalidError, NotFoundError } from './errors';
+import { ConflictError, InvalidError, NotFoundError, QuotaError } from './errors';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 import { describeBytes, describeSeconds } from './units';
 import { checkParameters } from '../kernels/parameters';
@@ -112,41 +112,44 @@ export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHas
   const runAfter = startTimeOf(scheduling, now);
   const priority = request.priority ?? 'Normal';
   const rank = PRIORITY_RANK[priority] + (job.immediate ? IMMEDIATE_BONUS : 0);
-  const [row] = await db.query(
-    `INSERT INTO jobs (id, tenant_id, project_id, job_type, name, description, priority, priority_rank, status,
+  const [row] = await db.transaction(async (tx) => {
+    await checkTenantLimits(tx, queue.tenantLimits, scope.tenantId, request.jobType);
+    return tx.query(
+      `INSERT INTO jobs (id, tenant_id, project_id, job_type, name, description, priority, priority_rank, status,
        resource_type, resource_id, resource_name, parameters, scheduling, notifications, submitted_by, created_at,
        run_after, updated_at, retry_of, retry_reason, idempotency_key, request_hash, execution_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Queued', $9, $10, $11, $12, $13, $14, $15, $16, $17, $16, $18, $19, $20, $21, $22)
      RETURNING *`,
-    [
-      id,
-      scope.tenantId,
-      scope.projectId,
-      request.jobType,
-      request.jobName,
-      request.jobDescription ?? null,
-      priority,
-      rank,
-      request.resource.resourceType,
-      request.resource.resourceId.toLowerCase(),
-      resource.name,
-      JSON.stringify(request.parameters ?? {}),
-      JSON.stringify(scheduling),
-      JSON.stringify({
-        onCompletion: request.notifications?.onCompletion ?? false,
-        onFailure: request.notifications?.onFailure ?? false,
-        emailRecipients: request.notifications?.emailRecipients ?? [],
-      }),
-      job.submittedBy,
-      now,
-      runAfter,
-      job.retryOf?.id ?? null,
-      job.retryOf?.reason ?? null,
-      job.idempotencyKey ?? null,
-      requestHash ?? null,
-      job.executionId ?? null,
-    ],
-  );
+      [
+        id,
+        scope.tenantId,
+        scope.projectId,
+        request.jobType,
+        request.jobName,
+        request.jobDescription ?? null,
+        priority,
+        rank,
+        request.resource.resourceType,
+        request.resource.resourceId.toLowerCase(),
+        resource.name,
+        JSON.stringify(request.parameters ?? {}),
+        JSON.stringify(scheduling),
+        JSON.stringify({
+          onCompletion: request.notifications?.onCompletion ?? false,
+          onFailure: request.notifications?.onFailure ?? false,
+          emailRecipients: request.notifications?.emailRecipients ?? [],
+        }),
+        job.submittedBy,
+        now,
+        runAfter,
+        job.retryOf?.id ?? null,
+        job.retryOf?.reason ?? null,
+        job.idempotencyKey ?? null,
+        requestHash ?? null,
+        job.executionId ?? null,
+      ],
+    );
+  });
   try {
     await enqueue(queue, row);
   } catch (err) {
@@ -157,6 +160,38 @@ export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHas
     throw err;
   }
   return row;
+}
+
+/**
+ * A tenant may hold only so much of the shared queue: jobs waiting, and Notebook jobs queued or
+ * running (each holds a kernel sandbox). Checked under a per-tenant lock in the transaction that
+ * records the job, so concurrent submits cannot slip past the limit together.
+ */
+async function checkTenantLimits(tx: Db, limits: TenantLimits, tenantId: string, jobType: JobType): Promise<void> {
+  if (limits.queuedJobs === Infinity && limits.kernels === Infinity) return;
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`assay-tenant-limits:${tenantId}`]);
+  const [n] = await tx.query<{ queued: number; kernels: number }>(
+    `SELECT count(*) FILTER (WHERE status = 'Queued')::int AS queued,
+       count(*) FILTER (WHERE job_type = 'Notebook')::int AS kernels
+     FROM jobs WHERE tenant_id = $1 AND status IN ('Queued', 'Running')`,
+    [tenantId],
+  );
+  const retryAfter = async (type: string | null) =>
+    Math.min(3600, Math.max(1, Math.ceil(await typicalDuration(tx, type))));
+  if (n.queued >= limits.queuedJobs) {
+    throw new QuotaError(
+      `This tenant has ${n.queued} jobs waiting, the limit is ${limits.queuedJobs}; nothing was queued. Retry once some have started.`,
+      await retryAfter(null),
+      { Limit: limits.queuedJobs, Current: n.queued },
+    );
+  }
+  if (jobType === 'Notebook' && n.kernels >= limits.kernels) {
+    throw new QuotaError(
+      `This tenant has ${n.kernels} notebook executions queued or running, the limit of concurrent kernels is ${limits.kernels}; nothing was queued. Retry once one has finished.`,
+      await retryAfter('Notebook'),
+      { Limit: limits.kernels, Current: n.kernels },
+    );
+  }
 }
 
 /** Puts a recorded job on the queue (again: pg-boss ignores an id it already has). */

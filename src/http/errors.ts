@@ -6,6 +6,7 @@ import {
   InvalidError,
   NotFoundError,
   NotYetError,
+  QuotaError,
   TooLargeError,
 } from '../domain/errors';
 import type { FieldProblem } from '../domain/errors';
@@ -21,6 +22,9 @@ export function errorReply(err: unknown, requestId: string): Reply {
       RequestId: requestId,
     };
     if (err instanceof InvalidError && err.problems.length > 0) body.ValidationErrors = err.problems.map(toField);
+    if (err instanceof QuotaError) {
+      return { status: 429, body, headers: { 'Retry-After': String(err.retryAfterSeconds) } };
+    }
     return { status: statusOf(err), body };
   }
   // Anything else is a bug: log it (the caller does) and never show its stack or text to clients.

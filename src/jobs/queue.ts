@@ -15,6 +15,14 @@ const POLL_SECONDS = 2;
 /** Seconds without a heartbeat after which pg-boss takes a job from its worker and retries it. */
 export const HEARTBEAT_SECONDS = 10;
 
+/** How much of the queue one tenant may hold (see createJob); absent limits mean none. */
+export interface TenantLimits {
+  /** Jobs waiting (Queued). */
+  queuedJobs: number;
+  /** Notebook jobs (each a kernel) queued or running. */
+  kernels: number;
+}
+
 /** What a job's worker is told: its id. Everything else is read from the jobs table. */
 export interface Delivery {
   jobId: string;
@@ -31,9 +39,14 @@ export class JobQueue {
   private constructor(
     private readonly boss: PgBoss,
     private readonly logger: Logger,
+    /** What each tenant may hold of the queue, checked when a job is submitted. */
+    readonly tenantLimits: TenantLimits,
   ) {}
 
-  static async open(db: Db, opts: { databaseUrl?: string; schema: string; logger: Logger }): Promise<JobQueue> {
+  static async open(
+    db: Db,
+    opts: { databaseUrl?: string; schema: string; logger: Logger; tenantLimits?: TenantLimits },
+  ): Promise<JobQueue> {
     // pg-boss is ESM-only; this service is CommonJS.
     const { PgBoss, fromPglite } = await import('pg-boss');
     const common = {
@@ -60,7 +73,7 @@ export class JobQueue {
     };
     if (!(await boss.getQueue(JOBS))) await createQueueOnce(boss, JOBS, queue);
     if (!(await boss.getQueue(TICKS))) await createQueueOnce(boss, TICKS, { notify: true });
-    return new JobQueue(boss, opts.logger);
+    return new JobQueue(boss, opts.logger, opts.tenantLimits ?? { queuedJobs: Infinity, kernels: Infinity });
   }
 
   /** Puts a job on the queue; `priority` is the job's rank (higher first), `startAfter` for scheduled jobs. */

@@ -89,7 +89,12 @@ export async function startTestApp(
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   // Each app has its own queue: on PostgreSQL a schema of its own next to the store's.
   const queueSchema = store === 'postgres' ? `${schema}_queue` : config.queueSchema;
-  const queue = await JobQueue.open(db, { databaseUrl, schema: queueSchema, logger });
+  const queue = await JobQueue.open(db, {
+    databaseUrl,
+    schema: queueSchema,
+    logger,
+    tenantLimits: { queuedJobs: config.tenantQueuedJobsLimit, kernels: config.tenantKernelsLimit },
+  });
   const kernels = openKernels(config, logger);
   const worker = await startWorker({ db, queue, engine, kernels, config, logger, runners: opts.runners });
   const app = await createApp({
