@@ -7,18 +7,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fixed, intEnv, listEnv, loadText, pad, progressOf, quietStdout } from './report.mjs';
+import { fixed, intEnv, loadText, pad, progressOf, quietStdout } from './report.mjs';
 
 /* global fetch, FormData */
 
 /**
  * `npm run bench:kernels`: Jupyter notebooks run by Assay against the same notebooks run by
  * `jupyter-execute` (nbclient). The service runs in this process (dist/server.js) with its real
- * runners on the embedded store (PGlite), in a fresh DATA_DIR; kernels run on the tenant's own
- * Jupyter Server, which the service starts on the first execution.
+ * runners on the embedded store (PGlite), in a fresh DATA_DIR; every execution runs in a sandbox of
+ * its own (bubblewrap, a Jupyter Server on a Unix socket and a fresh kernel), as in production.
  * - execute -> first cell: POST .../notebook/{id}/execute answered, to the job's progress saying
  *   `Running cell 1 of N` (polled every FIRST_CELL_POLL_MS); the first run of the service is
- *   cold (the tenant's Jupyter Server is started for it), the others are warm.
+ *   cold (the tenant's system user is created for it), the others are warm.
  * - end to end: POST sent to the execution observed Completed (polled every DONE_POLL_MS), against
  *   the wall time of `jupyter-execute notebook.ipynb` on the same cells.
  * Notebooks: a trivial one of three small cells, and the `process_mining_starter` template bound to
@@ -27,11 +27,10 @@ import { fixed, intEnv, listEnv, loadText, pad, progressOf, quietStdout } from '
  * same cell sources (the parameters cell injected the same way) next to the service's own
  * python/assay.py and the dataset's CSV export (GET .../dataset/{id}/download?format=csv), the
  * very file the service hands to its kernels.
- * The Assay side runs once per KERNEL_WARM_POOL value (one service each; default 0, the service's
- * default, then 1); jupyter-execute runs interleaved with the first.
+ * jupyter-execute runs interleaved with the Assay runs.
  * Figures go to stdout, progress to stderr. Exit code 1 when a run failed.
  * Settings: BENCH_KERNELS_WARM (warm Assay runs of the trivial notebook, default 5),
- * BENCH_KERNELS_RUNS (measured runs of each other row, default 5), BENCH_KERNELS_POOLS ("0,1").
+ * BENCH_KERNELS_RUNS (measured runs of each other row, default 5).
  */
 
 const require = createRequire(import.meta.url);
@@ -44,12 +43,6 @@ const pino = require('pino');
 
 const WARM_RUNS = intEnv('BENCH_KERNELS_WARM', 5);
 const RUNS = intEnv('BENCH_KERNELS_RUNS', 5);
-/** KERNEL_WARM_POOL of each pass: one service per value, in a fresh DATA_DIR. */
-const POOLS = listEnv('BENCH_KERNELS_POOLS', '0,1').map((v) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error('BENCH_KERNELS_POOLS must list integers >= 0, such as "0,1"');
-  return n;
-});
 const JUPYTER_EXECUTE = '/usr/bin/jupyter-execute';
 const ASSAY_MODULE = path.join(ROOT, 'python', 'assay.py');
 const SHARED_DATA = process.env.ASSAY_SHARED_DATA ?? path.resolve(ROOT, '..', 'shared', 'data');
@@ -75,18 +68,13 @@ async function main() {
   // @jupyterlab/services console.debug()s `Starting WebSocket: ...` (to stdout) for every kernel; not the report's.
   console.debug = () => undefined;
   loopDelay.enable();
-  for (const needed of [JUPYTER_EXECUTE, '/usr/bin/jupyter-server', LOG_FILE]) {
+  for (const needed of [JUPYTER_EXECUTE, '/usr/bin/jupyter-server', '/usr/bin/bwrap', LOG_FILE]) {
     if (!fs.existsSync(needed))
       throw new Error(`${needed} is missing (scripts/setup.sh --test installs what is needed)`);
   }
   const loadAtStart = os.loadavg();
   const started = performance.now();
-  const rows = [];
-  // jupyter-execute runs in the first pass only, interleaved with that pass's Assay runs.
-  for (const [i, pool] of POOLS.entries()) {
-    if (!interruptedBy)
-      rows.push(...(await withService(pool, (client, plainDir) => scenarios(client, plainDir, pool, i === 0))));
-  }
+  const rows = await withService((client, plainDir) => scenarios(client, plainDir));
   if (interruptedBy) {
     process.exitCode = 130;
     return;
@@ -95,21 +83,22 @@ async function main() {
   if (rows.some((r) => r.failures.length > 0)) process.exitCode = 1;
 }
 
-/** The notebooks of one service (one warm pool size), each run by Assay and, when `plain`, by jupyter-execute. */
-async function scenarios(client, plainDir, pool, plain) {
+/** The notebooks, each run by Assay and by jupyter-execute, interleaved. */
+async function scenarios(client, plainDir) {
   const rows = [];
-  const assay = `Assay pool=${pool}`;
-  const row = (notebook, runner, kind, runs) => rows.push({ notebook, runner, kind, pool, ...summarise(runs) });
-  const say = (message) => progress(`pool ${pool}: ${message}`);
+  const assay = 'Assay';
+  const plain = true;
+  const row = (notebook, runner, kind, runs) => rows.push({ notebook, runner, kind, ...summarise(runs) });
+  const say = (message) => progress(message);
 
-  // 1. A trivial notebook: cold (the tenant's Jupyter Server starts), then warm, interleaved with jupyter-execute.
+  // 1. A trivial notebook: cold (the tenant's user is created), then warm, interleaved with jupyter-execute.
   const trivial = 'trivial, 3 cells';
   const trivialId = await client.createNotebook({
     notebookName: 'Bench trivial',
     initialCells: TRIVIAL_CELLS.map((content) => ({ cellType: 'code', content })),
   });
   const trivialDir = writePlainNotebook(plainDir, 'trivial', await client.notebookCells(trivialId), {});
-  say('trivial: cold Assay run (starts the Jupyter Server)');
+  say('trivial: cold Assay run');
   row(trivial, assay, 'cold', [await attempt(() => client.runOnce(trivialId, {}))]);
   let plainFirst;
   if (plain) {
@@ -165,7 +154,7 @@ async function scenarios(client, plainDir, pool, plain) {
  * stops it and removes what the run left: the data dir, the tenants' kernel homes (outside
  * DATA_DIR, under os.tmpdir()), the tenant's system user the service created, jupyter-execute's dir.
  */
-async function withService(pool, use) {
+async function withService(use) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-bench-kernels-'));
   const plainDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-bench-nbclient-'));
   const cleanups = [
@@ -173,20 +162,20 @@ async function withService(pool, use) {
     () => fs.rmSync(plainDir, { recursive: true, force: true }),
   ];
   try {
-    const config = loadConfig({ DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', KERNEL_WARM_POOL: String(pool) });
+    const config = loadConfig({ DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0' });
     cleanups.push(() => fs.rmSync(defaultKernelHomeRoot(config.dataDir), { recursive: true, force: true }));
     progress(
-      `pool ${pool}: starting the service (PGlite, real runners, KERNEL_WARM_POOL=${pool}) in ${dataDir}; kernel homes ${defaultKernelHomeRoot(config.dataDir)}`,
+      `starting the service (PGlite, real runners) in ${dataDir}; run directories under ${defaultKernelHomeRoot(config.dataDir)}`,
     );
     // The first start prints the bootstrap token to stdout; keep it out of the report.
     const service = await quietStdout(() => startService(config, { logger: pino({ level: 'silent' }) }));
     const credentials = JSON.parse(fs.readFileSync(path.join(dataDir, 'bootstrap.json'), 'utf8'));
-    // After the service (cleanups run in reverse): its servers ran as this user.
+    // After the service (cleanups run in reverse): its sandboxes ran as this user.
     cleanups.push(() => removeTenantUser(credentials.tenantId));
     cleanups.push(async () => {
       const t0 = performance.now();
       await service.stop();
-      progress(`pool ${pool}: service stopped in ${Math.round(performance.now() - t0)} ms`);
+      progress(`service stopped in ${Math.round(performance.now() - t0)} ms`);
     });
     checkInterrupted();
     return await use(clientOf(service, credentials), plainDir);
@@ -436,16 +425,14 @@ function printReport(rows, seconds, loadAtStart) {
   const cpus = os.cpus();
   const find = (notebook, runner, kind) =>
     rows.find((r) => r.notebook === notebook && r.runner === runner && r.kind === kind);
-  const verdict = (notebook, pool) => {
-    const assay = find(notebook, `Assay pool=${pool}`, 'warm')?.median;
+  const verdict = (notebook) => {
+    const assay = find(notebook, 'Assay', 'warm')?.median;
     const plain = find(notebook, 'jupyter-execute', 'repeat')?.median;
-    if (!Number.isFinite(assay) || !Number.isFinite(plain)) return `${notebook}, pool=${pool}: no figure`;
+    if (!Number.isFinite(assay) || !Number.isFinite(plain)) return `${notebook}: no figure`;
     const met = assay <= plain ? 'met' : 'NOT met';
-    return `${notebook}, pool=${pool}: Assay ${assay.toFixed(2)} s vs jupyter-execute ${plain.toFixed(2)} s (${(assay / plain).toFixed(2)}x): ${met}`;
+    return `${notebook}: Assay ${assay.toFixed(2)} s vs jupyter-execute ${plain.toFixed(2)} s (${(assay / plain).toFixed(2)}x): ${met}`;
   };
-  const verdicts = POOLS.flatMap((pool) =>
-    ['trivial, 3 cells', 'process_mining_starter'].map((notebook) => `- ${verdict(notebook, pool)}`),
-  );
+  const verdicts = ['trivial, 3 cells', 'process_mining_starter'].map((notebook) => `- ${verdict(notebook)}`);
   const out = [
     '',
     `Assay Jupyter kernels benchmark, ${new Date().toISOString()}, ${Math.round(seconds)} s`,
@@ -459,32 +446,28 @@ function printReport(rows, seconds, loadAtStart) {
     `Goal: Assay end to end <= jupyter-execute on the same notebook (warm Assay median vs repeated jupyter-execute median).`,
     ...verdicts,
     'Notes:',
-    `- One machine, ${cpus.length} cores shared by the service (in this process, PGlite), the tenant's Jupyter Server,`,
-    '  the kernels and jupyter-execute; one run at a time. One service per KERNEL_WARM_POOL value (pool=N), each in',
-    '  a fresh DATA_DIR with a new tenant (so a new Jupyter Server); jupyter-execute runs are interleaved with the',
-    `  first pass's (pool=${POOLS[0]}) Assay runs.`,
+    `- One machine, ${cpus.length} cores shared by the service (in this process, PGlite), the sandboxes and`,
+    '  jupyter-execute; one run at a time, in a fresh DATA_DIR with a new tenant; jupyter-execute runs are',
+    '  interleaved with the Assay runs.',
     '- Assay: `median s` is POST .../execute sent to the execution seen Completed (GET polled every',
     `  ${DONE_POLL_MS} ms). It includes the queue, the kernel's start, a setup cell, the cells, a resource probe, the`,
-    "  kernel's shutdown (awaited before the execution completes), storing outputs (the PNG as an artifact) and,",
-    '  for the starter, exporting the bound dataset to CSV first and importing the published enriched dataset',
-    '  (DuckDB) and the model after.',
+    "  kernel's shutdown and the sandbox's end (awaited before the execution completes), storing outputs (the PNG",
+    '  as an artifact) and, for the starter, exporting the bound dataset to CSV first and importing the published',
+    '  enriched dataset (DuckDB) and the model after.',
     '- first cell: POST answered to the job progress showing `Running cell 1` (GET polled every',
-    `  ${FIRST_CELL_POLL_MS} ms): pg-boss's delivery, the worker's claim, the tenant's Jupyter Server (started in the cold`,
-    '  run: its system user, its home and `jupyter-server` to answer /api/status, polled every 100 ms; already',
-    '  running in warm runs), the dataset export (starter), a new kernel (POST /api/kernels, websocket,',
+    `  ${FIRST_CELL_POLL_MS} ms): pg-boss's delivery, the worker's claim, the tenant's system user (created in the`,
+    '  cold run), the dataset export (starter), the sandbox (bubblewrap, its tmpfs, `jupyter-server`',
+    '  answering /api/status on its socket, polled every 50 ms), a new kernel (POST /api/kernels, websocket,',
     '  kernel_info) and the setup cell. queue: POST sent to the job execution.startTime (store clock; the worker',
     '  can claim the job before the POST has answered). POST: the execute request round trip.',
     '- cells: the sum of the cells executionTimeSeconds of the execution (the kernel running the notebook code as',
     '  the service times it); median s - cells s is what Assay adds around the code. loop max: the longest stall of',
     "  this process's event loop during a run (the API and the worker share it; blocking calls show here).",
-    '- Kernels: with KERNEL_WARM_POOL=0 (the default) there is no warm kernel: each execution starts a fresh kernel on',
-    "  the tenant's server. With N > 0 (src/kernels/servers.ts) an execution takes a started, never used kernel",
-    '  (the first execution of a server finds none; one is started beside it) and one is started in its place in',
-    '  the background. Either way the kernel is shut down at the end of the execution (src/kernels/execute.ts',
-    '  runInKernel) and only the server is kept between runs (stopped after KERNEL_IDLE_SECONDS, 300 s).',
+    '- Sandboxes: every execution starts its own Jupyter Server and kernel in bubblewrap (src/kernels/sandbox.ts)',
+    '  and ends them all afterwards; nothing is kept between runs.',
     '- jupyter-execute: wall time of `/usr/bin/jupyter-execute notebook.ipynb` (nbclient; its own Python start,',
     '  a fresh kernel, the cells, the shutdown; outputs are not saved), as root with PATH, HOME, MPLCONFIGDIR and',
-    "  IPYTHONDIR of its own. Assay's kernels run as the tenant's user under prlimit. Starter runs use the same",
+    "  IPYTHONDIR of its own, unsandboxed. Assay's kernels run as the tenant's user in the sandbox. Starter runs use the same",
     `  cells with ${JSON.stringify(STARTER_PARAMETERS)} injected after the parameters cell, python/assay.py and`,
     '  the CSV export of the same dataset (running-example.xes, 6 cases, 42 events) as dataset.csv.',
     "- first: each runner's first run of a notebook, apart (matplotlib builds its font cache in each runner's",

@@ -49,7 +49,10 @@ export class KernelServers {
   private specs: { names: string[]; until: number } | null = null;
   private sandboxes: Sandboxes | null = null;
 
-  constructor(private readonly o: KernelServersOptions) {}
+  constructor(private readonly o: KernelServersOptions) {
+    // Made at start, not at the first run: it also clears what a killed process left behind.
+    if (!o.url && !Sandboxes.unavailableReason()) this.sandboxes = this.openSandboxes();
+  }
 
   /** Whether kernels can run here at all, and why not. */
   unavailableReason(): string | null {
@@ -84,12 +87,7 @@ export class KernelServers {
    */
   async open(tenantId: string, workDir: string, prepareInput: (dir: string) => Promise<void>): Promise<KernelPlace> {
     if (this.o.url) return this.remotePlace(workDir, prepareInput);
-    this.sandboxes ??= new Sandboxes({
-      logger: this.o.logger,
-      root: this.o.homeRoot,
-      pythonDir: PYTHON_DIR,
-      limits: this.o.limits,
-    });
+    this.sandboxes ??= this.openSandboxes();
     const sandbox = await this.sandboxes.open(tenantId, prepareInput);
     return {
       settings: sandbox.settings,
@@ -100,6 +98,17 @@ export class KernelServers {
       stop: () => sandbox.stop(),
       dispose: () => sandbox.dispose(),
     };
+  }
+
+  private openSandboxes(): Sandboxes {
+    const sandboxes = new Sandboxes({
+      logger: this.o.logger,
+      root: this.o.homeRoot,
+      pythonDir: PYTHON_DIR,
+      limits: this.o.limits,
+    });
+    this.o.logger.info({ root: this.o.homeRoot, ...sandboxes.describe() }, 'notebook runs are sandboxed');
+    return sandboxes;
   }
 
   /** Ends every sandbox of this process. */
