@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseEgressAllow, type EgressRule } from './kernels/egress';
 
 /** Settings read once from the environment at start; see the configuration table in the README. */
 export interface Config {
@@ -36,6 +37,8 @@ export interface Config {
   kernelProcessLimit: number;
   /** Bytes of cell output one execution keeps; later output is dropped with a note. */
   kernelOutputLimitBytes: number;
+  /** Destinations notebook code may reach through the service's proxy; empty: no network at all. */
+  kernelEgressAllow: EgressRule[];
   /** Jobs a tenant may have waiting in the queue; more answer 429. */
   tenantQueuedJobsLimit: number;
   /** Notebook executions (kernels) a tenant may have queued or running at once; more answer 429. */
@@ -71,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kernelDiskLimitBytes: intSetting(env, 'KERNEL_DISK_LIMIT_BYTES', 1024 ** 3),
     kernelProcessLimit: Math.max(16, intSetting(env, 'KERNEL_PROCESS_LIMIT', 256)),
     kernelOutputLimitBytes: intSetting(env, 'KERNEL_OUTPUT_LIMIT_BYTES', 32 * 1024 ** 2),
+    kernelEgressAllow: parseEgressAllow(env.KERNEL_EGRESS_ALLOW),
     tenantQueuedJobsLimit: Math.max(1, intSetting(env, 'TENANT_QUEUED_JOBS_LIMIT', 1000)),
     tenantKernelsLimit: Math.max(1, intSetting(env, 'TENANT_KERNELS_LIMIT', 4)),
   };

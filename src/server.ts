@@ -29,6 +29,7 @@ export function openKernels(config: Config, logger: Logger): KernelServers {
       diskBytes: config.kernelDiskLimitBytes,
       processes: config.kernelProcessLimit,
     },
+    egress: config.kernelEgressAllow,
   });
 }
 

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { ServerConnection } from '@jupyterlab/services';
 import type { Logger } from 'pino';
 import { ControlGroups, type ControlGroup } from './cgroups';
+import { EgressProxy, type EgressRule } from './egress';
 import { unixSocketSettings } from './unixSocket';
 
 const run = promisify(execFile);
@@ -17,7 +18,10 @@ export const INSIDE = {
   runDir: '/run/assay',
   inputDir: '/run/assay-input',
   python: '/opt/assay/python',
+  egress: '/run/assay-egress',
 } as const;
+/** Where, inside a sandbox with an egress allow-list, the forwarder to the service's proxy listens. */
+const EGRESS_PORT = 3128;
 const SOCKET = `${INSIDE.runDir}/.jupyter/server.sock`;
 /** How long a sandbox's Jupyter Server may take to answer its first request. */
 const START_TIMEOUT_MS = 30_000;
@@ -39,6 +43,8 @@ export interface SandboxesOptions {
   /** The folder with the `assay` Python module, bound read-only into every sandbox. */
   pythonDir: string;
   limits: SandboxLimits;
+  /** Destinations sandboxes may reach through the service's proxy (`KERNEL_EGRESS_ALLOW`); none by default. */
+  egress: EgressRule[];
 }
 
 /** The unprivileged user a tenant's sandboxes run as (root only), so that tenants never share a uid. */
@@ -106,6 +112,9 @@ export class Sandboxes {
   private readonly live = new Set<Sandbox>();
   /** This process's own directory below the root: other processes on the machine have theirs. */
   private readonly base: string;
+  /** The egress proxy's folder (bound into sandboxes) and the proxy, when an allow-list is set. */
+  private readonly egressDir: string;
+  private readonly proxy: Promise<EgressProxy> | null;
   readonly asRoot = process.getuid?.() === 0;
 
   constructor(private readonly o: SandboxesOptions) {
@@ -115,6 +124,13 @@ export class Sandboxes {
     sweepStale(o.root, o.logger);
     this.base = path.join(o.root, String(process.pid));
     fs.mkdirSync(this.base, { mode: 0o711 });
+    this.egressDir = path.join(this.base, 'egress');
+    this.proxy = null;
+    if (o.egress.length > 0) {
+      fs.mkdirSync(this.egressDir, { mode: 0o711 });
+      this.proxy = EgressProxy.listen(path.join(this.egressDir, 'proxy.sock'), o.egress, o.logger);
+      this.proxy.catch((err: unknown) => o.logger.error({ err }, 'the sandbox egress proxy did not start'));
+    }
   }
 
   /** Why sandboxes cannot start here, or null when they can. */
@@ -128,6 +144,7 @@ export class Sandboxes {
   describe(): Record<string, unknown> {
     return {
       user: this.asRoot ? 'one per tenant' : 'the service user',
+      network: this.proxy ? `only ${this.o.egress.map((r) => `${r.host}:${r.port ?? '*'}`).join(', ')}` : 'none',
       runDirectory: this.asRoot ? `tmpfs of ${this.o.limits.diskBytes} bytes` : 'a directory without a size limit',
       controlGroups: this.groups?.kind ?? 'none (rlimits only)',
     };
@@ -140,6 +157,7 @@ export class Sandboxes {
   async open(tenantId: string, prepareInput: (dir: string) => Promise<void>): Promise<Sandbox> {
     const reason = Sandboxes.unavailableReason();
     if (reason) throw new Error(`Notebooks cannot run here: ${reason}.`);
+    await this.proxy;
     const user = await this.tenantUser(tenantId);
     const id = randomBytes(6).toString('hex');
     const runDir = path.join(this.base, id);
@@ -197,6 +215,7 @@ export class Sandboxes {
   /** Ends every sandbox of this process (service shutdown). */
   async stopAll(): Promise<void> {
     await Promise.all([...this.live].map((s) => s.dispose()));
+    await (await this.proxy?.catch(() => null))?.close();
     fs.rmSync(this.base, { recursive: true, force: true });
   }
 
@@ -221,8 +240,20 @@ export class Sandboxes {
       PYDEVD_DISABLE_FILE_VALIDATION: '1',
       ASSAY_RUN_DIR: INSIDE.runDir,
       ASSAY_INPUT_DIR: INSIDE.inputDir,
+      // With an allow-list, everything goes through the proxy; the sandbox's own loopback holds nothing to reach.
+      ...(this.proxy ? proxyEnvironment(`http://127.0.0.1:${EGRESS_PORT}`) : {}),
     };
+    const forwarder = this.proxy
+      ? [
+          '/usr/bin/python3',
+          `${INSIDE.python}/assay_egress.py`,
+          `${INSIDE.egress}/proxy.sock`,
+          String(EGRESS_PORT),
+          '--',
+        ]
+      : [];
     const server = [
+      ...forwarder,
       JUPYTER_SERVER,
       '--no-browser',
       `--sock=${SOCKET}`,
@@ -242,7 +273,14 @@ export class Sandboxes {
     const dropToUser = user
       ? ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--no-new-privs', '--']
       : [];
-    const command = [...limits, ...dropToUser, BWRAP, ...bwrapArgs(runDir, inputDir, this.o.pythonDir), ...server];
+    const egressDir = this.proxy ? this.egressDir : null;
+    const command = [
+      ...limits,
+      ...dropToUser,
+      BWRAP,
+      ...bwrapArgs(runDir, inputDir, this.o.pythonDir, egressDir),
+      ...server,
+    ];
     // A shell joins the control group first, so that every process after it is counted from birth.
     const joinGroup = group
       ? ['/bin/sh', '-c', 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"', 'sh']
@@ -291,7 +329,7 @@ export class Sandboxes {
 }
 
 /** bubblewrap's view of the machine: the system read-only, the run directory writable, nothing else. */
-function bwrapArgs(runDir: string, inputDir: string, pythonDir: string): string[] {
+function bwrapArgs(runDir: string, inputDir: string, pythonDir: string, egressDir: string | null): string[] {
   const args = [
     '--unshare-all', // user, PID, network (loopback only), IPC, UTS and cgroup namespaces
     '--unshare-user',
@@ -317,10 +355,16 @@ function bwrapArgs(runDir: string, inputDir: string, pythonDir: string): string[
     ...['--bind', path.join(runDir, 'tmp'), '/tmp'],
     ...['--ro-bind', inputDir, INSIDE.inputDir],
     ...['--ro-bind', pythonDir, INSIDE.python],
+    ...(egressDir ? ['--ro-bind', egressDir, INSIDE.egress] : []),
     ...['--chdir', INSIDE.runDir],
     '--',
   );
   return args;
+}
+
+/** Proxy variables as curl, pip, requests and urllib read them, in both spellings. */
+function proxyEnvironment(url: string): Record<string, string> {
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: '', no_proxy: '' };
 }
 
 /** Lets the tenant's user read the inputs (owned by root, group of the user), and nothing more. */

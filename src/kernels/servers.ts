@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ServerConnection } from '@jupyterlab/services';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import type { EgressRule } from './egress';
 import { INSIDE, Sandboxes, type SandboxLimits } from './sandbox';
 
 /** Where one execution's kernel runs: the server to talk to, and the directories its code uses. */
@@ -32,6 +33,8 @@ export interface KernelServersOptions {
   /** Where run directories live (outside DATA_DIR, which kernels must never see). */
   homeRoot: string;
   limits: SandboxLimits;
+  /** Destinations sandboxes may reach (`KERNEL_EGRESS_ALLOW`); empty: no network at all. */
+  egress: EgressRule[];
 }
 
 /** The `assay` module kernels import, shipped in this repository's python/ folder. */
@@ -106,6 +109,7 @@ export class KernelServers {
       root: this.o.homeRoot,
       pythonDir: PYTHON_DIR,
       limits: this.o.limits,
+      egress: this.o.egress,
     });
     this.o.logger.info({ root: this.o.homeRoot, ...sandboxes.describe() }, 'notebook runs are sandboxed');
     return sandboxes;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -366,5 +367,77 @@ describe('load_dataset and publish_enriched keep every row', () => {
     expect(done.status).toBe('Error');
     expect(done.error.errorMessage).toMatch(/has 15214 rows, but 15213 could be imported/);
     expect((await app.call('GET', `${base(t)}/datasets`, { token: t.token })).body.totalCount).toBe(before);
+  });
+});
+
+describe('KERNEL_EGRESS_ALLOW opens exactly the destinations it lists', () => {
+  let app: TestApp;
+  let t: Tenant;
+  let k: ReturnType<typeof kernelCalls>;
+  let allowed: http.Server;
+  let port: number;
+  beforeAll(async () => {
+    allowed = http.createServer((_req, res) => res.end('hello from outside'));
+    await new Promise<void>((resolve) => allowed.listen(0, '127.0.0.1', resolve));
+    port = (allowed.address() as { port: number }).port;
+    // An address the list names itself is reached; a name that resolves to loopback is not.
+    app = await startTestApp('pglite', { KERNEL_EGRESS_ALLOW: `127.0.0.1:${port},localhost:*` });
+    t = await app.newTenant();
+    const { datasetId } = await newInvestigation(app, t);
+    k = kernelCalls(app, () => datasetId);
+  }, 60_000);
+  afterAll(async () => {
+    await app.close();
+    allowed.close();
+  });
+
+  test('listed: reached through the proxy; not listed, by name to loopback, or around the proxy: refused', async () => {
+    const servicePort = new URL(app.url).port;
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import http.client, json, socket, urllib.request',
+          'def get(url):',
+          '    try:',
+          '        return urllib.request.urlopen(url, timeout=5).read().decode()',
+          '    except urllib.error.HTTPError as e:',
+          '        return e.code',
+          'def tunnel(host, port):',
+          "    c = http.client.HTTPConnection('127.0.0.1', 3128, timeout=5)",
+          '    c.set_tunnel(host, port)',
+          '    try:',
+          '        c.connect()',
+          "        return 'open'",
+          '    except OSError as e:',
+          '        return str(e)[:40]',
+          'def direct(port):',
+          '    try:',
+          "        socket.create_connection(('127.0.0.1', port), timeout=2)",
+          "        return 'open'",
+          '    except OSError as e:',
+          '        return type(e).__name__',
+          'print(json.dumps({',
+          `    'listed': get('http://127.0.0.1:${port}/'),`,
+          "    'database': get('http://127.0.0.1:5432/'),",
+          `    'service': get('http://127.0.0.1:${servicePort}/health'),`,
+          `    'by_name': get('http://localhost:${port}/'),`,
+          `    'tunnel_listed': tunnel('127.0.0.1', ${port}),`,
+          "    'tunnel_database': tunnel('127.0.0.1', 5432),",
+          `    'around_the_proxy': direct(${port}),`,
+          '}))',
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    expect(JSON.parse(await k.printed(id, executionId, t))).toEqual({
+      listed: 'hello from outside',
+      database: 403,
+      service: 403,
+      by_name: 403,
+      tunnel_listed: 'open',
+      tunnel_database: 'Tunnel connection failed: 403 Forbidden',
+      around_the_proxy: 'ConnectionRefusedError',
+    });
   });
 });
