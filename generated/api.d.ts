@@ -13,7 +13,8 @@ export interface paths {
         };
         /**
          * Check liveness
-         * @description Answers 200 while the process is up. It checks nothing else and needs no token.
+         * @description Answers 200 while the process is up. It checks nothing else and needs no token. It takes no
+         *     query parameters: an unknown one answers 400, as on every operation.
          */
         get: operations["getHealth"];
         put?: never;
@@ -1373,29 +1374,19 @@ export interface components {
             /** @description Seconds since the process started. */
             uptimeSeconds: number;
         };
-        /** @description One dependency's check. */
-        ReadinessCheck: {
-            /** @enum {string} */
-            status: "ok" | "failed" | "disabled";
-            latencyMs: number;
-            message?: string;
-        };
-        /** @description Whether the service can do its work, with each dependency checked. */
-        Readiness: {
-            /** @enum {string} */
-            status: "ready" | "not_ready";
-            checks: {
-                store: components["schemas"]["ReadinessCheck"];
-                queue: components["schemas"]["ReadinessCheck"];
-                kernels: components["schemas"]["ReadinessCheck"];
-            };
-        };
         /** @description One invalid field of a request. */
         ValidationError: {
             /** @description Where the field is: `body.blocks[0].name`, `query.pageSize`, `path.notebookId`. */
             Field: string;
             /** @description Why it is invalid. */
             Message: string;
+        };
+        /** @description One dependency's check. */
+        ReadinessCheck: {
+            /** @enum {string} */
+            status: "ok" | "failed" | "disabled";
+            latencyMs: number;
+            message?: string;
         };
         /**
          * @description The one error body of every 4xx and 5xx answer. Keys keep the PascalCase of the seed pages.
@@ -1444,6 +1435,16 @@ export interface components {
             /** @description For 503 from `/ready`, the result of each dependency's check. */
             Checks?: {
                 [key: string]: components["schemas"]["ReadinessCheck"];
+            };
+        };
+        /** @description Whether the service can do its work, with each dependency checked. */
+        Readiness: {
+            /** @enum {string} */
+            status: "ready" | "not_ready";
+            checks: {
+                store: components["schemas"]["ReadinessCheck"];
+                queue: components["schemas"]["ReadinessCheck"];
+                kernels: components["schemas"]["ReadinessCheck"];
             };
         };
         /** @description A new tenant with its first project and API key. */
@@ -3035,8 +3036,8 @@ export interface components {
         };
     };
     responses: {
-        /** @description The `Authorization` header is missing, malformed, or names an unknown or revoked key. */
-        Unauthorized: {
+        /** @description The request is invalid. Every invalid field is listed; nothing was changed. */
+        BadRequest: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3044,8 +3045,8 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The request is invalid. Every invalid field is listed; nothing was changed. */
-        BadRequest: {
+        /** @description The `Authorization` header is missing, malformed, or names an unknown or revoked key. */
+        Unauthorized: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3200,7 +3201,7 @@ export interface components {
          * @example 990e8400-e29b-41d4-a716-446655440000
          */
         KeyId: string;
-        /** @description The page number, from 1. */
+        /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
         Page: number;
         /** @description Items per page, at most 100. */
         PageSize: number;
@@ -3278,6 +3279,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
     getReadiness: {
@@ -3298,6 +3300,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             /** @description A dependency did not answer; `Checks` says which. */
             503: {
@@ -3471,7 +3474,7 @@ export interface operations {
     listProjects: {
         parameters: {
             query?: {
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -3662,7 +3665,7 @@ export interface operations {
             query?: {
                 /** @description Only investigations on this dataset. */
                 datasetId?: string;
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -3884,7 +3887,7 @@ export interface operations {
     listDatasets: {
         parameters: {
             query?: {
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -4089,6 +4092,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["ProjectNotFound"];
         };
     };
     listNotebooks: {
@@ -4102,7 +4106,7 @@ export interface operations {
                 enrichmentMode?: boolean;
                 /** @description Only standard (0) or Jupyter (1) notebooks. */
                 notebookType?: 0 | 1;
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -4382,6 +4386,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     getNotebook: {
@@ -4577,6 +4582,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     getNotebookUrl: {
@@ -4813,6 +4819,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotebookNotFound"];
             409: components["responses"]["NotebookExecuting"];
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     getNotebookExecution: {
@@ -5205,7 +5212,7 @@ export interface operations {
                 dateFrom?: string;
                 /** @description Only jobs submitted at or before this time. */
                 dateTo?: string;
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -5333,6 +5340,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     getJobResults: {
@@ -5442,6 +5450,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     downloadArtifact: {
