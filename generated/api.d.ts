@@ -482,10 +482,19 @@ export interface paths {
         };
         /**
          * Download a dataset
-         * @description Downloads the dataset's imported events as CSV or Parquet, with XES attribute names
-         *     (`case:concept:name`, `concept:name`, `time:timestamp`, `org:resource`,
-         *     `lifecycle:transition`, then the attribute columns), or with `format=original` the file as
-         *     uploaded.
+         * @description Downloads the dataset's imported events as CSV or Parquet, or with `format=original` the file
+         *     as uploaded. Events come case by case (cases in order of first appearance), each case's
+         *     events in file order, with timestamps in ISO 8601 UTC.
+         *
+         *     Column names: a dataset uploaded as CSV keeps its own column names. Its mapped columns
+         *     (`caseIdColumn`, `activityColumn`, `timestampColumn`, `resourceColumn` if mapped) come first,
+         *     then its other columns. A dataset uploaded as XES, or derived by the service, uses XES attribute
+         *     names: `case:concept:name`, `concept:name`, `time:timestamp`, `org:resource` and
+         *     `lifecycle:transition`, then the attribute columns.
+         *
+         *     The file is exported on the first download and kept, so every download of it has the same
+         *     bytes and `ETag`. Like artifacts, it has `Content-Length`, single byte ranges (`Range`, guarded
+         *     by `If-Range`), `If-None-Match` (304) and `HEAD`.
          */
         get: operations["downloadDataset"];
         put?: never;
@@ -1350,7 +1359,9 @@ export interface paths {
          * Download an artifact
          * @description Downloads a file an execution or job produced: every `downloadUrl` in every answer points
          *     here. Same bearer token as the rest of the API. The answer carries the file's own content
-         *     type, `Content-Disposition`, `ETag` (its sha256) and supports single byte ranges.
+         *     type, `Content-Disposition`, `Content-Length` and `ETag` (its sha256). It supports a single
+         *     byte range (`Range`, guarded by `If-Range`), `If-None-Match` (304), and `HEAD`, which answers
+         *     the same status and headers without the body. Dataset downloads behave the same.
          */
         get: operations["downloadArtifact"];
         put?: never;
@@ -3135,6 +3146,14 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The file is the one the client holds (`If-None-Match` matched its `ETag`); no body. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
         /** @description No notebook with this id exists in this tenant and project. */
         NotebookNotFound: {
             headers: {
@@ -3221,6 +3240,25 @@ export interface components {
          */
         DatasetId: string;
         /**
+         * @description One byte range, such as `bytes=0-1023`, `bytes=1024-` or `bytes=-500` (the last 500 bytes);
+         *     the unit in any case. Answered with 206, or 416 when it lies outside the file. Ignored on HEAD
+         *     and when `If-Range` does not match.
+         * @example bytes=0-1023
+         */
+        Range: string;
+        /**
+         * @description The `ETag` of the copy the client holds part of. `Range` applies only when it is the file's
+         *     current `ETag`; otherwise (another tag, a weak tag or a date) the whole file is sent with 200.
+         * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+         */
+        IfRange: string;
+        /**
+         * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+         *     is 304 without a body.
+         * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+         */
+        IfNoneMatch: string;
+        /**
          * @description The notebook id (a GUID).
          * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
          */
@@ -3252,10 +3290,14 @@ export interface components {
         Location: string;
         /** @description `attachment` with the file name, such as `attachment; filename="report.html"`. */
         ContentDisposition: string;
+        /** @description The size of the body in bytes; on HEAD, the size a GET would send. */
+        ContentLength: number;
         /** @description The sha256 of the file, quoted. */
         ETag: string;
         /** @description Always `bytes`. */
         AcceptRanges: string;
+        /** @description The range sent, such as `bytes 0-1023/2411724`; with 416, the file size as `bytes *\/2411724`. */
+        ContentRange: string;
     };
     pathItems: never;
 }
@@ -4017,7 +4059,27 @@ export interface operations {
                 /** @description `csv` or `parquet` for the imported events, `original` for the file as uploaded. */
                 format?: "csv" | "parquet" | "original";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description One byte range, such as `bytes=0-1023`, `bytes=1024-` or `bytes=-500` (the last 500 bytes);
+                 *     the unit in any case. Answered with 206, or 416 when it lies outside the file. Ignored on HEAD
+                 *     and when `If-Range` does not match.
+                 * @example bytes=0-1023
+                 */
+                Range?: components["parameters"]["Range"];
+                /**
+                 * @description The `ETag` of the copy the client holds part of. `Range` applies only when it is the file's
+                 *     current `ETag`; otherwise (another tag, a weak tag or a date) the whole file is sent with 200.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-Range"?: components["parameters"]["IfRange"];
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The tenant id (a GUID).
@@ -4043,6 +4105,9 @@ export interface operations {
             200: {
                 headers: {
                     "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4051,10 +4116,43 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
+            /** @description The requested byte range of the file. */
+            206: {
+                headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["DatasetNotFound"];
+            /** @description The dataset is not Ready (still importing, or its import failed), so it has no events to export. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The range lies outside the file. */
+            416: {
+                headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listTemplates: {
@@ -5457,8 +5555,25 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description One byte range, such as `bytes=0-1023`. */
-                Range?: string;
+                /**
+                 * @description One byte range, such as `bytes=0-1023`, `bytes=1024-` or `bytes=-500` (the last 500 bytes);
+                 *     the unit in any case. Answered with 206, or 416 when it lies outside the file. Ignored on HEAD
+                 *     and when `If-Range` does not match.
+                 * @example bytes=0-1023
+                 */
+                Range?: components["parameters"]["Range"];
+                /**
+                 * @description The `ETag` of the copy the client holds part of. `Range` applies only when it is the file's
+                 *     current `ETag`; otherwise (another tag, a weak tag or a date) the whole file is sent with 200.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-Range"?: components["parameters"]["IfRange"];
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
                 /**
@@ -5485,6 +5600,7 @@ export interface operations {
             200: {
                 headers: {
                     "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Content-Length": components["headers"]["ContentLength"];
                     ETag: components["headers"]["ETag"];
                     "Accept-Ranges": components["headers"]["AcceptRanges"];
                     [name: string]: unknown;
@@ -5501,15 +5617,17 @@ export interface operations {
             /** @description The requested byte range of the file. */
             206: {
                 headers: {
-                    /** @description The range sent, such as `bytes 0-1023/2411724`. */
-                    "Content-Range"?: string;
+                    "Content-Range": components["headers"]["ContentRange"];
+                    "Content-Length": components["headers"]["ContentLength"];
                     ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/octet-stream": string;
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -5517,6 +5635,7 @@ export interface operations {
             /** @description The range lies outside the file. */
             416: {
                 headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
                     [name: string]: unknown;
                 };
                 content: {
