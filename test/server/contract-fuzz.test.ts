@@ -250,6 +250,7 @@ function requestFor(op: Op, fx: Fixtures, app: TestApp): fc.Arbitrary<FuzzReques
     template: fc.constantFrom('process_mining_starter', 'case_enrichment'),
     templateId: fc.constantFrom(...fx.templates),
     timestampFormat: fc.constantFrom('%Y-%m-%dT%H:%M:%SZ', '%d/%m/%Y'),
+    datasetBinding: fc.constantFrom('', ...fx.ids.datasetId),
   });
   const faults = fc.constantFrom<Fault>('none', 'none', 'path', 'query', 'auth', 'headers', 'body', 'body', 'body');
   return faults.chain((fault) =>
@@ -521,9 +522,28 @@ const UPLOADS: { name: string; content: string | Buffer; validFor?: string }[] =
     }),
   },
   { name: 'c.ipynb', content: '{"nbformat": 4, "cells": ' },
+  {
+    name: 'd.ipynb',
+    content: JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { 'k\u0000': '\ud800' }, cells: [] }),
+  },
+  { name: 'e.ipynb', content: `{"nbformat":4,"nbformat_minor":5,"cells":[],"metadata":${deepJson(6000)}}` },
+  {
+    name: 'late-nul.csv',
+    content: `${CSV}${'2,a,2024-01-01T10:00:00Z,ann\n'.repeat(3000)}3,a\u0000,2024-01-01T10:00:00Z,ann\n`,
+  },
 ];
 
+/** What goes wrong in a hostile form, one thing at a time: the file, a field, a deeply nested field name, no file. */
+type FormFault = 'file' | 'field' | 'deep' | 'no file';
+
 function formFor(op: Op, schemas: SchemaArbitraries, hostile: boolean): fc.Arbitrary<Body> {
+  if (!hostile) return form(op, schemas, 'none');
+  return fc
+    .constantFrom<FormFault>('file', 'file', 'file', 'field', 'deep', 'no file')
+    .chain((fault) => form(op, schemas, fault));
+}
+
+function form(op: Op, schemas: SchemaArbitraries, fault: FormFault | 'none'): fc.Arbitrary<Body> {
   const schema = schemas.resolve(op.body!.schema);
   const fields = Object.entries((schema.properties ?? {}) as Record<string, Schema>).filter(
     ([name]) => name !== 'file',
@@ -535,28 +555,24 @@ function formFor(op: Op, schemas: SchemaArbitraries, hostile: boolean): fc.Arbit
     resourceColumn: 'who',
   };
   const values = fields.map(([name, s]) => {
-    const valid = mapping[name] ? fc.constant(mapping[name]) : schemas.valid(s).map((v) => String(v));
-    const value = hostile
-      ? fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) })
-      : valid;
+    const valid = mapping[name] ? fc.constant(mapping[name]) : schemas.valid(s, 0, name).map((v) => String(v));
+    const value =
+      fault === 'field'
+        ? fc.oneof({ weight: 1, arbitrary: valid }, { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) })
+        : valid;
     // Mapped CSV columns are sent mostly; other fields now and then.
     return fc.option(value, { nil: undefined, freq: mapping[name] ? 8 : 2 }).map((v) => [name, v] as const);
   });
-  const files = UPLOADS.filter((u) => hostile || u.validFor === op.operationId);
-  const deepField = hostile
-    ? fc.option(fc.constant(['x' + '[a]'.repeat(100), '1'] as const), { nil: undefined, freq: 4 })
-    : fc.constant(undefined);
-  const file = hostile ? fc.option(fc.constantFrom(...files), { nil: undefined, freq: 8 }) : fc.constantFrom(...files);
-  return fc.tuple(file, deepField, ...values).map(([upload, deep, ...pairs]) => {
-    const form = new FormData();
-    for (const [name, value] of [...pairs, ...(deep ? [deep] : [])]) if (value !== undefined) form.append(name, value);
-    if (upload) form.append('file', new Blob([upload.content]), upload.name);
+  const valid = UPLOADS.filter((u) => u.validFor === op.operationId);
+  const files = fault === 'file' ? UPLOADS.filter((u) => u.validFor !== op.operationId) : valid;
+  const file = fault === 'no file' ? fc.constant(undefined) : fc.constantFrom(...files);
+  const deep = fault === 'deep' ? (['x' + '[a]'.repeat(100), '1'] as const) : undefined;
+  return fc.tuple(file, ...values).map(([upload, ...pairs]) => {
+    const body = new FormData();
+    for (const [name, value] of [...pairs, ...(deep ? [deep] : [])]) if (value !== undefined) body.append(name, value);
+    if (upload) body.append('file', new Blob([upload.content]), upload.name);
     const sent = Object.fromEntries(pairs.filter(([, v]) => v !== undefined));
-    return {
-      body: form,
-      headers: {},
-      shown: JSON.stringify({ file: upload?.name, fields: sent, deep: Boolean(deep) }),
-    };
+    return { body, headers: {}, shown: JSON.stringify({ file: upload?.name, fields: sent, deep: Boolean(deep) }) };
   });
 }
 
