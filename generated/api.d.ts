@@ -13,7 +13,8 @@ export interface paths {
         };
         /**
          * Check liveness
-         * @description Answers 200 while the process is up. It checks nothing else and needs no token.
+         * @description Answers 200 while the process is up. It checks nothing else and needs no token. It takes no
+         *     query parameters: an unknown one answers 400, as on every operation.
          */
         get: operations["getHealth"];
         put?: never;
@@ -481,10 +482,19 @@ export interface paths {
         };
         /**
          * Download a dataset
-         * @description Downloads the dataset's imported events as CSV or Parquet, with XES attribute names
-         *     (`case:concept:name`, `concept:name`, `time:timestamp`, `org:resource`,
-         *     `lifecycle:transition`, then the attribute columns), or with `format=original` the file as
-         *     uploaded.
+         * @description Downloads the dataset's imported events as CSV or Parquet, or with `format=original` the file
+         *     as uploaded. Events come case by case (cases in order of first appearance), each case's
+         *     events in file order, with timestamps in ISO 8601 UTC.
+         *
+         *     Column names: a dataset uploaded as CSV keeps its own column names. Its mapped columns
+         *     (`caseIdColumn`, `activityColumn`, `timestampColumn`, `resourceColumn` if mapped) come first,
+         *     then its other columns. A dataset uploaded as XES, or derived by the service, uses XES attribute
+         *     names: `case:concept:name`, `concept:name`, `time:timestamp`, `org:resource` and
+         *     `lifecycle:transition`, then the attribute columns.
+         *
+         *     The file is exported on the first download and kept, so every download of it has the same
+         *     bytes and `ETag`. Like artifacts, it has `Content-Length`, single byte ranges (`Range`, guarded
+         *     by `If-Range`), `If-None-Match` (304) and `HEAD`.
          */
         get: operations["downloadDataset"];
         put?: never;
@@ -1349,7 +1359,9 @@ export interface paths {
          * Download an artifact
          * @description Downloads a file an execution or job produced: every `downloadUrl` in every answer points
          *     here. Same bearer token as the rest of the API. The answer carries the file's own content
-         *     type, `Content-Disposition`, `ETag` (its sha256) and supports single byte ranges.
+         *     type, `Content-Disposition`, `Content-Length` and `ETag` (its sha256). It supports a single
+         *     byte range (`Range`, guarded by `If-Range`), `If-None-Match` (304), and `HEAD`, which answers
+         *     the same status and headers without the body. Dataset downloads behave the same.
          */
         get: operations["downloadArtifact"];
         put?: never;
@@ -1373,29 +1385,19 @@ export interface components {
             /** @description Seconds since the process started. */
             uptimeSeconds: number;
         };
-        /** @description One dependency's check. */
-        ReadinessCheck: {
-            /** @enum {string} */
-            status: "ok" | "failed" | "disabled";
-            latencyMs: number;
-            message?: string;
-        };
-        /** @description Whether the service can do its work, with each dependency checked. */
-        Readiness: {
-            /** @enum {string} */
-            status: "ready" | "not_ready";
-            checks: {
-                store: components["schemas"]["ReadinessCheck"];
-                queue: components["schemas"]["ReadinessCheck"];
-                kernels: components["schemas"]["ReadinessCheck"];
-            };
-        };
         /** @description One invalid field of a request. */
         ValidationError: {
             /** @description Where the field is: `body.blocks[0].name`, `query.pageSize`, `path.notebookId`. */
             Field: string;
             /** @description Why it is invalid. */
             Message: string;
+        };
+        /** @description One dependency's check. */
+        ReadinessCheck: {
+            /** @enum {string} */
+            status: "ok" | "failed" | "disabled";
+            latencyMs: number;
+            message?: string;
         };
         /**
          * @description The one error body of every 4xx and 5xx answer. Keys keep the PascalCase of the seed pages.
@@ -1448,6 +1450,16 @@ export interface components {
             /** @description For 503 from `/ready`, the result of each dependency's check. */
             Checks?: {
                 [key: string]: components["schemas"]["ReadinessCheck"];
+            };
+        };
+        /** @description Whether the service can do its work, with each dependency checked. */
+        Readiness: {
+            /** @enum {string} */
+            status: "ready" | "not_ready";
+            checks: {
+                store: components["schemas"]["ReadinessCheck"];
+                queue: components["schemas"]["ReadinessCheck"];
+                kernels: components["schemas"]["ReadinessCheck"];
             };
         };
         /** @description A new tenant with its first project and API key. */
@@ -3039,8 +3051,8 @@ export interface components {
         };
     };
     responses: {
-        /** @description The `Authorization` header is missing, malformed, or names an unknown or revoked key. */
-        Unauthorized: {
+        /** @description The request is invalid. Every invalid field is listed; nothing was changed. */
+        BadRequest: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3048,8 +3060,8 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The request is invalid. Every invalid field is listed; nothing was changed. */
-        BadRequest: {
+        /** @description The `Authorization` header is missing, malformed, or names an unknown or revoked key. */
+        Unauthorized: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3138,6 +3150,14 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The file is the one the client holds (`If-None-Match` matched its `ETag`); no body. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
         /** @description No notebook with this id exists in this tenant and project. */
         NotebookNotFound: {
             headers: {
@@ -3214,7 +3234,7 @@ export interface components {
          * @example 990e8400-e29b-41d4-a716-446655440000
          */
         KeyId: string;
-        /** @description The page number, from 1. */
+        /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
         Page: number;
         /** @description Items per page, at most 100. */
         PageSize: number;
@@ -3233,6 +3253,25 @@ export interface components {
          * @example 880e8400-e29b-41d4-a716-446655440000
          */
         DatasetId: string;
+        /**
+         * @description One byte range, such as `bytes=0-1023`, `bytes=1024-` or `bytes=-500` (the last 500 bytes);
+         *     the unit in any case. Answered with 206, or 416 when it lies outside the file. Ignored on HEAD
+         *     and when `If-Range` does not match.
+         * @example bytes=0-1023
+         */
+        Range: string;
+        /**
+         * @description The `ETag` of the copy the client holds part of. `Range` applies only when it is the file's
+         *     current `ETag`; otherwise (another tag, a weak tag or a date) the whole file is sent with 200.
+         * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+         */
+        IfRange: string;
+        /**
+         * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+         *     is 304 without a body.
+         * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+         */
+        IfNoneMatch: string;
         /**
          * @description The notebook id (a GUID).
          * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
@@ -3265,12 +3304,16 @@ export interface components {
         Location: string;
         /** @description `attachment` with the file name, such as `attachment; filename="report.html"`. */
         ContentDisposition: string;
-        /** @description Seconds to wait before trying again. */
-        RetryAfter: number;
+        /** @description The size of the body in bytes; on HEAD, the size a GET would send. */
+        ContentLength: number;
         /** @description The sha256 of the file, quoted. */
         ETag: string;
         /** @description Always `bytes`. */
         AcceptRanges: string;
+        /** @description The range sent, such as `bytes 0-1023/2411724`; with 416, the file size as `bytes *\/2411724`. */
+        ContentRange: string;
+        /** @description Seconds to wait before trying again. */
+        RetryAfter: number;
     };
     pathItems: never;
 }
@@ -3294,6 +3337,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
     getReadiness: {
@@ -3314,6 +3358,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             /** @description A dependency did not answer; `Checks` says which. */
             503: {
@@ -3487,7 +3532,7 @@ export interface operations {
     listProjects: {
         parameters: {
             query?: {
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -3678,7 +3723,7 @@ export interface operations {
             query?: {
                 /** @description Only investigations on this dataset. */
                 datasetId?: string;
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -3900,7 +3945,7 @@ export interface operations {
     listDatasets: {
         parameters: {
             query?: {
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -4030,7 +4075,27 @@ export interface operations {
                 /** @description `csv` or `parquet` for the imported events, `original` for the file as uploaded. */
                 format?: "csv" | "parquet" | "original";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description One byte range, such as `bytes=0-1023`, `bytes=1024-` or `bytes=-500` (the last 500 bytes);
+                 *     the unit in any case. Answered with 206, or 416 when it lies outside the file. Ignored on HEAD
+                 *     and when `If-Range` does not match.
+                 * @example bytes=0-1023
+                 */
+                Range?: components["parameters"]["Range"];
+                /**
+                 * @description The `ETag` of the copy the client holds part of. `Range` applies only when it is the file's
+                 *     current `ETag`; otherwise (another tag, a weak tag or a date) the whole file is sent with 200.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-Range"?: components["parameters"]["IfRange"];
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The tenant id (a GUID).
@@ -4056,6 +4121,9 @@ export interface operations {
             200: {
                 headers: {
                     "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4064,10 +4132,43 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
+            /** @description The requested byte range of the file. */
+            206: {
+                headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["DatasetNotFound"];
+            /** @description The dataset is not Ready (still importing, or its import failed), so it has no events to export. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The range lies outside the file. */
+            416: {
+                headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listTemplates: {
@@ -4105,6 +4206,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["ProjectNotFound"];
         };
     };
     listNotebooks: {
@@ -4118,7 +4220,7 @@ export interface operations {
                 enrichmentMode?: boolean;
                 /** @description Only standard (0) or Jupyter (1) notebooks. */
                 notebookType?: 0 | 1;
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -4398,6 +4500,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     getNotebook: {
@@ -4593,6 +4696,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     getNotebookUrl: {
@@ -4829,6 +4933,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotebookNotFound"];
             409: components["responses"]["NotebookExecuting"];
+            413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["QuotaExceeded"];
         };
     };
@@ -5223,7 +5328,7 @@ export interface operations {
                 dateFrom?: string;
                 /** @description Only jobs submitted at or before this time. */
                 dateTo?: string;
-                /** @description The page number, from 1. */
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page, at most 100. */
                 pageSize?: components["parameters"]["PageSize"];
@@ -5351,6 +5456,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     getJobResults: {
@@ -5460,6 +5566,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["QuotaExceeded"];
         };
     };
@@ -5467,8 +5574,25 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description One byte range, such as `bytes=0-1023`. */
-                Range?: string;
+                /**
+                 * @description One byte range, such as `bytes=0-1023`, `bytes=1024-` or `bytes=-500` (the last 500 bytes);
+                 *     the unit in any case. Answered with 206, or 416 when it lies outside the file. Ignored on HEAD
+                 *     and when `If-Range` does not match.
+                 * @example bytes=0-1023
+                 */
+                Range?: components["parameters"]["Range"];
+                /**
+                 * @description The `ETag` of the copy the client holds part of. `Range` applies only when it is the file's
+                 *     current `ETag`; otherwise (another tag, a weak tag or a date) the whole file is sent with 200.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-Range"?: components["parameters"]["IfRange"];
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
                 /**
@@ -5495,6 +5619,7 @@ export interface operations {
             200: {
                 headers: {
                     "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Content-Length": components["headers"]["ContentLength"];
                     ETag: components["headers"]["ETag"];
                     "Accept-Ranges": components["headers"]["AcceptRanges"];
                     [name: string]: unknown;
@@ -5511,15 +5636,17 @@ export interface operations {
             /** @description The requested byte range of the file. */
             206: {
                 headers: {
-                    /** @description The range sent, such as `bytes 0-1023/2411724`. */
-                    "Content-Range"?: string;
+                    "Content-Range": components["headers"]["ContentRange"];
+                    "Content-Length": components["headers"]["ContentLength"];
                     ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/octet-stream": string;
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -5527,6 +5654,7 @@ export interface operations {
             /** @description The range lies outside the file. */
             416: {
                 headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
                     [name: string]: unknown;
                 };
                 content: {

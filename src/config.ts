@@ -15,6 +15,8 @@ export interface Config {
   /** Token guarding `/admin`; admin operations answer 401 while it is unset. */
   adminToken: string | undefined;
   bodyLimitBytes: number;
+  /** Deepest nesting of objects and arrays a request value may have (JSON bodies, form fields). */
+  jsonDepthLimit: number;
   uploadLimitBytes: number;
   logLevel: string;
   /** DuckDB's memory limit for the analysis engine, such as `2GB`. */
@@ -61,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrlSet: Boolean(env.PUBLIC_URL),
     adminToken: env.ASSAY_ADMIN_TOKEN || undefined,
     bodyLimitBytes: intSetting(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
+    jsonDepthLimit: Math.max(1, intSetting(env, 'JSON_DEPTH_LIMIT', 64)),
     uploadLimitBytes: intSetting(env, 'UPLOAD_LIMIT_BYTES', 1024 * 1024 * 1024),
     logLevel: env.LOG_LEVEL ?? 'info',
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT ?? '2GB',

@@ -103,12 +103,16 @@ export async function getArtifact(db: Db, dataDir: string, scope: Scope, id: str
   const rows = await db.query('SELECT * FROM artifacts WHERE id = $1 AND project_id = $2', [id, scope.projectId]);
   if (rows.length === 0) throw new NotFoundError('Artifact', 'ArtifactId', id);
   const r = rows[0];
+  const file = artifactPath(dataDir, id);
+  // A row whose file went (an execution's outputs being deleted) is no artifact any more.
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!stat) throw new NotFoundError('Artifact', 'ArtifactId', id);
   return {
     id,
-    path: artifactPath(dataDir, id),
+    path: file,
     fileName: String(r.file_name),
     contentType: String(r.content_type),
-    sizeBytes: Number(r.size_bytes),
+    sizeBytes: stat.size,
     sha256: String(r.sha256),
   };
 }

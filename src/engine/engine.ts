@@ -57,16 +57,35 @@ export class Engine {
     return this.withConnection((con) => profileLog(con, parquetRelation(eventsFile(dir))), signal);
   }
 
-  /** Writes the events of an imported log as CSV or Parquet with XES attribute names, to `target`. */
-  async exportLog(dir: string, format: 'csv' | 'parquet', target: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Writes the events of an imported log as CSV or Parquet to `target`: the core columns under
+   * `names` (XES attribute names unless given; a null name leaves the column out), then the
+   * attribute columns under their own names.
+   */
+  async exportLog(
+    dir: string,
+    format: 'csv' | 'parquet',
+    target: string,
+    signal?: AbortSignal,
+    names: ExportNames = XES_NAMES,
+  ): Promise<void> {
     const relation = parquetRelation(eventsFile(dir));
     await this.withConnection(async (con) => {
       const columns = (await rows(con, `SELECT column_name FROM (DESCRIBE SELECT * FROM ${relation})`)).map((r) =>
         String(r.column_name),
       );
-      const attributes = columns.filter((c) => c.startsWith('a:')).map((c) => `, ${ident(c)} AS ${ident(c.slice(2))}`);
-      const select = `SELECT case_id AS "case:concept:name", activity AS "concept:name", strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS "time:timestamp",
-        resource AS "org:resource", lifecycle AS "lifecycle:transition"${attributes.join('')} FROM ${relation} ORDER BY case_key, event_index`;
+      const core: [string, string | null][] = [
+        ['case_id', names.caseId],
+        ['activity', names.activity],
+        [`strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')`, names.timestamp],
+        ['resource', names.resource],
+        ['lifecycle', names.lifecycle],
+      ];
+      const selected = [
+        ...core.filter(([, name]) => name !== null).map(([sql, name]) => `${sql} AS ${ident(name!)}`),
+        ...columns.filter((c) => c.startsWith('a:')).map((c) => `${ident(c)} AS ${ident(c.slice(2))}`),
+      ];
+      const select = `SELECT ${selected.join(', ')} FROM ${relation} ORDER BY case_key, event_index`;
       const options = format === 'csv' ? '(FORMAT csv, HEADER true)' : '(FORMAT parquet, COMPRESSION zstd)';
       await con.run(`COPY (${select}) TO ${literal(target)} ${options}`);
     }, signal);
@@ -76,6 +95,24 @@ export class Engine {
     this.instance.closeSync();
   }
 }
+
+/** The column names of an export's core columns; null leaves the column out. */
+export interface ExportNames {
+  caseId: string;
+  activity: string;
+  timestamp: string | null;
+  resource: string | null;
+  lifecycle: string | null;
+}
+
+/** XES attribute names: the default of exports. */
+export const XES_NAMES: ExportNames = {
+  caseId: 'case:concept:name',
+  activity: 'concept:name',
+  timestamp: 'time:timestamp',
+  resource: 'org:resource',
+  lifecycle: 'lifecycle:transition',
+};
 
 /** A connection whose statements refuse to start once `signal` has aborted. */
 function guarded(con: DuckDBConnection, signal: AbortSignal): DuckDBConnection {

@@ -18,6 +18,7 @@ import { errorReply, plainError, problemsFromAjv } from './errors';
 import { allHandlers, type Handler, type RequestContext } from './handlers';
 import type { Reply } from './reply';
 import { requestLog } from './requestLog';
+import { valueProblems } from './requestValues';
 import { Router } from './router';
 
 /** What the HTTP layer needs from the rest of the service. */
@@ -71,7 +72,10 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
     validationFail: (c: Context, req: express.Request) => {
       const problems = problemsFromAjv(c.validation.errors ?? []);
       // Some bodies are checked more precisely by the domain (see DEFERRED_CHECKS); let those through.
-      const deferred = DEFERRED_CHECKS[c.operation.operationId ?? ''];
+      // Only the inside of an object is deferred: a missing body, or one that is not an object, is refused here.
+      const body = c.request.requestBody as unknown;
+      const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+      const deferred = isObject ? DEFERRED_CHECKS[c.operation.operationId ?? ''] : undefined;
       const remaining = deferred ? problems.filter((p) => !isWithin(p.field, deferred)) : problems;
       if (remaining.length === 0 && deferred) return handlers[c.operation.operationId!](toRequestContext(c, req));
       throw new InvalidError(
@@ -93,6 +97,8 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
 
   const uploads = multer({
     dest: path.join(config.dataDir, 'tmp'),
+    // File names are UTF-8, as browsers and fetch send them (busboy's default would read them as Latin-1).
+    defParamCharset: 'utf8',
     limits: { fileSize: config.uploadLimitBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
   }).single('file');
 
@@ -105,7 +111,14 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
     if (match.kind === 'found') {
       res.locals.operation = match.operation;
       res.locals.params = match.params;
-      return next();
+      if (match.malformed.length === 0) return next();
+      const problems = match.malformed.map((name) => ({
+        field: `path.${name}`,
+        message: 'is not valid percent-encoded UTF-8',
+      }));
+      return next(
+        new InvalidError('Validation failed', 'The request path cannot be decoded; nothing was changed.', problems),
+      );
     }
     const id = req.id;
     if (match.kind === 'notFound') {
@@ -114,8 +127,11 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
     res.setHeader('Allow', match.allowed.join(', '));
     send(res, plainError(405, 'Method not allowed', `${req.path} answers ${match.allowed.join(', ')}.`, id));
   });
-  app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
-  app.use(express.text({ limit: config.bodyLimitBytes, type: ['text/*'] }));
+  // Bodies are read only for operations that take one; others ignore what was sent.
+  const json = express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
+  const text = express.text({ limit: config.bodyLimitBytes, type: ['text/*'] });
+  app.use((req, res, next) => (hasBody(res.locals.operation as Operation) ? json(req, res, next) : next()));
+  app.use((req, res, next) => (hasBody(res.locals.operation as Operation) ? text(req, res, next) : next()));
   app.use((req, res, next) => {
     if (!isMultipart(res.locals.operation as Operation)) return next();
     uploads(req, res, (err?: unknown) => {
@@ -134,9 +150,10 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
   app.use(async (req, res) => {
     let reply: Reply;
     try {
+      checkRequestValues(req, res.locals.operation as Operation, config.jsonDepthLimit);
       reply = (await api.handleRequest(req as never, req, res)) as Reply;
     } catch (err) {
-      reply = replyForError(err, req.id);
+      reply = replyForError(err, req.id, req.headers['content-encoding']);
       if (reply.status >= 500) req.log.error({ err }, 'request failed');
     }
     removeUpload(req);
@@ -145,7 +162,7 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
   // Errors before the handler: body parsing, uploads.
   app.use((err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     removeUpload(req);
-    const reply = replyForError(err, req.id);
+    const reply = replyForError(err, req.id, req.headers['content-encoding']);
     if (reply.status >= 500) req.log.error({ err }, 'request failed');
     const op = res.locals.operation as Operation | undefined;
     send(res, op ? checkReply(deps, api, op, reply, req.id) : reply);
@@ -171,8 +188,8 @@ function isWithin(field: string, prefix: string): boolean {
 /** Thrown for operations of the contract that this server does not implement yet. */
 class NotImplemented extends Error {}
 
-function replyForError(err: unknown, requestId: string): Reply {
-  const parserError = err as { type?: string; status?: number; message?: string };
+function replyForError(err: unknown, requestId: string, encoding = 'identity'): Reply {
+  const parserError = err as { type?: string; status?: number; message?: string; code?: string };
   if (parserError?.type === 'entity.parse.failed') {
     return plainError(400, 'Malformed JSON', `The request body is not valid JSON: ${parserError.message}`, requestId);
   }
@@ -180,7 +197,20 @@ function replyForError(err: unknown, requestId: string): Reply {
     return errorReply(new TooLargeError(Number((err as { limit?: number }).limit), 'request body'), requestId);
   }
   if (parserError?.type === 'encoding.unsupported' || parserError?.type === 'charset.unsupported') {
-    return plainError(415, 'Unsupported media type', String(parserError.message), requestId);
+    return plainError(400, 'Unsupported body encoding', `${parserError.message}; ${BODY_ENCODINGS}`, requestId);
+  }
+  if (typeof parserError?.code === 'string' && /^(Z_|ERR_)/.test(parserError.code) && parserError.status === 400) {
+    // zlib could not decompress what `Content-Encoding` announced.
+    const message = `The body is sent with \`Content-Encoding: ${encoding}\` but is not valid ${encoding} data.`;
+    return plainError(400, 'Malformed compressed body', message, requestId);
+  }
+  if (isClientBodyError(parserError)) {
+    return plainError(
+      400,
+      'Unreadable body',
+      `The request body could not be read: ${String(parserError.message)}`,
+      requestId,
+    );
   }
   if (err instanceof NotImplemented) {
     return plainError(
@@ -191,6 +221,35 @@ function replyForError(err: unknown, requestId: string): Reply {
     );
   }
   return errorReply(err, requestId);
+}
+
+const BODY_ENCODINGS = 'send UTF-8 JSON, uncompressed or with `Content-Encoding` gzip, deflate or br.';
+
+/** Other failures to read a body that are the client's (aborted, wrong length), as body-parser reports them. */
+function isClientBodyError(e: { type?: string; message?: string } | undefined): boolean {
+  return ['request.aborted', 'request.size.invalid'].includes(e?.type ?? '');
+}
+
+/**
+ * Refuses, before anything else reads them, request values no operation can take (see
+ * `valueProblems`): the body of an operation that has one, its declared query and path parameters.
+ */
+function checkRequestValues(req: express.Request, op: Operation, maxDepth: number): void {
+  const problems = [];
+  if (hasBody(op) && req.body !== undefined) problems.push(...valueProblems(req.body, 'body', maxDepth));
+  const query = req.query as Record<string, unknown>;
+  for (const param of (op.parameters ?? []) as { in?: string; name?: string }[]) {
+    if (param.in === 'query' && param.name && query[param.name] !== undefined)
+      problems.push(...valueProblems(query[param.name], `query.${param.name}`, maxDepth));
+  }
+  for (const [name, value] of Object.entries((req.res?.locals.params ?? {}) as Record<string, string>))
+    problems.push(...valueProblems(value, `path.${name}`, maxDepth));
+  if (problems.length > 0)
+    throw new InvalidError(
+      'Validation failed',
+      'The request holds values no operation accepts; nothing was changed.',
+      problems,
+    );
 }
 
 async function checkApiKey(db: Db, c: Context): Promise<Caller> {
@@ -240,6 +299,7 @@ function bearer(header: unknown): string | undefined {
 
 function toRequestContext(c: Context, req: express.Request): RequestContext {
   return {
+    method: req.method,
     // Path parameters from our router: openapi-backend's re-parse after type coercion loses them.
     params: (req.res?.locals.params ?? {}) as Record<string, string>,
     query: c.request.query as Record<string, unknown>,
@@ -249,6 +309,10 @@ function toRequestContext(c: Context, req: express.Request): RequestContext {
     file: req.file,
     requestId: req.id,
   };
+}
+
+function hasBody(op: Operation | undefined): boolean {
+  return Boolean((op?.requestBody as { content?: unknown } | undefined)?.content);
 }
 
 function isMultipart(op: Operation | undefined): boolean {
@@ -284,9 +348,16 @@ function send(res: express.Response, reply: Reply): void {
   if (reply.onDone) res.once('close', reply.onDone);
   res.status(reply.status);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if (reply.contentType) res.type(reply.contentType);
   if (reply.stream) {
-    if (reply.contentType) res.type(reply.contentType);
-    reply.stream.pipe(res);
+    const stream = reply.stream;
+    // A client that goes away mid-download must not leave the file open; a read error ends the answer.
+    res.once('close', () => stream.destroy());
+    stream.once('error', (err) => {
+      res.req.log.error({ err }, 'download failed while sending');
+      res.destroy(err);
+    });
+    stream.pipe(res);
     return;
   }
   if (reply.body === undefined) {
@@ -294,7 +365,7 @@ function send(res: express.Response, reply: Reply): void {
     return;
   }
   if (reply.contentType) {
-    res.type(reply.contentType).send(reply.body);
+    res.send(reply.body);
     return;
   }
   res.json(reply.body);

@@ -11,13 +11,15 @@ import {
 } from '../domain/errors';
 import type { FieldProblem } from '../domain/errors';
 import type { Reply } from './reply';
+import { wellFormed } from './requestValues';
 
 /** The one place where errors become HTTP: status by error class, body in the contract's envelope. */
 export function errorReply(err: unknown, requestId: string): Reply {
   if (err instanceof DomainError) {
     const body: Record<string, unknown> = {
       Error: err.summary,
-      Message: err.message,
+      // Messages may quote what the client sent, cut anywhere: never half of a UTF-16 pair.
+      Message: wellFormed(err.message),
       ...err.details,
       RequestId: requestId,
     };
@@ -54,7 +56,7 @@ function statusOf(err: DomainError): number {
 }
 
 function toField(p: FieldProblem) {
-  return { Field: p.field, Message: p.message };
+  return { Field: wellFormed(p.field), Message: wellFormed(p.message) };
 }
 
 /**

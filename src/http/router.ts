@@ -19,7 +19,8 @@ interface Node<Op> {
 
 /** The outcome of routing: an operation with its path parameters, or why there is none. */
 export type RouteMatch<Op> =
-  | { kind: 'found'; operation: Op; params: Record<string, string> }
+  /** `malformed` names the path parameters whose percent-encoding is not UTF-8 (such as `%ED%A0%80`). */
+  | { kind: 'found'; operation: Op; params: Record<string, string>; malformed: string[] }
   | { kind: 'notFound' }
   | { kind: 'methodNotAllowed'; allowed: string[] };
 
@@ -57,30 +58,47 @@ export class Router<Op extends RoutableOperation> {
   /** Finds the operation for a method and a path (without query string). */
   match(method: string, path: string): RouteMatch<Op> {
     const params: Record<string, string> = {};
-    const node = this.walk(this.root, splitPath(path), 0, params);
+    const malformed: string[] = [];
+    const node = this.walk(this.root, splitPath(path), 0, params, malformed);
     if (!node) return { kind: 'notFound' };
-    const operation = node.methods.get(method.toLowerCase());
-    if (!operation) return { kind: 'methodNotAllowed', allowed: [...node.methods.keys()].map((m) => m.toUpperCase()) };
-    return { kind: 'found', operation, params };
+    const lower = method.toLowerCase();
+    // HEAD is GET without the body (RFC 9110 9.3.2): every GET operation answers it too.
+    const operation = node.methods.get(lower) ?? (lower === 'head' ? node.methods.get('get') : undefined);
+    if (!operation) return { kind: 'methodNotAllowed', allowed: allowedMethods(node) };
+    return { kind: 'found', operation, params, malformed };
   }
 
   // Depth-first with backtracking: `/notebook/upload` is literal, `/notebook/{id}/copy` is not.
-  private walk(node: Node<Op>, segments: string[], i: number, params: Record<string, string>): Node<Op> | undefined {
+  private walk(
+    node: Node<Op>,
+    segments: string[],
+    i: number,
+    params: Record<string, string>,
+    malformed: string[],
+  ): Node<Op> | undefined {
     if (i === segments.length) return node.methods.size > 0 ? node : undefined;
     const literal = node.literal.get(segments[i]);
     if (literal) {
-      const found = this.walk(literal, segments, i + 1, params);
+      const found = this.walk(literal, segments, i + 1, params, malformed);
       if (found) return found;
     }
     if (node.param && segments[i] !== '') {
-      const found = this.walk(node.param.node, segments, i + 1, params);
+      const found = this.walk(node.param.node, segments, i + 1, params, malformed);
       if (found) {
-        params[node.param.name] = safeDecode(segments[i]);
+        const decoded = safeDecode(segments[i]);
+        if (decoded === undefined) malformed.push(node.param.name);
+        params[node.param.name] = decoded ?? segments[i];
         return found;
       }
     }
     return undefined;
   }
+}
+
+function allowedMethods<Op>(node: Node<Op>): string[] {
+  const methods = [...node.methods.keys()].map((m) => m.toUpperCase());
+  if (methods.includes('GET') && !methods.includes('HEAD')) methods.splice(methods.indexOf('GET') + 1, 0, 'HEAD');
+  return methods;
 }
 
 // Empty segments stay, so `/notebook//blocks` matches nothing; one trailing slash is ignored.
@@ -90,10 +108,10 @@ function splitPath(path: string): string[] {
   return segments;
 }
 
-function safeDecode(segment: string): string {
+function safeDecode(segment: string): string | undefined {
   try {
     return decodeURIComponent(segment);
   } catch {
-    return segment;
+    return undefined;
   }
 }

@@ -15,6 +15,8 @@ import { ContractSchemas } from '../../api/schemas';
 
 /** A validated request as handlers see it. */
 export interface RequestContext {
+  /** GET, HEAD (routed to the GET operation), POST, ... */
+  method: string;
   params: Record<string, string>;
   query: Record<string, unknown>;
   body: unknown;
