@@ -2783,7 +2783,7 @@ export interface components {
              */
             scheduledTime?: string | null;
             /**
-             * @description The job fails with a timeout reason after this long running (fractions allowed, 0.05 is 3 seconds).
+             * @description The job fails with a timeout reason after this long running (fractions allowed, 0.05 is 3 seconds). At most 24 hours, the longest the queue lets a job run.
              * @default 120
              */
             timeoutMinutes?: number;

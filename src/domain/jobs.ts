@@ -21,6 +21,9 @@ type ResourceType = Job['resource']['resourceType'];
 const PRIORITY_RANK: Record<Priority, number> = { Low: 0, Normal: 10, High: 20, Critical: 30 };
 const IMMEDIATE_BONUS = 5;
 
+/** The longest pg-boss lets a delivered job stay active. */
+const MAX_QUEUE_EXPIRY_SECONDS = 24 * 3600;
+
 /** Estimates use this when a job type has no finished job yet. */
 const DEFAULT_DURATION_SECONDS = 30;
 
@@ -200,8 +203,9 @@ export async function enqueue(queue: JobQueue, row: Row): Promise<void> {
   await queue.send(String(row.id), {
     priority: Number(row.priority_rank),
     startAfter: new Date(row.run_after as string),
-    // The worker enforces the timeout itself; pg-boss's expiry is only the backstop.
-    expireInSeconds: Math.ceil(timeoutMinutes * 60) + 120,
+    // The worker enforces the timeout itself; pg-boss's expiry is only the backstop, and pg-boss
+    // refuses one over 24 hours (the contract's longest timeout).
+    expireInSeconds: Math.min(MAX_QUEUE_EXPIRY_SECONDS, Math.ceil(timeoutMinutes * 60) + 120),
   });
 }
 

@@ -375,4 +375,25 @@ describe.each(stores)('request values no operation accepts, on %s', (store) => {
     const health = await app.call('GET', '/health?verbose=1');
     expect([health.status, fieldsOf(health)]).toEqual([400, ['query.verbose']]);
   });
+
+  test('the longest timeouts the contract allows are queued (pg-boss caps a delivery at 24 hours); longer ones are 400', async () => {
+    const { datasetId } = await newInvestigation(app, t);
+    const submit = (timeoutMinutes: number) =>
+      app.call('POST', `${base(t)}/execution/job`, {
+        token: t.token,
+        body: {
+          jobName: 'Long',
+          jobType: 'ProcessMining',
+          resource: { resourceType: 'Dataset', resourceId: datasetId },
+          scheduling: { executeImmediately: false, scheduledTime: '2099-01-01T00:00:00Z', timeoutMinutes },
+        },
+      });
+    expect((await submit(1440)).status).toBe(202);
+    expect((await submit(1441)).status).toBe(400);
+    const failed = await app.db.query(
+      `SELECT count(*)::int AS n FROM jobs WHERE tenant_id = $1 AND status = 'Failed'`,
+      [t.tenantId],
+    );
+    expect(failed[0].n).toBe(0);
+  });
 });
