@@ -53,6 +53,7 @@ export async function startWorker(o: {
     capacity: o.config.workerConcurrency,
     mailer: smtpMailer(o.config.smtpUrl, o.config.smtpFrom),
     runners: { ...runners, Notebook: notebookRunner(o.kernels), ...o.runners },
+    storageLimitBytes: o.config.tenantStorageLimitBytes,
   });
   await worker.start();
   await startSchedules(o.db, o.queue, o.logger);

@@ -3,6 +3,7 @@ import * as m001 from './migrations/001_initial';
 import * as m002 from './migrations/002_executions';
 import * as m003 from './migrations/003_artifacts';
 import * as m004 from './migrations/004_jobs';
+import * as m005 from './migrations/005_stored_bytes';
 
 /** Every migration in order; a migration is never edited once released, only followed by a new one. */
 const migrations: { version: number; sql: string }[] = [
@@ -10,6 +11,7 @@ const migrations: { version: number; sql: string }[] = [
   { version: 2, sql: m002.sql },
   { version: 3, sql: m003.sql },
   { version: 4, sql: m004.sql },
+  { version: 5, sql: m005.sql },
 ];
 
 /**

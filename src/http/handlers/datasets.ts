@@ -19,7 +19,9 @@ export function datasetHandlers({ db, engine, config }: AppDeps): Record<string,
       const scope = scopeOf(ctx);
       const form = ctx.body as datasets.DatasetForm;
       const file = { path: ctx.file.path, originalName: ctx.file.originalname, size: ctx.file.size };
-      const created = await datasets.storeDataset(db, engine, config.dataDir, scope, file, form);
+      const created = await datasets.storeDataset(db, engine, config.dataDir, scope, file, form, {
+        storageLimitBytes: config.tenantStorageLimitBytes,
+      });
       return json(
         201,
         created,
