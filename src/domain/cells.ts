@@ -85,16 +85,22 @@ export function toApiCell(cell: StoredCell): ApiCell {
   };
 }
 
-/** The contract's view of stored cells, JSON text to JSON text (run in a worker thread for large notebooks). */
-export function apiCellsJson(input: { storedCells: string }): string {
-  const cells = (JSON.parse(input.storedCells) as StoredCell[] | null) ?? [];
+/** The contract's view of stored cells, from JSON text to JSON text. */
+export function apiCellsJson(storedCells: string): string {
+  const cells = (JSON.parse(storedCells) as StoredCell[] | null) ?? [];
   return JSON.stringify(cells.map(toApiCell));
+}
+
+/** {@link apiCellsJson} as UTF-8 bytes, which a worker thread hands over without a copy. */
+export function apiCellsBytes(input: { storedCells: string }): Uint8Array {
+  return new TextEncoder().encode(apiCellsJson(input.storedCells));
 }
 
 /** An uploaded notebook, parsed and checked, in the forms the store keeps and the answer shows, as JSON text. */
 export interface IpynbText {
   storedCells: string;
-  apiCells: string;
+  /** The cells as the answer shows them, UTF-8 JSON. */
+  apiCells: Uint8Array;
   metadata: string;
   nbformatMinor: number;
   warnings: string[];
@@ -114,7 +120,7 @@ export async function readIpynb(input: { file: string }): Promise<IpynbText> {
   const count = (type: string) => parsed.cells.filter((c) => c.cell_type === type).length;
   return {
     storedCells: JSON.stringify(parsed.cells),
-    apiCells: JSON.stringify(parsed.cells.map(toApiCell)),
+    apiCells: new TextEncoder().encode(JSON.stringify(parsed.cells.map(toApiCell))),
     metadata: JSON.stringify(parsed.metadata),
     nbformatMinor: parsed.nbformatMinor,
     warnings: parsed.warnings,

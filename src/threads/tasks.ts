@@ -1,5 +1,5 @@
 import { isMainThread, parentPort } from 'node:worker_threads';
-import { apiCellsJson, readIpynb } from '../domain/cells';
+import { apiCellsBytes, readIpynb } from '../domain/cells';
 import { InvalidError, type FieldProblem } from '../domain/errors';
 import { LogRefused } from '../engine/limits';
 import { scanCsv } from '../engine/scanCsv';
@@ -9,7 +9,7 @@ import { stageXes } from '../engine/stageXes';
  * What runs in worker threads (see pool.ts): the CPU-bound JavaScript of uploads and of large
  * answers. Each task takes and returns plain data, which is all that crosses between threads.
  */
-const tasks = { stageXes, scanCsv, readIpynb, apiCellsJson };
+const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes };
 
 type Tasks = typeof tasks;
 /** The name of a task. */
@@ -39,6 +39,12 @@ function toFailure(err: unknown): TaskFailure {
   return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** The byte arrays of a result (itself, or its fields), moved to the other thread instead of copied. */
+function transferable(result: unknown): ArrayBuffer[] {
+  const values = result instanceof Uint8Array ? [result] : Object.values((result ?? {}) as object);
+  return values.filter((v): v is Uint8Array => v instanceof Uint8Array).map((v) => v.buffer as ArrayBuffer);
+}
+
 if (!isMainThread && parentPort) {
   const port = parentPort;
   port.once('message', (request: { name: TaskName; input: never }) => {
@@ -46,7 +52,7 @@ if (!isMainThread && parentPort) {
     Promise.resolve()
       .then(() => run(request.input))
       .then(
-        (ok) => port.postMessage({ ok }),
+        (ok) => port.postMessage({ ok }, transferable(ok)),
         (err: unknown) => port.postMessage({ failed: toFailure(err) }),
       );
   });
