@@ -11,7 +11,7 @@ import type { Db, Row } from '../store/db';
 import { ThreadMemoryError } from '../threads/pool';
 import { ConflictError, InvalidError, NotFoundError, type FieldProblem } from './errors';
 import { moveFile } from './files';
-import { reserveStorage } from './storage';
+import { reserveStorage, storedBytes } from './storage';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 
 /** An uploaded file as the HTTP layer hands it over: already on local disk, not in memory. */
@@ -228,8 +228,8 @@ function explainImportError(err: unknown): unknown {
   return err;
 }
 
-/** Lists the project's datasets, newest first. */
-export async function listDatasets(db: Db, scope: Scope, paging: PageRequest) {
+/** Lists the project's datasets, newest first, with what the tenant stores against its quota. */
+export async function listDatasets(db: Db, scope: Scope, paging: PageRequest, opts: StoreOptions = {}) {
   const [{ count }] = await db.query<{ count: number }>(
     'SELECT count(*)::int AS count FROM datasets WHERE project_id = $1',
     [scope.projectId],
@@ -238,7 +238,8 @@ export async function listDatasets(db: Db, scope: Scope, paging: PageRequest) {
     'SELECT * FROM datasets WHERE project_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3',
     [scope.projectId, paging.pageSize, (paging.page - 1) * paging.pageSize],
   );
-  return { datasets: rows.map(toDataset), ...pageInfo(paging, count) };
+  const storage = { usedBytes: await storedBytes(db, scope.tenantId), limitBytes: opts.storageLimitBytes || null };
+  return { datasets: rows.map(toDataset), ...pageInfo(paging, count), storage };
 }
 
 /** Returns a dataset of the project, or 404. */
@@ -346,8 +347,11 @@ function detectFormat(name: string, head: Buffer): SourceFormat {
 }
 
 function invalidFile(message: string, summary = 'Unsupported file'): InvalidError {
-  const hint = summary === 'Unsupported file' ? ' Upload CSV, XES or gzipped XES;' : '';
-  return new InvalidError(summary, `${message}${hint} nothing was stored.`, [{ field: 'body.file', message }]);
+  const text =
+    summary === 'Unsupported file'
+      ? `${message} Upload CSV, XES or gzipped XES; nothing was stored.`
+      : `${message.replace(/\.$/, '')}; nothing was stored.`;
+  return new InvalidError(summary, text, [{ field: 'body.file', message }]);
 }
 
 /**

@@ -69,6 +69,7 @@ export class StorageQuotaError extends DomainError {
       `The tenant stores ${usedBytes} bytes of its quota of ${limitBytes}; ${what} of ${requestedBytes} bytes would exceed it, so nothing was stored. Delete datasets or outputs, or ask for a larger quota.`,
       { LimitBytes: limitBytes, UsedBytes: usedBytes, RequestedBytes: requestedBytes },
     );
+    this.name = 'StorageQuotaExceeded'; // a failed job's errorType
   }
 }
 

@@ -28,7 +28,13 @@ export function datasetHandlers({ db, engine, config }: AppDeps): Record<string,
         location(config.publicUrl, `/api/${scope.tenantId}/${scope.projectId}/dataset/${created.datasetId}`),
       );
     },
-    listDatasets: async (ctx) => json(200, await datasets.listDatasets(db, scopeOf(ctx), pageOf(ctx))),
+    listDatasets: async (ctx) =>
+      json(
+        200,
+        await datasets.listDatasets(db, scopeOf(ctx), pageOf(ctx), {
+          storageLimitBytes: config.tenantStorageLimitBytes,
+        }),
+      ),
     getDataset: async (ctx) =>
       json(200, await datasets.getDataset(db, scopeOf(ctx), ctx.params.datasetId.toLowerCase())),
     deleteDataset: async (ctx) => {
