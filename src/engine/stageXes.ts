@@ -101,8 +101,7 @@ export async function stageXes(input: { source: string; gzipped: boolean; workDi
     );
     await Promise.all([events.close(), cases.close()]);
   } catch (err) {
-    events.destroy();
-    cases.destroy();
+    await Promise.all([events.discard(), cases.discard()]);
     throw err;
   }
   return {
@@ -179,14 +178,17 @@ class AttributeKeys {
 
 /**
  * Lines of JSON to a file, gathered per chunk of input and written with backpressure. A record
- * over the size limit is refused: every later step reads records whole.
+ * over the size limit is refused: every later step reads records whole. A write error is kept
+ * and thrown at the next flush, never left to surface as an uncaught error of the thread.
  */
 class LineWriter {
   private readonly out: fs.WriteStream;
   private pending: string[] = [];
+  private failure: Error | undefined;
 
   constructor(file: string) {
     this.out = fs.createWriteStream(file);
+    this.out.on('error', (err) => (this.failure ??= err));
   }
 
   add(row: Record<string, unknown>, what: () => string): void {
@@ -201,18 +203,37 @@ class LineWriter {
   }
 
   async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (this.pending.length === 0) return;
     const text = this.pending.join('\n') + '\n';
     this.pending = [];
-    if (!this.out.write(text)) await new Promise<void>((resolve) => this.out.once('drain', () => resolve()));
+    if (!this.out.write(text)) await this.settled('drain');
+    if (this.failure) throw this.failure;
   }
 
   async close(): Promise<void> {
     await this.flush();
-    await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    this.out.end();
+    await this.settled('close');
+    if (this.failure) throw this.failure;
   }
 
-  destroy(): void {
+  /** Stops writing (the import failed); the caller removes the file. */
+  async discard(): Promise<void> {
+    this.pending = [];
+    if (this.out.closed) return;
     this.out.destroy();
+    await this.settled('close');
+  }
+
+  /** Until `event`, or until the stream closes or fails on the way. */
+  private settled(event: 'drain' | 'close'): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.out.off(event, done).off('close', done).off('error', done);
+        resolve();
+      };
+      this.out.once(event, done).once('close', done).once('error', done);
+    });
   }
 }
