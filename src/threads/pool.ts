@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { InvalidError } from '../domain/errors';
@@ -9,8 +10,8 @@ import type { TaskFailure, TaskInput, TaskName, TaskOutput } from './tasks';
 export const THREAD_LIMITS = {
   /** V8 heap of one thread, in MiB: a task that needs more is stopped, and the process goes on. */
   heapMiB: 256,
-  /** Threads running at once per lane; later tasks wait for a free one. */
-  parallel: 2,
+  /** Threads running at once per lane, one core left for the event loop; later tasks wait for a free one. */
+  parallel: Math.max(1, os.availableParallelism() - 1),
 } as const;
 
 /** Imports (long, one per upload) and answers (short) wait in separate lines, so reads never queue behind imports. */

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { apiCellsBytes, readIpynb } from '../domain/cells';
 import { InvalidError, type FieldProblem } from '../domain/errors';
@@ -10,6 +11,9 @@ import { stageXes } from '../engine/stageXes';
  * answers. Each task takes and returns plain data, which is all that crosses between threads.
  */
 const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes };
+
+/** The nice value of a task's thread, the event loop's being 0: the parse gives way to requests. */
+const THREAD_NICE = 10;
 
 type Tasks = typeof tasks;
 /** The name of a task. */
@@ -46,6 +50,15 @@ function transferable(result: unknown): ArrayBuffer[] {
 }
 
 if (!isMainThread && parentPort) {
+  // On Linux a nice value is per thread: this one yields the CPU to the service's event loop when
+  // cores are short. (Elsewhere it would renice the whole process, so it is left alone there.)
+  if (process.platform === 'linux') {
+    try {
+      os.setPriority(0, THREAD_NICE);
+    } catch {
+      // A system that refuses it leaves the thread at the usual priority; the work is the same.
+    }
+  }
   const port = parentPort;
   port.once('message', (request: { name: TaskName; input: never }) => {
     const run = tasks[request.name] as (input: unknown) => unknown;
