@@ -133,6 +133,28 @@ function stagingDir(dataDir: string, id: string): string {
   return dir;
 }
 
+/** Imports untouched this long are not running any more: their process died. */
+export const STALE_IMPORT_MS = 6 * 3600_000;
+
+/**
+ * Removes the folders of imports whose process died (a kill, a power cut) and returns how many.
+ * Other processes sharing `DATA_DIR` may be importing right now, so only folders untouched for
+ * {@link STALE_IMPORT_MS} go.
+ */
+export function removeStaleImports(dataDir: string, now = Date.now()): number {
+  const tmp = path.join(dataDir, 'tmp');
+  if (!fs.existsSync(tmp)) return 0;
+  let removed = 0;
+  for (const entry of fs.readdirSync(tmp, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith('import-')) continue;
+    const dir = path.join(tmp, entry.name);
+    if (now - fs.statSync(dir).mtimeMs < STALE_IMPORT_MS) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
 /**
  * Records an imported dataset, within the tenant's quota (its original file and Parquet events
  * count), and moves its staged folder into place in the same transaction: the row and the
@@ -223,6 +245,12 @@ function explainImportError(err: unknown): unknown {
     return invalidFile(`${err.message} Split the log or simplify it.`, 'File too demanding');
   }
   const message = (err as Error).message ?? '';
+  if (/Out of Memory Error/.test(message)) {
+    return invalidFile(
+      'Importing the log needed more memory than the analysis engine may use (DUCKDB_MEMORY_LIMIT), also spilling to disk. Split the log, or try again when fewer imports run at once.',
+      'Log too large',
+    );
+  }
   if (/CSV Error|Invalid Input Error|Conversion Error/.test(message))
     return invalidFile(`The CSV file could not be read: ${message.split('\n')[0]}`, 'Invalid CSV file');
   return err;

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadDocument } from '../../src/api/document';
 import { ContractSchemas } from '../../src/api/schemas';
 import { NOTEBOOK_LIMITS } from '../../src/domain/cells';
+import { removeStaleImports, STALE_IMPORT_MS } from '../../src/domain/datasets';
 import { base, fixtureLog, formWith, startTestApp, stores, type Tenant, type TestApp } from './harness';
 import { hugeValueXesGz, singleTraceXesGz, xesEvent, xesLog, xesWithKeys } from '../support/hostile-logs';
 
@@ -133,6 +135,26 @@ describe.each(stores)('uploads that could stop the service, on %s', (store) => {
     });
     expect(await leftovers()).toEqual(before);
   });
+});
+
+test('removeStaleImports removes the import folders a dead process left behind, not those of running imports', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-stale-'));
+  try {
+    const folder = (name: string, ageMs: number) => {
+      const dir = path.join(dataDir, 'tmp', name);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'events.ndjson'), '{}');
+      const at = new Date(Date.now() - ageMs);
+      fs.utimesSync(dir, at, at);
+    };
+    folder('import-dead', STALE_IMPORT_MS + 60_000);
+    folder('import-running', STALE_IMPORT_MS - 60_000);
+    folder('jobs', STALE_IMPORT_MS + 60_000);
+    expect(removeStaleImports(dataDir)).toBe(1);
+    expect(fs.readdirSync(path.join(dataDir, 'tmp')).sort()).toEqual(['import-running', 'jobs']);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 describe.each(stores)('.ipynb uploads within limits, on %s', (store) => {
