@@ -80,8 +80,10 @@ function timestampSql(column: string, format: string | null | undefined): string
 }
 
 /**
- * Checks the column names of a CSV header line against the attribute limit (beyond the mapped
- * columns) and for names that differ only in case, which SQL cannot tell apart.
+ * Checks the column names of a CSV header line: the attribute limit (beyond the mapped columns);
+ * no name twice (a mapping could not say which is meant); and no two attributes whose names
+ * differ only in case, which would be one SQL column. A mapped column may share an attribute's
+ * name but for case (`activity` mapped, `Activity` an attribute): they land in different columns.
  */
 export function checkCsvHeader(header: string[], mapped: string[]): void {
   const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
@@ -94,24 +96,28 @@ export function checkCsvHeader(header: string[], mapped: string[]): void {
   }
   const seen = new Map<string, number>();
   header.forEach((name, i) => {
-    const first = seen.get(name.toLowerCase());
+    if (name.trim() === '') return;
+    const attribute = !mapped.includes(name);
+    const key = attribute ? `a:${name.toLowerCase()}` : name;
+    const first = seen.get(key);
     if (first !== undefined) {
       throw new LogRefused(
         'Duplicate column names',
-        `Columns ${first + 1} and ${i + 1} are named '${header[first]}' and '${name}'; column names are compared without case, so each must be unique.`,
+        `Columns ${first + 1} and ${i + 1} are named '${header[first]}' and '${name}'; ${attribute ? 'attribute names are compared without case, so each must be unique' : 'a mapped column must be named once'}.`,
       );
     }
-    seen.set(name.toLowerCase(), i);
+    seen.set(key, i);
   });
 }
 
 async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMapping): Promise<ImportResult> {
   // A pass in a worker thread first: the hash, and lines DuckDB would refuse slowly or name wrongly.
   const { sha256 } = await runInThread('scanCsv', { source }, 'import');
-  // All text first: the mapping decides what each column means, and bad values become warnings, not failures.
+  // All text, and the header line as a row (rowid 0): DuckDB would rename columns whose names
+  // differ only in case, so columns are taken by position and named from that row.
   await con.run(
     `CREATE OR REPLACE TEMP TABLE raw_csv AS
-     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = true, store_rejects = true)`,
+     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`,
   );
   // Rows DuckDB could not split into the header's columns are left out and reported by line. The
   // first 100 are enough to place every warning that can be among the first 100 (see lineOf).
@@ -123,17 +129,23 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   ).map((r) => ({ line: Number(r.line), message: String(r.message) }));
   const [{ n: rejectedCount }] = await rows(con, 'SELECT count(*) AS n FROM reject_errors');
   await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
-  const columns = (await rows(con, `SELECT column_name FROM (DESCRIBE raw_csv)`)).map((r) => String(r.column_name));
+  if (rejected[0]?.line === 1) {
+    throw new LogRefused(
+      'Invalid CSV file',
+      `Line 1, the header, does not have the columns of the rows: ${rejected[0].message}.`,
+    );
+  }
+  const { header, columnOf } = await csvHeader(con);
   const mapped = [mapping.caseIdColumn, mapping.activityColumn, mapping.timestampColumn, mapping.resourceColumn].filter(
     Boolean,
   ) as string[];
-  checkCsvHeader(columns, mapped);
+  checkCsvHeader(header, mapped);
   for (const c of mapped) {
-    if (!columns.includes(c)) throw new LogRefused('Invalid CSV file', `Column '${c}' is not in the CSV header.`);
+    if (!header.includes(c)) throw new LogRefused('Invalid CSV file', `Column '${c}' is not in the CSV header.`);
   }
-  const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${ident(c)}), '')` : 'NULL');
+  const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${columnOf(c)}), '')` : 'NULL');
   const tsText = value(mapping.timestampColumn);
-  const attributes = columns.filter((c) => !mapped.includes(c) && c.trim() !== '');
+  const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
   await con.run(
     `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT
        ${value(mapping.caseIdColumn)} AS case_id,
@@ -141,10 +153,10 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
        ${tsText} AS ts_text,
        ${timestampSql(tsText, mapping.timestampFormat)} AS ts,
        ${value(mapping.resourceColumn)} AS resource,
-       ${columns.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
-       rowid + 2 AS event_index
+       ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
+       rowid + 1 AS event_index
        ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
-     FROM raw_csv`,
+     FROM raw_csv WHERE rowid > 0`,
   );
   const invalid = `case_id IS NULL OR activity IS NULL OR (ts_text IS NOT NULL AND ts IS NULL)`;
   const [{ n: unusable }] = await rows(con, `SELECT count(*) AS n FROM parsed_csv WHERE ${invalid}`);
@@ -177,6 +189,20 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
       dataType: 'string',
     })),
   };
+}
+
+/**
+ * The header of a CSV read without one: its names (the values of row 0, trimmed) and, for each
+ * name, the SQL column DuckDB gave its position.
+ */
+async function csvHeader(con: DuckDBConnection): Promise<{ header: string[]; columnOf: (name: string) => string }> {
+  const positions = (await rows(con, 'SELECT column_name FROM (DESCRIBE raw_csv)')).map((r) => String(r.column_name));
+  const [first] = await rows(con, `SELECT ${positions.map((p) => ident(p)).join(', ')} FROM raw_csv WHERE rowid = 0`);
+  const header = positions.map((p, i) => {
+    const name = String(first?.[p] ?? '').trim();
+    return i === 0 ? name.replace(/^\uFEFF/, '') : name;
+  });
+  return { header, columnOf: (name) => ident(positions[header.indexOf(name)]) };
 }
 
 /**

@@ -202,11 +202,21 @@ describe('CSV lines and columns', () => {
     expect(refused.summary).toBe('Too many attributes');
   });
 
-  test('checkCsvHeader refuses column names that differ only in case, or repeat', () => {
-    expect(() => checkCsvHeader(['case', 'activity', 'time', 'Foo'], ['case', 'activity', 'time'])).not.toThrow();
+  test('checkCsvHeader refuses attributes that differ only in case and names given twice; a mapped column may share an attribute name but for case', () => {
+    expect(() => checkCsvHeader(['case', 'activity', 'Activity', 'time'], ['case', 'activity', 'time'])).not.toThrow();
     expect(() => checkCsvHeader(['case', 'Foo', 'foo'], ['case'])).toThrow(
-      "Columns 2 and 3 are named 'Foo' and 'foo'; column names are compared without case, so each must be unique.",
+      "Columns 2 and 3 are named 'Foo' and 'foo'; attribute names are compared without case, so each must be unique.",
     );
     expect(() => checkCsvHeader(['case', 'x', 'x'], ['case'])).toThrow('Columns 2 and 3');
+    expect(() => checkCsvHeader(['case', 'case', 'x'], ['case'])).toThrow(
+      "Columns 1 and 2 are named 'case' and 'case'; a mapped column must be named once.",
+    );
+  });
+
+  test('a mapped activity column and an Activity attribute both import', async () => {
+    const csv = 'case,activity,Activity,time\nc1,a,first,2024-01-01T00:00:00Z\nc1,b,second,2024-01-02T00:00:00Z\n';
+    const profile = await importAndProfile(csv, 'csv');
+    expect(profile).toMatchObject({ eventCount: 2, activities: ['a', 'b'] });
+    expect(profile.attributes).toEqual([{ name: 'Activity', scope: 'event', dataType: 'string' }]);
   });
 });
