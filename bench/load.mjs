@@ -4,7 +4,9 @@ import { performance } from 'node:perf_hooks';
 
 /**
  * A closed-loop load generator: `concurrency` workers, each on its own keep-alive connection,
- * send the next request as soon as the previous one has been read to the end.
+ * send the next request as soon as the previous one has been read to the end (or `thinkMs`
+ * later, for clients that pause between requests). A request may name its own `expectedStatus`
+ * and its `kind`, counted apart in `byKind`.
  */
 
 /**
@@ -12,7 +14,9 @@ import { performance } from 'node:perf_hooks';
  * count towards throughput and latency; anything else is an error, reported by kind.
  */
 export async function runScenario(opts) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  // FIFO: every connection stays in use, so none idles into the server's keep-alive timeout and
+  // races its close (ECONNRESET), which LIFO reuse allowed once clients pause between requests.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency, scheduling: 'fifo' });
   try {
     const warmup = newStats();
     await runPhase(agent, opts, opts.warmupMs, warmup);
@@ -27,7 +31,7 @@ export async function runScenario(opts) {
 }
 
 function newStats() {
-  return { issued: 0, latencies: [], errors: new Map(), errorSample: undefined };
+  return { issued: 0, latencies: [], errors: new Map(), errorSample: undefined, byKind: new Map() };
 }
 
 /** All workers until the phase's time or request budget is spent; resolves with the elapsed ms. */
@@ -38,11 +42,15 @@ async function runPhase(agent, opts, durationMs, stats) {
     while (performance.now() < deadline && stats.issued < opts.maxRequests) {
       stats.issued++;
       const request = opts.nextRequest();
+      const expected = request.expectedStatus ?? opts.expectedStatus;
       const t0 = performance.now();
-      const answer = await send(agent, opts, request);
+      const answer = await send(agent, { ...opts, expectedStatus: expected }, request);
       const ms = performance.now() - t0;
-      if (answer.status === opts.expectedStatus) stats.latencies.push(ms);
-      else noteError(stats, answer, request);
+      if (answer.status === expected) {
+        stats.latencies.push(ms);
+        if (request.kind) stats.byKind.set(request.kind, (stats.byKind.get(request.kind) ?? 0) + 1);
+      } else noteError(stats, answer, request);
+      if (opts.thinkMs) await new Promise((resolve) => setTimeout(resolve, opts.thinkMs));
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, worker));
@@ -68,7 +76,7 @@ function send(agent, { host, port, expectedStatus, timeoutMs }, { method, path, 
 }
 
 function noteError(stats, answer, request) {
-  const kind = answer.error ?? `status ${answer.status}`;
+  const kind = `${request.kind ? `${request.kind}: ` : ''}${answer.error ?? `status ${answer.status}`}`;
   stats.errors.set(kind, (stats.errors.get(kind) ?? 0) + 1);
   stats.errorSample ??= `${request.method} ${request.path} -> ${kind} ${answer.body ?? ''}`.replace(/\s+/g, ' ').trim();
 }
@@ -87,6 +95,7 @@ function summarise(measured, warmup, elapsedMs) {
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted.length ? sorted[sorted.length - 1] : NaN,
+    byKind: measured.byKind,
   };
 }
 

@@ -378,6 +378,24 @@ export interface paths {
          *     streamed to storage, never held in memory whole, and imported for analysis; the figures
          *     (cases, events, activities, variants, time range) are filled in by the import. Files over the
          *     upload limit answer 413 and nothing is kept. File names are reduced to their base name.
+         *
+         *     The import parses in a worker thread of bounded memory, event by event, so any log can be
+         *     refused but none can stop the service. A log is refused with 400, naming the limit, when it has:
+         *
+         *     - more than 1,000 attributes (CSV columns besides the mapped ones, or distinct XES keys of
+         *       events and traces), or two attribute names that differ only in upper and lower case;
+         *     - a case (an XES trace, or a CSV case id) of more than 100,000 events;
+         *     - more than 10,000 distinct activities;
+         *     - a CSV line, or the attributes of one XES event or trace, longer than 1,048,576 bytes
+         *       (the message names the line);
+         *     - a NUL character in a CSV (the message names the line), or more than 8 GiB of XML in a
+         *       gzipped XES;
+         *     - a parse that needs more than the 256 MiB of memory a worker thread may use.
+         *
+         *     Each tenant may store `TENANT_STORAGE_LIMIT_BYTES` (10 GiB unless configured) of dataset
+         *     files and outputs; an upload that would exceed it answers 413 with `LimitBytes`, `UsedBytes`
+         *     and `RequestedBytes`. `GET .../datasets` shows the figures. A refused upload keeps nothing:
+         *     no dataset, no file.
          */
         post: operations["uploadDataset"];
         delete?: never;
@@ -406,7 +424,8 @@ export interface paths {
         };
         /**
          * List datasets
-         * @description Lists the project's datasets, newest first.
+         * @description Lists the project's datasets, newest first, with what the tenant stores against its quota
+         *     (`storage`).
          */
         get: operations["listDatasets"];
         put?: never;
@@ -626,6 +645,11 @@ export interface paths {
          * @description Uploads an existing `.ipynb` (page 000). The file is validated against the nbformat 4
          *     schema; what was accepted but changed (such as cells without ids, given new ones) is listed in
          *     `parseResult.warnings`. A file that is not a valid notebook is refused with 400 and nothing is stored.
+         *
+         *     Limits: a file of at most 16 MiB (16,777,216 bytes; larger answers 413), at most 1,000 cells
+         *     (as for creation), objects and arrays nested at most 64 levels deep (the document itself is
+         *     level 1), and no NUL character or lone UTF-16 surrogate in any string. The file is parsed in a
+         *     worker thread, off the service's event loop.
          */
         post: operations["uploadNotebook"];
         delete?: never;
@@ -737,7 +761,9 @@ export interface paths {
         /**
          * Get a notebook
          * @description Returns a notebook in its own type's shape: a standard notebook as page 003 shows it, a
-         *     Jupyter notebook with its cells, integration and environment as page 000 shows it.
+         *     Jupyter notebook with its cells, integration and environment as page 000 shows it. A large
+         *     Jupyter notebook's answer is built off the service's event loop and streamed with its
+         *     `Content-Length`; its fields may come in another order.
          */
         get: operations["getNotebook"];
         /**
@@ -1439,12 +1465,16 @@ export interface components {
             Resolution?: string;
             /** @description For 409 caused by a state, the state the resource is in. */
             CurrentStatus?: string;
-            /** @description For 413, the largest body or upload the server accepts. */
+            /** @description For 413, the largest body or upload the server accepts, or the tenant's stored-bytes quota. */
             LimitBytes?: number;
             /** @description For 429, the tenant's quota that is used up. */
             Limit?: number;
             /** @description For 429, how much of that quota is in use. */
             Current?: number;
+            /** @description For 413 on the stored-bytes quota, what the tenant stores now (dataset files and outputs). */
+            UsedBytes?: number;
+            /** @description For 413 on the stored-bytes quota, what the refused upload would have added. */
+            RequestedBytes?: number;
             /** @description For a refused choice (kernel type, template), the values that exist. */
             Available?: string[];
             /** @description For 503 from `/ready`, the result of each dependency's check. */
@@ -1717,6 +1747,16 @@ export interface components {
             dateCreated: string;
             createdBy: string;
         };
+        /**
+         * @description What the tenant stores on disk, over all its projects: the files of its datasets (as uploaded,
+         *     and their imported events) and the outputs of its jobs and executions. An upload that would take
+         *     it past `limitBytes` is refused with 413, and a job whose outputs would is failed.
+         */
+        StorageUsage: {
+            usedBytes: number;
+            /** @description The tenant's quota (`TENANT_STORAGE_LIMIT_BYTES`); null when there is none. */
+            limitBytes: number | null;
+        };
         /** @description A page of datasets. */
         DatasetList: {
             datasets: components["schemas"]["Dataset"][];
@@ -1724,6 +1764,7 @@ export interface components {
             page: number;
             pageSize: number;
             hasNextPage: boolean;
+            storage?: components["schemas"]["StorageUsage"];
         };
         /**
          * @description Filters narrow the log for the blocks after them; calculators measure it; alerts watch a measure.
@@ -3939,7 +3980,15 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["ProjectNotFound"];
-            413: components["responses"]["PayloadTooLarge"];
+            /** @description The file is larger than the upload limit, or storing it would take the tenant past its stored-bytes quota. Nothing was stored. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listDatasets: {
@@ -4352,7 +4401,15 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["ProjectNotFound"];
-            413: components["responses"]["PayloadTooLarge"];
+            /** @description The file is larger than a notebook may be (16 MiB), or than the upload limit. Nothing was stored. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listInvestigationNotebooks: {

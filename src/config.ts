@@ -18,6 +18,8 @@ export interface Config {
   /** Deepest nesting of objects and arrays a request value may have (JSON bodies, form fields). */
   jsonDepthLimit: number;
   uploadLimitBytes: number;
+  /** Bytes each tenant may store on disk (dataset files and artifacts); 0: no quota. */
+  tenantStorageLimitBytes: number;
   logLevel: string;
   /** DuckDB's memory limit for the analysis engine, such as `2GB`. */
   duckdbMemoryLimit: string;
@@ -65,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: intSetting(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
     jsonDepthLimit: Math.max(1, intSetting(env, 'JSON_DEPTH_LIMIT', 64)),
     uploadLimitBytes: intSetting(env, 'UPLOAD_LIMIT_BYTES', 1024 * 1024 * 1024),
+    tenantStorageLimitBytes: intSetting(env, 'TENANT_STORAGE_LIMIT_BYTES', 10 * 1024 ** 3),
     logLevel: env.LOG_LEVEL ?? 'info',
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT ?? '2GB',
     workerConcurrency: Math.max(1, intSetting(env, 'WORKER_CONCURRENCY', 2)),

@@ -6,6 +6,7 @@ import { loadDocument } from './api/document';
 import { bootstrapIfEmpty } from './bootstrap';
 import type { Config } from './config';
 import { Engine } from './engine/engine';
+import { removeStaleImports } from './domain/datasets';
 import { createApp } from './http/app';
 import { smtpMailer } from './jobs/notify';
 import { JobQueue } from './jobs/queue';
@@ -63,6 +64,7 @@ export async function startWorker(o: {
       }),
       ...o.runners,
     },
+    storageLimitBytes: o.config.tenantStorageLimitBytes,
   });
   await worker.start();
   await startSchedules(o.db, o.queue, o.logger);
@@ -93,6 +95,8 @@ export async function startService(
   const role = opts.role ?? 'all';
   const logger = opts.logger ?? pino({ level: config.logLevel });
   fs.mkdirSync(path.join(config.dataDir, 'tmp'), { recursive: true });
+  const stale = removeStaleImports(config.dataDir);
+  if (stale > 0) logger.warn({ stale }, 'removed the folders of imports a stopped process left behind');
   // Notebook kernels run as other users: they must not read the store, the datasets or the token file.
   fs.chmodSync(config.dataDir, 0o700);
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });

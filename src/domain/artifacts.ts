@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Db } from '../store/db';
 import { NotFoundError } from './errors';
 import { moveFile } from './files';
+import { reserveStorage, tenantOfProject } from './storage';
 import type { Scope } from './scope';
 
 /** A stored artifact: what to send and how to name it. */
@@ -20,6 +21,8 @@ export interface StoredArtifact {
 export interface ArtifactFence {
   jobId: string;
   attempt: number;
+  /** The tenant's stored-bytes quota its outputs are held to (`TENANT_STORAGE_LIMIT_BYTES`; absent or 0: none). */
+  storageLimitBytes?: number;
 }
 
 /** Thrown when a fenced write finds that the job is no longer this worker's (cancelled, or taken over). */
@@ -54,6 +57,11 @@ export async function storeArtifact(
 ): Promise<StoredArtifact> {
   const id = randomUUID();
   const file = artifactPath(dataDir, id);
+  const quota = a.fence?.storageLimitBytes;
+  const what = `the output '${a.fileName}'`;
+  const tenantId = quota ? await tenantOfProject(db, projectId) : '';
+  // Checked before writing, so an output over the quota is never written; checked again with the insert.
+  if (quota) await reserveStorage(db, tenantId, contentSize(a.content), quota, what);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   let sha256: string;
   let size: number;
@@ -70,32 +78,40 @@ export async function storeArtifact(
     size = fs.statSync(file).size;
   }
   try {
-    const inserted = await db.query(
-      `INSERT INTO artifacts (id, project_id, execution_id, kind, title, file_name, content_type, size_bytes, sha256, created_at, job_id)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
-       WHERE $11::uuid IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = $11 AND attempt = $12 AND status = 'Running')
-       RETURNING id`,
-      [
-        id,
-        projectId,
-        a.executionId ?? null,
-        a.kind,
-        a.title,
-        a.fileName,
-        a.contentType,
-        size,
-        sha256,
-        new Date(),
-        a.fence?.jobId ?? null,
-        a.fence?.attempt ?? 0,
-      ],
-    );
-    if (inserted.length === 0) throw new LostJobError(a.fence!.jobId);
+    await db.transaction(async (tx) => {
+      if (quota) await reserveStorage(tx, tenantId, size, quota, what);
+      const inserted = await tx.query(
+        `INSERT INTO artifacts (id, project_id, execution_id, kind, title, file_name, content_type, size_bytes, sha256, created_at, job_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+         WHERE $11::uuid IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = $11 AND attempt = $12 AND status = 'Running')
+         RETURNING id`,
+        [
+          id,
+          projectId,
+          a.executionId ?? null,
+          a.kind,
+          a.title,
+          a.fileName,
+          a.contentType,
+          size,
+          sha256,
+          new Date(),
+          a.fence?.jobId ?? null,
+          a.fence?.attempt ?? 0,
+        ],
+      );
+      if (inserted.length === 0) throw new LostJobError(a.fence!.jobId);
+    });
   } catch (err) {
     fs.rmSync(file, { force: true });
     throw err;
   }
   return { id, path: file, fileName: a.fileName, contentType: a.contentType, sizeBytes: size, sha256 };
+}
+
+function contentSize(content: string | Buffer | { file: string }): number {
+  if (typeof content === 'string') return Buffer.byteLength(content);
+  return Buffer.isBuffer(content) ? content.length : fs.statSync(content.file).size;
 }
 
 /** An artifact of the project, or 404 (also for another project's). */

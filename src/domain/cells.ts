@@ -1,8 +1,21 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import type { JupyterNotebook } from '../api/types';
 import { InvalidError, type FieldProblem } from './errors';
 
 type ApiCell = JupyterNotebook['cells'][number];
+
+/**
+ * Limits of a Jupyter notebook. `maxCells` is the contract's `maxItems` of `initialCells` and
+ * `cells` (creation and update) and applies to uploads too; the others apply to `.ipynb` uploads.
+ */
+export const NOTEBOOK_LIMITS = {
+  maxCells: 1000,
+  /** An `.ipynb` file: room for a thousand cells with their plots, and small enough to read back quickly. */
+  maxFileBytes: 16 * 1024 * 1024,
+  /** Objects and arrays nested in one another, the document itself counting as 1. */
+  maxDepth: 64,
+} as const;
 
 /** A cell as stored: the nbformat 4 cell plus Assay's record of its last execution. */
 export interface StoredCell {
@@ -72,6 +85,53 @@ export function toApiCell(cell: StoredCell): ApiCell {
   };
 }
 
+/** The contract's view of stored cells, from JSON text to JSON text. */
+export function apiCellsJson(storedCells: string): string {
+  const cells = (JSON.parse(storedCells) as StoredCell[] | null) ?? [];
+  return JSON.stringify(cells.map(toApiCell));
+}
+
+/** {@link apiCellsJson} as UTF-8 bytes, which a worker thread hands over without a copy. */
+export function apiCellsBytes(input: { storedCells: string }): Uint8Array {
+  return new TextEncoder().encode(apiCellsJson(input.storedCells));
+}
+
+/** An uploaded notebook, parsed and checked, in the forms the store keeps and the answer shows, as JSON text. */
+export interface IpynbText {
+  storedCells: string;
+  /** The cells as the answer shows them, UTF-8 JSON. */
+  apiCells: Uint8Array;
+  metadata: string;
+  nbformatMinor: number;
+  warnings: string[];
+  kernelName: string | undefined;
+  cellCount: number;
+  codeCells: number;
+  markdownCells: number;
+  rawCells: number;
+}
+
+/**
+ * Reads and checks an uploaded `.ipynb` file (see {@link parseIpynb}). Runs in a worker thread,
+ * so that only text crosses to the service's thread: nothing large is parsed or serialised there.
+ */
+export async function readIpynb(input: { file: string }): Promise<IpynbText> {
+  const parsed = parseIpynb(await fs.promises.readFile(input.file, 'utf8'));
+  const count = (type: string) => parsed.cells.filter((c) => c.cell_type === type).length;
+  return {
+    storedCells: JSON.stringify(parsed.cells),
+    apiCells: new TextEncoder().encode(JSON.stringify(parsed.cells.map(toApiCell))),
+    metadata: JSON.stringify(parsed.metadata),
+    nbformatMinor: parsed.nbformatMinor,
+    warnings: parsed.warnings,
+    kernelName: parsed.kernelName,
+    cellCount: parsed.cells.length,
+    codeCells: count('code'),
+    markdownCells: count('markdown'),
+    rawCells: count('raw'),
+  };
+}
+
 /** True when two cell lists differ in ids, types, sources or order (a new notebook version). */
 export function cellsChanged(a: StoredCell[], b: StoredCell[]): boolean {
   if (a.length !== b.length) return true;
@@ -90,7 +150,8 @@ export interface ParsedNotebook {
 
 /**
  * Parses an `.ipynb` and checks it against the structure nbformat 4 prescribes (top-level keys,
- * cell types, sources, outputs). Cells without ids get new ones, reported as warnings.
+ * cell types, sources, outputs) and the {@link NOTEBOOK_LIMITS}. Cells without ids get new ones,
+ * reported as warnings.
  */
 export function parseIpynb(text: string): ParsedNotebook {
   let doc: unknown;
@@ -101,6 +162,16 @@ export function parseIpynb(text: string): ParsedNotebook {
   }
   const problems: FieldProblem[] = [];
   if (!isObject(doc)) throw notebookError([{ field: 'file', message: 'must be a JSON object' }]);
+  const unstorable = checkValues(doc);
+  if (unstorable) throw notebookError([unstorable]);
+  if (Array.isArray(doc.cells) && doc.cells.length > NOTEBOOK_LIMITS.maxCells) {
+    throw notebookError([
+      {
+        field: 'file.cells',
+        message: `has ${doc.cells.length} cells; a notebook may have at most ${NOTEBOOK_LIMITS.maxCells}`,
+      },
+    ]);
+  }
   if (doc.nbformat !== 4) problems.push({ field: 'file.nbformat', message: 'must be 4' });
   if (!Number.isInteger(doc.nbformat_minor) || (doc.nbformat_minor as number) < 0) {
     problems.push({ field: 'file.nbformat_minor', message: 'must be a non-negative integer' });
@@ -173,6 +244,41 @@ export function parseIpynb(text: string): ParsedNotebook {
     warnings,
     kernelName: typeof kernelspec?.name === 'string' ? kernelspec.name : undefined,
   };
+}
+
+/**
+ * The first value the store cannot keep: nesting deeper than the limit, or a string (or key)
+ * with a NUL character or a lone UTF-16 surrogate, which PostgreSQL's jsonb refuses.
+ */
+function checkValues(value: unknown, at: string[] = ['file'], depth = 1): FieldProblem | undefined {
+  if (typeof value === 'string') return checkText(value, at);
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth > NOTEBOOK_LIMITS.maxDepth) {
+    return {
+      field: fieldPath(at.slice(0, 3)),
+      message: `nests objects and arrays more than ${NOTEBOOK_LIMITS.maxDepth} levels deep, the limit`,
+    };
+  }
+  const entries: [string, unknown][] = Array.isArray(value)
+    ? value.map((v, i) => [`[${i}]`, v])
+    : Object.entries(value);
+  for (const [key, child] of entries) {
+    const path = [...at, key];
+    const problem = (Array.isArray(value) ? undefined : checkText(key, path)) ?? checkValues(child, path, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function checkText(text: string, at: string[]): FieldProblem | undefined {
+  if (text.includes('\u0000')) return { field: fieldPath(at), message: 'holds a NUL character (\\u0000)' };
+  if (/\p{Cs}/u.test(text))
+    return { field: fieldPath(at), message: 'holds a lone UTF-16 surrogate (not Unicode text)' };
+  return undefined;
+}
+
+function fieldPath(at: string[]): string {
+  return at.map((part, i) => (i === 0 || part.startsWith('[') ? part : `.${part}`)).join('');
 }
 
 function sourceText(source: unknown): string | undefined {

@@ -3,11 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset, DatasetUpload } from '../api/types';
 import { eventsFile, type Engine } from '../engine/engine';
-import type { ColumnMapping } from '../engine/importLog';
-import { XesError } from '../engine/xes';
+import { checkCsvHeader, type ColumnMapping, type ImportWarning } from '../engine/importLog';
+import { figure, LOG_LIMITS, LogRefused } from '../engine/limits';
+import { lineTooLong } from '../engine/scanCsv';
+import type { LogProfile } from '../engine/profile';
 import type { Db, Row } from '../store/db';
+import { ThreadMemoryError } from '../threads/pool';
 import { ConflictError, InvalidError, NotFoundError, type FieldProblem } from './errors';
 import { moveFile } from './files';
+import { reserveStorage, storedBytes } from './storage';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 
 /** An uploaded file as the HTTP layer hands it over: already on local disk, not in memory. */
@@ -27,10 +31,17 @@ export function datasetDir(dataDir: string, datasetId: string): string {
   return path.join(dataDir, 'datasets', datasetId);
 }
 
+/** How a dataset is stored. */
+export interface StoreOptions {
+  /** The tenant's stored-bytes quota (`TENANT_STORAGE_LIMIT_BYTES`; absent or 0: none). */
+  storageLimitBytes?: number;
+}
+
 /**
  * Stores an uploaded event log: checks its type and, for CSV, that the mapped columns are in the
- * header; moves the file into place, imports it into the analysis engine and records it with
- * its figures. On any failure nothing is kept.
+ * header; imports it into the analysis engine (parsing in a worker thread) in a folder of its
+ * own under `DATA_DIR/tmp`, and records it with its figures. Only then is the folder moved into
+ * `DATA_DIR/datasets`: on any failure nothing is kept, neither a row nor a file.
  */
 export async function storeDataset(
   db: Db,
@@ -39,43 +50,33 @@ export async function storeDataset(
   scope: Scope,
   file: UploadedFile,
   form: DatasetForm,
+  opts: StoreOptions = {},
 ): Promise<Dataset> {
   const originalName = safeFileName(file.originalName);
-  const head = await readHead(file.path, 64 * 1024);
+  const head = await readHead(file.path, LOG_LIMITS.maxRecordBytes + 1);
   const sourceFormat = detectFormat(originalName, head);
   const mapping = sourceFormat === 'csv' ? checkCsvMapping(head, form) : null;
+  // An upload that cannot fit is refused before any work; what the import stored is checked again below.
+  await reserveStorage(db, scope.tenantId, file.size, opts.storageLimitBytes, 'this upload');
   const id = randomUUID();
-  const dir = datasetDir(dataDir, id);
-  const stored = path.join(dir, `original.${sourceFormat}`);
-  fs.mkdirSync(dir, { recursive: true });
+  const staging = stagingDir(dataDir, id);
   try {
-    const sha256 = await hashFile(file.path);
+    const stored = path.join(staging, `original.${sourceFormat}`);
     moveFile(file.path, stored);
-    const { result, profile } = await importOrExplain(engine, stored, sourceFormat, mapping, dir);
-    const { activities, attributes, ...figures } = profile;
-    const rows = await db.query(
-      `INSERT INTO datasets (id, project_id, name, source_format, original_file_name, size_bytes, sha256, status,
-         column_mapping, stats, attributes, import_warnings, created_at, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'Ready', $8, $9, $10, $11, $12, $13) RETURNING *`,
-      [
-        id,
-        scope.projectId,
-        form.name?.trim() || originalName,
-        sourceFormat,
-        originalName,
-        file.size,
-        sha256,
-        mapping ? JSON.stringify(mapping) : null,
-        JSON.stringify({ ...figures, activities }),
-        JSON.stringify(attributes),
-        JSON.stringify({ invalidRowCount: result.invalidRowCount, warnings: result.warnings }),
-        new Date(),
-        scope.actor,
-      ],
-    );
-    return toDataset(rows[0]);
+    const { result, profile } = await importOrExplain(engine, stored, sourceFormat, mapping, staging);
+    return await recordDataset(db, dataDir, scope, opts, staging, {
+      id,
+      name: form.name?.trim() || originalName,
+      sourceFormat,
+      originalFileName: originalName,
+      sizeBytes: file.size,
+      sha256: result.sha256,
+      mapping,
+      profile,
+      importWarnings: { invalidRowCount: result.invalidRowCount, warnings: result.warnings },
+    });
   } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(staging, { recursive: true, force: true });
     throw err;
   }
 }
@@ -90,52 +91,131 @@ export async function storeDerivedDataset(
   engine: Engine,
   dataDir: string,
   scope: Scope,
-  d: { name: string; parquet: string; fromDatasetId: string; signal?: AbortSignal },
+  d: { name: string; parquet: string; fromDatasetId: string; signal?: AbortSignal } & StoreOptions,
 ): Promise<Dataset> {
   const id = randomUUID();
-  const dir = datasetDir(dataDir, id);
-  fs.mkdirSync(dir, { recursive: true });
+  const staging = stagingDir(dataDir, id);
   try {
-    moveFile(d.parquet, eventsFile(dir));
-    const original = path.join(dir, 'original.csv');
-    await engine.exportLog(dir, 'csv', original, d.signal);
-    const { activities, attributes, ...figures } = await engine.profile(dir, d.signal);
-    const rows = await db.query(
-      `INSERT INTO datasets (id, project_id, name, source_format, original_file_name, size_bytes, sha256, status,
-         column_mapping, stats, attributes, import_warnings, created_at, created_by)
-       VALUES ($1, $2, $3, 'csv', $4, $5, $6, 'Ready', $7, $8, $9, $10, $11, $12) RETURNING *`,
-      [
-        id,
-        scope.projectId,
-        d.name,
-        `${safeFileName(d.name)}.csv`,
-        fs.statSync(original).size,
-        await hashFile(original),
-        JSON.stringify({
-          caseIdColumn: 'case:concept:name',
-          activityColumn: 'concept:name',
-          timestampColumn: 'time:timestamp',
-          resourceColumn: 'org:resource',
-          timestampFormat: null,
-        }),
-        JSON.stringify({ ...figures, activities }),
-        JSON.stringify(attributes),
-        JSON.stringify({
-          invalidRowCount: 0,
-          warnings: [{ line: null, message: `Derived from dataset ${d.fromDatasetId}.` }],
-        }),
-        new Date(),
-        scope.actor,
-      ],
-    );
-    return toDataset(rows[0]);
+    moveFile(d.parquet, eventsFile(staging));
+    const original = path.join(staging, 'original.csv');
+    await engine.exportLog(staging, 'csv', original, d.signal);
+    const profile = await engine.profile(staging, d.signal);
+    return await recordDataset(db, dataDir, scope, d, staging, {
+      id,
+      name: d.name,
+      sourceFormat: 'csv',
+      originalFileName: `${safeFileName(d.name)}.csv`,
+      sizeBytes: fs.statSync(original).size,
+      sha256: await hashFile(original),
+      mapping: {
+        caseIdColumn: 'case:concept:name',
+        activityColumn: 'concept:name',
+        timestampColumn: 'time:timestamp',
+        resourceColumn: 'org:resource',
+        timestampFormat: null,
+      },
+      profile,
+      importWarnings: {
+        invalidRowCount: 0,
+        warnings: [{ line: null, message: `Derived from dataset ${d.fromDatasetId}.` }],
+      },
+    });
   } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(staging, { recursive: true, force: true });
     throw err;
   }
 }
 
-/** Imports a stored log; input the engine cannot read is a 400 that says why, not a 500. */
+/** A new dataset's own folder while it is imported: under `DATA_DIR/tmp`, on the same filesystem as its final place. */
+function stagingDir(dataDir: string, id: string): string {
+  const dir = path.join(dataDir, 'tmp', `import-${id}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Imports untouched this long are not running any more: their process died. */
+export const STALE_IMPORT_MS = 6 * 3600_000;
+
+/**
+ * Removes the folders of imports whose process died (a kill, a power cut) and returns how many.
+ * Other processes sharing `DATA_DIR` may be importing right now, so only folders untouched for
+ * {@link STALE_IMPORT_MS} go.
+ */
+export function removeStaleImports(dataDir: string, now = Date.now()): number {
+  const tmp = path.join(dataDir, 'tmp');
+  if (!fs.existsSync(tmp)) return 0;
+  let removed = 0;
+  for (const entry of fs.readdirSync(tmp, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith('import-')) continue;
+    const dir = path.join(tmp, entry.name);
+    if (now - fs.statSync(dir).mtimeMs < STALE_IMPORT_MS) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/**
+ * Records an imported dataset, within the tenant's quota (its original file and Parquet events
+ * count), and moves its staged folder into place in the same transaction: the row and the
+ * folder appear together or not at all.
+ */
+async function recordDataset(
+  db: Db,
+  dataDir: string,
+  scope: Scope,
+  opts: StoreOptions,
+  staging: string,
+  d: {
+    id: string;
+    name: string;
+    sourceFormat: SourceFormat;
+    originalFileName: string;
+    sizeBytes: number;
+    sha256: string;
+    mapping: ColumnMapping | null;
+    profile: LogProfile;
+    importWarnings: { invalidRowCount: number; warnings: ImportWarning[] };
+  },
+): Promise<Dataset> {
+  const storedBytes = d.sizeBytes + fs.statSync(eventsFile(staging)).size;
+  const { activities, attributes, ...figures } = d.profile;
+  const final = datasetDir(dataDir, d.id);
+  try {
+    return await db.transaction(async (tx) => {
+      await reserveStorage(tx, scope.tenantId, storedBytes, opts.storageLimitBytes, 'this dataset');
+      const rows = await tx.query(
+        `INSERT INTO datasets (id, project_id, name, source_format, original_file_name, size_bytes, stored_bytes, sha256, status,
+           column_mapping, stats, attributes, import_warnings, created_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Ready', $9, $10, $11, $12, $13, $14) RETURNING *`,
+        [
+          d.id,
+          scope.projectId,
+          d.name,
+          d.sourceFormat,
+          d.originalFileName,
+          d.sizeBytes,
+          storedBytes,
+          d.sha256,
+          d.mapping ? JSON.stringify(d.mapping) : null,
+          JSON.stringify({ ...figures, activities }),
+          JSON.stringify(attributes),
+          JSON.stringify(d.importWarnings),
+          new Date(),
+          scope.actor,
+        ],
+      );
+      fs.mkdirSync(path.dirname(final), { recursive: true });
+      fs.renameSync(staging, final);
+      return toDataset(rows[0]);
+    });
+  } catch (err) {
+    fs.rmSync(final, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Imports a stored log; input the engine cannot read or refuses is a 400 that says why, not a 500. */
 async function importOrExplain(
   engine: Engine,
   stored: string,
@@ -147,11 +227,7 @@ async function importOrExplain(
   try {
     imported = await engine.importLog(stored, format, mapping, dir);
   } catch (err) {
-    const message = (err as Error).message;
-    if (err instanceof XesError) throw invalidFile(message, 'Invalid XES file');
-    if (/CSV Error|Invalid Input Error|Conversion Error/.test(message))
-      throw invalidFile(`The CSV file could not be read: ${message.split('\n')[0]}`, 'Invalid CSV file');
-    throw err;
+    throw explainImportError(err);
   }
   if (imported.result.eventCount === 0) {
     throw invalidFile(
@@ -162,8 +238,26 @@ async function importOrExplain(
   return imported;
 }
 
-/** Lists the project's datasets, newest first. */
-export async function listDatasets(db: Db, scope: Scope, paging: PageRequest) {
+/** The 400 of an import the engine refused or could not read; anything else stays what it is (a 500). */
+function explainImportError(err: unknown): unknown {
+  if (err instanceof LogRefused) return invalidFile(err.message, err.summary);
+  if (err instanceof ThreadMemoryError) {
+    return invalidFile(`${err.message} Split the log or simplify it.`, 'File too demanding');
+  }
+  const message = (err as Error).message ?? '';
+  if (/Out of Memory Error/.test(message)) {
+    return invalidFile(
+      'Importing the log needed more memory than the analysis engine may use (DUCKDB_MEMORY_LIMIT), also spilling to disk. Split the log, or try again when fewer imports run at once.',
+      'Log too large',
+    );
+  }
+  if (/CSV Error|Invalid Input Error|Conversion Error/.test(message))
+    return invalidFile(`The CSV file could not be read: ${message.split('\n')[0]}`, 'Invalid CSV file');
+  return err;
+}
+
+/** Lists the project's datasets, newest first, with what the tenant stores against its quota. */
+export async function listDatasets(db: Db, scope: Scope, paging: PageRequest, opts: StoreOptions = {}) {
   const [{ count }] = await db.query<{ count: number }>(
     'SELECT count(*)::int AS count FROM datasets WHERE project_id = $1',
     [scope.projectId],
@@ -172,7 +266,8 @@ export async function listDatasets(db: Db, scope: Scope, paging: PageRequest) {
     'SELECT * FROM datasets WHERE project_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3',
     [scope.projectId, paging.pageSize, (paging.page - 1) * paging.pageSize],
   );
-  return { datasets: rows.map(toDataset), ...pageInfo(paging, count) };
+  const storage = { usedBytes: await storedBytes(db, scope.tenantId), limitBytes: opts.storageLimitBytes || null };
+  return { datasets: rows.map(toDataset), ...pageInfo(paging, count), storage };
 }
 
 /** Returns a dataset of the project, or 404. */
@@ -272,18 +367,25 @@ function detectFormat(name: string, head: Buffer): SourceFormat {
     return 'xes';
   }
   if (lower.endsWith('.csv') || lower.endsWith('.txt') || !start.startsWith('<')) {
-    if (head.includes(0)) throw invalidFile('The file is binary, not CSV text.');
+    // A NUL near the start is a binary file; one further on is a bad line, which the import names.
+    if (head.subarray(0, 64 * 1024).includes(0)) throw invalidFile('The file is binary, not CSV text.');
     return 'csv';
   }
   return 'xes';
 }
 
 function invalidFile(message: string, summary = 'Unsupported file'): InvalidError {
-  const hint = summary === 'Unsupported file' ? ' Upload CSV, XES or gzipped XES;' : '';
-  return new InvalidError(summary, `${message}${hint} nothing was stored.`, [{ field: 'body.file', message }]);
+  const text =
+    summary === 'Unsupported file'
+      ? `${message} Upload CSV, XES or gzipped XES; nothing was stored.`
+      : `${message.replace(/\.$/, '')}; nothing was stored.`;
+  return new InvalidError(summary, text, [{ field: 'body.file', message }]);
 }
 
-/** Checks that the mapping is complete and names columns of the CSV header line. */
+/**
+ * Checks that the mapping is complete and names columns of the CSV header line, and the header
+ * against the attribute limit and for names that differ only in case.
+ */
 function checkCsvMapping(head: Buffer, form: DatasetForm): ColumnMapping {
   const problems: FieldProblem[] = [];
   const required = ['caseIdColumn', 'activityColumn', 'timestampColumn'] as const;
@@ -297,7 +399,7 @@ function checkCsvMapping(head: Buffer, form: DatasetForm): ColumnMapping {
     if (header && column && !header.includes(column)) {
       problems.push({
         field: `body.${key}`,
-        message: `column '${column}' is not in the header (${header.join(', ')})`,
+        message: `column '${column}' is not in the header (${listed(header)})`,
       });
     }
   }
@@ -307,6 +409,15 @@ function checkCsvMapping(head: Buffer, form: DatasetForm): ColumnMapping {
       'The column mapping does not match the CSV file; nothing was stored.',
       problems,
     );
+  }
+  const mapped = [form.caseIdColumn, form.activityColumn, form.timestampColumn, form.resourceColumn];
+  try {
+    checkCsvHeader(
+      header!,
+      mapped.filter((c): c is string => Boolean(c)),
+    );
+  } catch (err) {
+    throw explainImportError(err);
   }
   return {
     caseIdColumn: form.caseIdColumn!,
@@ -319,14 +430,23 @@ function checkCsvMapping(head: Buffer, form: DatasetForm): ColumnMapping {
 
 /** The column names of the first line, with the delimiter guessed among `,` `;` tab and `|`. */
 function parseHeader(head: Buffer): string[] | undefined {
+  const newline = head.indexOf(10);
+  // The head holds one byte more than a line may have: without a newline in it, line 1 is too long.
+  if (newline < 0 && head.length > LOG_LIMITS.maxRecordBytes) throw explainImportError(lineTooLong(1));
   const firstLine = head
-    .toString('utf8')
+    .toString('utf8', 0, newline < 0 ? head.length : newline)
     .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)[0];
-  if (!firstLine?.trim()) return undefined;
+    .replace(/\r$/, '');
+  if (!firstLine.trim()) return undefined;
   const delimiters = [',', ';', '\t', '|'];
   const delimiter = delimiters.reduce((best, d) => (count(firstLine, d) > count(firstLine, best) ? d : best), ',');
   return splitCsvLine(firstLine, delimiter).map((c) => c.trim());
+}
+
+/** Column names for a message: the first 20, and how many more. */
+function listed(header: string[]): string {
+  const shown = header.slice(0, 20).join(', ');
+  return header.length > 20 ? `${shown}, and ${figure(header.length - 20)} more` : shown;
 }
 
 function count(line: string, ch: string): number {

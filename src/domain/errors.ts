@@ -72,5 +72,17 @@ export class QuotaError extends DomainError {
   }
 }
 
+/** Storing something would take the tenant past its stored-bytes quota (`TENANT_STORAGE_LIMIT_BYTES`). */
+export class StorageQuotaError extends DomainError {
+  constructor(limitBytes: number, usedBytes: number, requestedBytes: number, what: string) {
+    super(
+      'Storage quota exceeded',
+      `The tenant stores ${usedBytes} bytes of its quota of ${limitBytes}; ${what} of ${requestedBytes} bytes would exceed it, so nothing was stored. Delete datasets or outputs, or ask for a larger quota.`,
+      { LimitBytes: limitBytes, UsedBytes: usedBytes, RequestedBytes: requestedBytes },
+    );
+    this.name = 'StorageQuotaExceeded'; // a failed job's errorType
+  }
+}
+
 /** The operation exists in the contract but not yet for this kind of resource. */
 export class NotYetError extends DomainError {}

@@ -17,9 +17,10 @@ import type { Db, Row } from '../store/db';
 import { problemsFromSchemaErrors } from './schemaProblems';
 import { artifactsWhere, removeArtifactFiles } from './artifacts';
 import { insertBlock, toBlock } from './blocks';
-import { cellsChanged, cellsFromInput, parseIpynb, toApiCell, type StoredCell } from './cells';
+import { runInThread, ThreadMemoryError } from '../threads/pool';
+import { apiCellsJson, cellsChanged, cellsFromInput, NOTEBOOK_LIMITS, toApiCell, type StoredCell } from './cells';
 import { requireDataset } from './datasets';
-import { ConflictError, InvalidError, NotFoundError } from './errors';
+import { ConflictError, InvalidError, NotFoundError, TooLargeError } from './errors';
 import { checkNotStale, nextModified } from './locking';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 import { CronExpressionParser } from 'cron-parser';
@@ -28,7 +29,28 @@ import { jupyterTemplate, jupyterTemplateIds, standardTemplate } from './templat
 const STANDARD = 0;
 const JUPYTER = 1;
 
-const SELECT = `SELECT n.*, (SELECT count(*)::int FROM blocks b WHERE b.notebook_id = n.id) AS block_count FROM notebooks n`;
+const BLOCK_COUNT = '(SELECT count(*)::int FROM blocks b WHERE b.notebook_id = n.id) AS block_count';
+const SELECT = `SELECT n.*, ${BLOCK_COUNT} FROM notebooks n`;
+/** Every column but the cells and the notebook metadata, which can be large: reads that do not need them skip them. */
+const LIGHT_COLUMNS = `n.id, n.project_id, n.investigation_id, n.notebook_type, n.name, n.description, n.notebook_order,
+  n.status, n.kernel_type, n.notebook_version, n.integration, n.environment, n.last_execution_seconds, n.last_execution_at,
+  n.execution_count, n.created_at, n.created_by, n.modified_at, n.modified_by, n.schedule_execution,
+  jsonb_array_length(n.cells) AS cell_count, ${BLOCK_COUNT}`;
+/** Cells (as JSON text) beyond this size are turned into the answer in a worker thread, and the answer is sent as text. */
+const ANSWER_IN_THREAD_CHARS = 256 * 1024;
+
+/** An answer already serialised (a large notebook's): UTF-8 JSON in pieces, to be sent as they are. */
+export interface SerialisedAnswer {
+  notebookId: string;
+  json: Uint8Array[];
+}
+
+/** The file of an `.ipynb` upload, on local disk. */
+export interface NotebookFile {
+  path: string;
+  size: number;
+  originalName: string;
+}
 
 /** Filters of the project's notebook list (page 000). */
 export interface NotebookFilters {
@@ -82,17 +104,26 @@ export class Notebooks {
       `SELECT count(*)::int AS count FROM notebooks n WHERE ${where}`,
       args,
     );
-    const rows = await this.db.query(`${SELECT} WHERE ${where} ORDER BY n.created_at DESC, n.id LIMIT $6 OFFSET $7`, [
-      ...args,
-      paging.pageSize,
-      (paging.page - 1) * paging.pageSize,
-    ]);
+    const rows = await this.db.query(
+      `SELECT ${LIGHT_COLUMNS} FROM notebooks n WHERE ${where} ORDER BY n.created_at DESC, n.id LIMIT $6 OFFSET $7`,
+      [...args, paging.pageSize, (paging.page - 1) * paging.pageSize],
+    );
     return { notebooks: rows.map(toSummary), ...pageInfo(paging, count) };
   }
 
-  /** A notebook of either type, in its own shape. */
-  async get(scope: Scope, id: string): Promise<Notebook> {
-    return toNotebook(await requireNotebook(this.db, scope, id));
+  /**
+   * A notebook of either type, in its own shape. The store hands back a Jupyter notebook's cells
+   * as text; a large notebook's answer is built in a worker thread and comes back as JSON text.
+   */
+  async get(scope: Scope, id: string): Promise<Notebook | SerialisedAnswer> {
+    const rows = await this.db.query(
+      `SELECT ${LIGHT_COLUMNS}, n.cells::text AS cells_text FROM notebooks n WHERE n.id = $1 AND n.project_id = $2`,
+      [id, scope.projectId],
+    );
+    if (rows.length === 0) throw new NotFoundError('Notebook', 'NotebookId', id);
+    const row = rows[0];
+    if (Number(row.notebook_type) === STANDARD) return toStandard(row);
+    return jupyterAnswer(row, { stored: (row.cells_text as string | null) ?? '[]' });
   }
 
   /** Creates a Jupyter notebook from a template's cells followed by `initialCells`. */
@@ -121,8 +152,8 @@ export class Notebooks {
         kernelType: input.kernelType ?? 'python3',
         integration: input.integration,
         environment: input.environment,
-        cells,
-        metadata: {},
+        cellsJson: JSON.stringify(cells),
+        metadataJson: '{}',
       });
       return toJupyter(await requireNotebook(tx, scope, id));
     });
@@ -130,11 +161,13 @@ export class Notebooks {
     return created;
   }
 
-  /** Stores an uploaded `.ipynb` after checking its structure; the answer lists parse warnings. */
+  /**
+   * Stores an uploaded `.ipynb` after checking its size, structure and limits (parsed in a worker
+   * thread); the answer lists parse warnings.
+   */
   async upload(
     scope: Scope,
-    fileText: string,
-    fileName: string,
+    file: NotebookFile,
     form: {
       notebookName?: string;
       notebookDescription?: string;
@@ -142,8 +175,10 @@ export class Notebooks {
       enrichmentMode?: string;
       datasetBinding?: string;
     },
-  ): Promise<JupyterNotebook> {
-    const parsed = parseIpynb(fileText);
+  ): Promise<JupyterNotebook | SerialisedAnswer> {
+    if (file.size > NOTEBOOK_LIMITS.maxFileBytes)
+      throw new TooLargeError(NOTEBOOK_LIMITS.maxFileBytes, 'notebook file');
+    const parsed = await readIpynbOffThread(file.path);
     const binding = form.datasetBinding ? form.datasetBinding : null;
     const kernelType = form.kernelType || parsed.kernelName || 'python3';
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(kernelType)) {
@@ -155,7 +190,7 @@ export class Notebooks {
     return this.db.transaction(async (tx) => {
       await checkBinding(tx, scope, binding);
       const id = await insertJupyter(tx, scope, {
-        name: form.notebookName?.trim() || fileName.replace(/\.ipynb$/i, '') || 'Uploaded notebook',
+        name: form.notebookName?.trim() || file.originalName.replace(/\.ipynb$/i, '') || 'Uploaded notebook',
         description: form.notebookDescription ?? null,
         kernelType,
         integration: {
@@ -165,21 +200,20 @@ export class Notebooks {
           autoExecution: false,
         },
         environment: undefined,
-        cells: parsed.cells,
-        metadata: parsed.metadata,
+        cellsJson: parsed.storedCells,
+        metadataJson: parsed.metadata,
       });
-      const notebook = toJupyter(await requireNotebook(tx, scope, id));
-      const count = (type: string) => parsed.cells.filter((c) => c.cell_type === type).length;
-      notebook.parseResult = {
-        nbformat: parsed.nbformat,
+      const [row] = await tx.query(`SELECT ${LIGHT_COLUMNS} FROM notebooks n WHERE n.id = $1`, [id]);
+      const parseResult = {
+        nbformat: 4,
         nbformatMinor: parsed.nbformatMinor,
-        cellCount: parsed.cells.length,
-        codeCells: count('code'),
-        markdownCells: count('markdown'),
-        rawCells: count('raw'),
+        cellCount: parsed.cellCount,
+        codeCells: parsed.codeCells,
+        markdownCells: parsed.markdownCells,
+        rawCells: parsed.rawCells,
         warnings: parsed.warnings,
       };
-      return notebook;
+      return jupyterAnswer(row, { api: parsed.apiCells }, { parseResult });
     });
   }
 
@@ -339,8 +373,8 @@ export class Notebooks {
           kernelType: String(source.kernel_type),
           integration: source.integration as JupyterNotebookCreate['integration'],
           environment: source.environment as JupyterNotebookCreate['environment'],
-          cells: ((source.cells as StoredCell[]) ?? []).map(freshCell),
-          metadata: (source.nb_metadata as Record<string, unknown>) ?? {},
+          cellsJson: JSON.stringify(((source.cells as StoredCell[]) ?? []).map(freshCell)),
+          metadataJson: JSON.stringify(source.nb_metadata ?? {}),
         });
         return toJupyter(await requireNotebook(tx, scope, copyId));
       }
@@ -463,8 +497,9 @@ async function insertJupyter(
     kernelType: string;
     integration: JupyterNotebookCreate['integration'];
     environment: JupyterNotebookCreate['environment'];
-    cells: StoredCell[];
-    metadata: Record<string, unknown>;
+    /** The stored cells and the notebook metadata, as JSON text. */
+    cellsJson: string;
+    metadataJson: string;
   },
 ): Promise<string> {
   const id = randomUUID();
@@ -492,8 +527,8 @@ async function insertJupyter(
       nb.kernelType,
       JSON.stringify(integration),
       JSON.stringify(environment),
-      JSON.stringify(nb.cells),
-      JSON.stringify(nb.metadata),
+      nb.cellsJson,
+      nb.metadataJson,
       now,
       scope.actor,
     ],
@@ -683,6 +718,43 @@ function toJupyter(row: Row): JupyterNotebook {
   };
 }
 
+/**
+ * A Jupyter notebook's answer from its row (without cells) and its cells as JSON text, stored or
+ * already in the contract's shape. Small ones are built here; a large one is built in a worker
+ * thread and sent as text, so that no request parses and serialises megabytes on the service's thread.
+ */
+async function jupyterAnswer(
+  row: Row,
+  cells: { stored: string } | { api: Uint8Array },
+  extra: Partial<JupyterNotebook> = {},
+): Promise<JupyterNotebook | SerialisedAnswer> {
+  const head = { ...toJupyter({ ...row, cells: null }), ...extra };
+  const size = 'api' in cells ? cells.api.byteLength : cells.stored.length;
+  if (size <= ANSWER_IN_THREAD_CHARS) {
+    const api = 'api' in cells ? new TextDecoder().decode(cells.api) : apiCellsJson(cells.stored);
+    return { ...head, cells: JSON.parse(api) as JupyterNotebook['cells'] };
+  }
+  const api = 'api' in cells ? cells.api : await runInThread('apiCellsBytes', { storedCells: cells.stored }, 'answer');
+  const { cells: _cells, ...rest } = head;
+  const encode = (text: string) => new TextEncoder().encode(text);
+  return {
+    notebookId: head.notebookId,
+    json: [encode(`${JSON.stringify(rest).slice(0, -1)},"cells":`), api, encode('}')],
+  };
+}
+
+/** Reads an uploaded `.ipynb` in a worker thread; one that needs more than a thread's memory is a 400. */
+async function readIpynbOffThread(file: string) {
+  try {
+    return await runInThread('readIpynb', { file }, 'import');
+  } catch (err) {
+    if (!(err instanceof ThreadMemoryError)) throw err;
+    throw new InvalidError('Invalid notebook file', `Reading the notebook failed: ${err.message}`, [
+      { field: 'file', message: 'needs too much memory to read' },
+    ]);
+  }
+}
+
 function toSummary(row: Row): NotebookSummary {
   const standard = Number(row.notebook_type) === STANDARD;
   const integration = (row.integration as { enrichmentMode?: boolean } | null) ?? {};
@@ -694,7 +766,7 @@ function toSummary(row: Row): NotebookSummary {
     kernelType: standard ? null : String(row.kernel_type),
     status: row.status as NotebookSummary['status'],
     enrichmentMode: Boolean(integration.enrichmentMode),
-    cellCount: standard ? Number(row.block_count ?? 0) : ((row.cells as unknown[]) ?? []).length,
+    cellCount: standard ? Number(row.block_count ?? 0) : Number(row.cell_count ?? 0),
     lastExecutionDate: isoOrNull(row.last_execution_at),
     dateCreated: iso(row.created_at),
   };

@@ -1,8 +1,11 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { runInThread } from '../threads/pool';
 import { ident, literal, rows } from './duck';
-import { readXes } from './xes';
+import { figure, LOG_LIMITS, LogRefused } from './limits';
+import type { ImportWarning } from './stageXes';
+
+export type { ImportWarning } from './stageXes';
 
 /** Which CSV columns hold what; XES needs none. */
 export interface ColumnMapping {
@@ -14,12 +17,6 @@ export interface ColumnMapping {
   timestampFormat?: string | null;
 }
 
-/** A problem with one row of the input, by its line in the file where that is known. */
-export interface ImportWarning {
-  line: number | null;
-  message: string;
-}
-
 /** What an import produced: the Parquet file, its attribute columns and what was left out. */
 export interface ImportResult {
   eventCount: number;
@@ -27,6 +24,8 @@ export interface ImportResult {
   /** The first 100 problems. */
   warnings: ImportWarning[];
   attributes: { name: string; scope: 'case' | 'event'; dataType: 'string' }[];
+  /** Of the file as stored, computed while reading it. */
+  sha256: string;
 }
 
 /**
@@ -80,26 +79,73 @@ function timestampSql(column: string, format: string | null | undefined): string
     ELSE TRY_CAST(regexp_replace(trim(${column}), '^(\\d{4})/(\\d{2})/(\\d{2})', '\\1-\\2-\\3') AS TIMESTAMPTZ) END`;
 }
 
+/**
+ * Checks the column names of a CSV header line: the attribute limit (beyond the mapped columns);
+ * no name twice (a mapping could not say which is meant); and no two attributes whose names
+ * differ only in case, which would be one SQL column. A mapped column may share an attribute's
+ * name but for case (`activity` mapped, `Activity` an attribute): they land in different columns.
+ */
+export function checkCsvHeader(header: string[], mapped: string[]): void {
+  const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
+  if (attributes.length > LOG_LIMITS.maxAttributes) {
+    const max = figure(LOG_LIMITS.maxAttributes);
+    throw new LogRefused(
+      'Too many attributes',
+      `The CSV has ${figure(header.length)} columns, ${figure(attributes.length)} of them attributes besides the mapped ones; a log may have at most ${max} attributes.`,
+    );
+  }
+  const seen = new Map<string, number>();
+  header.forEach((name, i) => {
+    if (name.trim() === '') return;
+    const attribute = !mapped.includes(name);
+    const key = attribute ? `a:${name.toLowerCase()}` : name;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new LogRefused(
+        'Duplicate column names',
+        `Columns ${first + 1} and ${i + 1} are named '${header[first]}' and '${name}'; ${attribute ? 'attribute names are compared without case, so each must be unique' : 'a mapped column must be named once'}.`,
+      );
+    }
+    seen.set(key, i);
+  });
+}
+
 async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMapping): Promise<ImportResult> {
-  // All text first: the mapping decides what each column means, and bad values become warnings, not failures.
+  // A pass in a worker thread first: the hash, and lines DuckDB would refuse slowly or name wrongly.
+  const { sha256 } = await runInThread('scanCsv', { source }, 'import');
+  // All text, and the header line as a row (rowid 0): DuckDB would rename columns whose names
+  // differ only in case, so columns are taken by position and named from that row.
   await con.run(
     `CREATE OR REPLACE TEMP TABLE raw_csv AS
-     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = true, store_rejects = true)`,
+     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`,
   );
-  // Rows DuckDB could not split into the header's columns are left out and reported by line.
-  const rejected = (await rows(con, 'SELECT line, error_message FROM reject_errors ORDER BY line')).map((r) => ({
-    line: Number(r.line),
-    message: String(r.error_message),
-  }));
+  // Rows DuckDB could not split into the header's columns are left out and reported by line. The
+  // first 100 are enough to place every warning that can be among the first 100 (see lineOf).
+  const rejected = (
+    await rows(
+      con,
+      `SELECT line, left(error_message, 300) AS message FROM reject_errors ORDER BY line LIMIT ${MAX_WARNINGS}`,
+    )
+  ).map((r) => ({ line: Number(r.line), message: String(r.message) }));
+  const [{ n: rejectedCount }] = await rows(con, 'SELECT count(*) AS n FROM reject_errors');
   await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
-  const columns = (await rows(con, `SELECT column_name FROM (DESCRIBE raw_csv)`)).map((r) => String(r.column_name));
+  if (rejected[0]?.line === 1) {
+    throw new LogRefused(
+      'Invalid CSV file',
+      `Line 1, the header, does not have the columns of the rows: ${rejected[0].message}.`,
+    );
+  }
+  const { header, columnOf } = await csvHeader(con);
   const mapped = [mapping.caseIdColumn, mapping.activityColumn, mapping.timestampColumn, mapping.resourceColumn].filter(
     Boolean,
   ) as string[];
-  for (const c of mapped) if (!columns.includes(c)) throw new Error(`column '${c}' is not in the CSV header`);
-  const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${ident(c)}), '')` : 'NULL');
+  checkCsvHeader(header, mapped);
+  for (const c of mapped) {
+    if (!header.includes(c)) throw new LogRefused('Invalid CSV file', `Column '${c}' is not in the CSV header.`);
+  }
+  const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${columnOf(c)}), '')` : 'NULL');
   const tsText = value(mapping.timestampColumn);
-  const attributes = columns.filter((c) => !mapped.includes(c) && c.trim() !== '');
+  const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
   await con.run(
     `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT
        ${value(mapping.caseIdColumn)} AS case_id,
@@ -107,19 +153,19 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
        ${tsText} AS ts_text,
        ${timestampSql(tsText, mapping.timestampFormat)} AS ts,
        ${value(mapping.resourceColumn)} AS resource,
-       ${columns.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
-       rowid + 2 AS event_index
+       ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
+       rowid + 1 AS event_index
        ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
-     FROM raw_csv`,
+     FROM raw_csv WHERE rowid > 0`,
   );
   const invalid = `case_id IS NULL OR activity IS NULL OR (ts_text IS NOT NULL AND ts IS NULL)`;
   const [{ n: unusable }] = await rows(con, `SELECT count(*) AS n FROM parsed_csv WHERE ${invalid}`);
-  const invalidRowCount = Number(unusable) + rejected.length;
+  const invalidRowCount = Number(unusable) + Number(rejectedCount);
   const rowWarnings = (
     await rows(
       con,
       `SELECT event_index AS line, CASE WHEN case_id IS NULL THEN 'no case id' WHEN activity IS NULL THEN 'no activity'
-         ELSE 'timestamp ''' || ts_text || ''' could not be read' END AS message
+         ELSE 'timestamp ''' || left(ts_text, 100) || ''' could not be read' END AS message
        FROM parsed_csv WHERE ${invalid} ORDER BY event_index LIMIT ${MAX_WARNINGS}`,
     )
   ).map((r) => ({ line: lineOf(Number(r.line), rejected), message: String(r.message) }));
@@ -136,6 +182,7 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
     eventCount: Number(eventCount),
     invalidRowCount: Number(invalidRowCount),
     warnings,
+    sha256,
     attributes: attributes.map((name) => ({
       name,
       scope: name.startsWith('case:') ? 'case' : 'event',
@@ -145,8 +192,23 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
 }
 
 /**
+ * The header of a CSV read without one: its names (the values of row 0, trimmed) and, for each
+ * name, the SQL column DuckDB gave its position.
+ */
+async function csvHeader(con: DuckDBConnection): Promise<{ header: string[]; columnOf: (name: string) => string }> {
+  const positions = (await rows(con, 'SELECT column_name FROM (DESCRIBE raw_csv)')).map((r) => String(r.column_name));
+  const [first] = await rows(con, `SELECT ${positions.map((p) => ident(p)).join(', ')} FROM raw_csv WHERE rowid = 0`);
+  const header = positions.map((p, i) => {
+    const name = String(first?.[p] ?? '').trim();
+    return i === 0 ? name.replace(/^\uFEFF/, '') : name;
+  });
+  return { header, columnOf: (name) => ident(positions[header.indexOf(name)]) };
+}
+
+/**
  * The file line of an accepted row: its position counted from line 2 (after the header), moved
- * past every rejected line at or before it.
+ * past every rejected line at or before it. Given only the first rejected lines, a row beyond the
+ * last of them comes out after it, where the first 100 warnings no longer reach.
  */
 function lineOf(positionLine: number, rejected: { line: number }[]): number {
   let line = positionLine;
@@ -154,86 +216,40 @@ function lineOf(positionLine: number, rejected: { line: number }[]): number {
   return line;
 }
 
-const XES_CORE = new Set(['concept:name', 'time:timestamp', 'org:resource', 'lifecycle:transition']);
-
+/** Imports an XES log: parsed and staged in a worker thread, then read, joined and typed by DuckDB. */
 async function stageXes(
   con: DuckDBConnection,
   source: string,
   gzipped: boolean,
   workDir: string,
 ): Promise<ImportResult> {
-  // Events go to newline-delimited JSON on disk as they stream in, so memory stays flat; DuckDB reads it back.
-  const staged = path.join(workDir, 'events.ndjson');
-  const out = fs.createWriteStream(staged);
-  const eventKeys = new Set<string>();
-  const caseKeys = new Set<string>();
-  const warnings: ImportWarning[] = [];
-  let invalid = 0;
-  let eventIndex = 0;
-  await readXes(source, gzipped, async (events) => {
-    let text = '';
-    for (const e of events) {
-      eventIndex++;
-      const activity = e.attributes['concept:name'];
-      if (activity === undefined) {
-        invalid++;
-        if (warnings.length < MAX_WARNINGS)
-          warnings.push({ line: null, message: `event ${eventIndex} has no concept:name` });
-        continue;
-      }
-      const row: Record<string, unknown> = {
-        case_key: e.caseIndex,
-        case_id: e.caseAttributes['concept:name'] ?? null,
-        activity,
-        ts_text: e.attributes['time:timestamp'] ?? null,
-        resource: e.attributes['org:resource'] ?? null,
-        lifecycle: e.attributes['lifecycle:transition'] ?? null,
-        event_index: eventIndex,
-      };
-      for (const [k, v] of Object.entries(e.attributes)) {
-        if (XES_CORE.has(k)) continue;
-        eventKeys.add(k);
-        row[`a:${k}`] = v;
-      }
-      for (const [k, v] of Object.entries(e.caseAttributes)) {
-        if (k === 'concept:name') continue;
-        caseKeys.add(k);
-        row[`c:${k}`] = v;
-      }
-      text += JSON.stringify(row) + '\n';
-    }
-    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  });
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  const spec: Record<string, string> = {
-    case_key: 'BIGINT',
-    case_id: 'VARCHAR',
-    activity: 'VARCHAR',
-    ts_text: 'VARCHAR',
-    resource: 'VARCHAR',
-    lifecycle: 'VARCHAR',
-    event_index: 'BIGINT',
-  };
-  for (const k of eventKeys) spec[`a:${k}`] = 'VARCHAR';
-  for (const k of caseKeys) spec[`c:${k}`] = 'VARCHAR';
-  const columns = `{${Object.entries(spec)
-    .map(([k, t]) => `${literal(k)}: ${literal(t)}`)
-    .join(', ')}}`;
+  const staged = await runInThread('stageXes', { source, gzipped, workDir }, 'import');
+  const text = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'VARCHAR']));
+  const eventColumns = { k: 'BIGINT', a: 'VARCHAR', t: 'VARCHAR', r: 'VARCHAR', l: 'VARCHAR', i: 'BIGINT' };
+  const events = ndjson(staged.eventsFile, { ...eventColumns, ...text(staged.eventKeys.map((k) => `e:${k}`)) });
+  const cases = ndjson(staged.casesFile, { k: 'BIGINT', n: 'VARCHAR', ...text(staged.caseKeys.map((k) => `c:${k}`)) });
+  const eventKeys = new Set(staged.eventKeys);
   const attrSelect = [
-    ...[...eventKeys].map((k) => `, ${ident(`a:${k}`)}`),
-    ...[...caseKeys]
+    ...staged.eventKeys.map((k) => `, e.${ident(`e:${k}`)} AS ${ident(`a:${k}`)}`),
+    // A trace key `x` next to an event key `case:x` is the same attribute; the event's value wins.
+    ...staged.caseKeys
       .filter((k) => !eventKeys.has(`case:${k}`))
-      .map((k) => `, ${ident(`c:${k}`)} AS ${ident(`a:case:${k}`)}`),
+      .map((k) => `, c.${ident(`c:${k}`)} AS ${ident(`a:case:${k}`)}`),
   ].join('');
+  // Trace attributes may follow their events in the file, so they are a table of their own, joined here.
   await con.run(
     `CREATE OR REPLACE TEMP TABLE parsed_xes AS
-     SELECT case_key, case_id, activity, ts_text, ${timestampSql('ts_text', null)} AS ts, resource, lifecycle, event_index ${attrSelect}
-     FROM read_json(${literal(staged)}, format = 'newline_delimited', columns = ${columns})`,
+     SELECT e.k AS case_key, c.n AS case_id, e.a AS activity, e.t AS ts_text, ${timestampSql('e.t', null)} AS ts,
+       e.r AS resource, e.l AS lifecycle, e.i AS event_index ${attrSelect}
+     FROM ${events} e LEFT JOIN ${cases} c ON c.k = e.k`,
   );
-  fs.rmSync(staged, { force: true });
+  fs.rmSync(staged.eventsFile, { force: true });
+  fs.rmSync(staged.casesFile, { force: true });
+  const warnings = [...staged.warnings];
   const badTs = await rows(
     con,
-    `SELECT event_index, ts_text FROM parsed_xes WHERE ts_text IS NOT NULL AND ts IS NULL ORDER BY event_index`,
+    `SELECT event_index, left(ts_text, 100) AS ts_text FROM parsed_xes WHERE ts_text IS NOT NULL AND ts IS NULL
+     ORDER BY event_index LIMIT ${MAX_WARNINGS}`,
   );
   for (const r of badTs) {
     if (warnings.length < MAX_WARNINGS)
@@ -242,17 +258,30 @@ async function stageXes(
         message: `event ${String(r.event_index)}: timestamp '${String(r.ts_text)}' could not be read`,
       });
   }
+  const [{ n: badTsCount }] = await rows(
+    con,
+    'SELECT count(*) AS n FROM parsed_xes WHERE ts_text IS NOT NULL AND ts IS NULL',
+  );
   await con.run(
     `CREATE OR REPLACE TEMP VIEW staged_events AS SELECT * EXCLUDE (ts_text) FROM parsed_xes WHERE NOT (ts_text IS NOT NULL AND ts IS NULL)`,
   );
   const [{ n: eventCount }] = await rows(con, 'SELECT count(*) AS n FROM staged_events');
   return {
     eventCount: Number(eventCount),
-    invalidRowCount: invalid + badTs.length,
+    invalidRowCount: staged.invalidCount + Number(badTsCount),
     warnings,
+    sha256: staged.sha256,
     attributes: [
-      ...[...eventKeys].map((name) => ({ name, scope: 'event' as const, dataType: 'string' as const })),
-      ...[...caseKeys].map((name) => ({ name: `case:${name}`, scope: 'case' as const, dataType: 'string' as const })),
+      ...staged.eventKeys.map((name) => ({ name, scope: 'event' as const, dataType: 'string' as const })),
+      ...staged.caseKeys.map((name) => ({ name: `case:${name}`, scope: 'case' as const, dataType: 'string' as const })),
     ],
   };
+}
+
+/** DuckDB's relation of a newline-delimited JSON file with the given columns (missing keys are NULL). */
+function ndjson(file: string, columns: Record<string, string>): string {
+  const spec = Object.entries(columns)
+    .map(([k, t]) => `${literal(k)}: ${literal(t)}`)
+    .join(', ');
+  return `read_json(${literal(file)}, format = 'newline_delimited', columns = {${spec}})`;
 }

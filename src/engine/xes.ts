@@ -1,37 +1,42 @@
 import fs from 'node:fs';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SaxesParser } from 'saxes';
-
-/** One event of an XES trace: the direct attributes of the event and of its trace. */
-export interface XesEvent {
-  caseIndex: number;
-  caseAttributes: Record<string, string>;
-  attributes: Record<string, string>;
-}
+import { LogRefused } from './limits';
 
 /** Thrown for XES that is not well-formed or uses what we refuse (DTDs, entities). */
-export class XesError extends Error {}
+export class XesError extends LogRefused {
+  constructor(message: string) {
+    super('Invalid XES file', message);
+  }
+}
+
+/** What the reader hands over as it goes: every event at once, and each trace's own attributes when it closes. */
+export interface XesHandlers {
+  /** The direct attributes of one event, with the index of its trace (0, 1, ... in file order). */
+  event(caseIndex: number, attributes: Record<string, string>): void;
+  /** The direct attributes of a trace, read when it closes: they may come before or after its events. */
+  traceEnd(caseIndex: number, attributes: Record<string, string>): void;
+  /** Called after each chunk of input, so that writers can catch up (backpressure). */
+  afterChunk?(): Promise<void> | void;
+  /** Every chunk of the file as stored (compressed when gzipped), for hashing it in the same pass. */
+  raw?(chunk: Buffer): void;
+}
 
 /**
- * Streams the events of an XES (or gzipped XES) file, trace by trace, without building a DOM.
- * Only direct children of `<trace>` and `<event>` are read (nested attributes and `<global>`
- * defaults are not), as IEEE 1849's plain reading of `concept:name` and `time:timestamp`
- * needs. A DOCTYPE is refused before anything is expanded, which stops entity bombs and
- * external entities.
+ * Streams an XES (or gzipped XES) file event by event, without building a DOM and without
+ * holding a trace's events: memory stays flat whatever the shape of the log. Only direct
+ * children of `<trace>` and `<event>` are read (nested attributes and `<global>` defaults are
+ * not), as IEEE 1849's plain reading of `concept:name` and `time:timestamp` needs. A DOCTYPE is
+ * refused before anything is expanded, which stops entity bombs and external entities. More
+ * than `maxChars` characters of XML (a gzip bomb) are refused too.
  */
-export async function readXes(
-  file: string,
-  gzipped: boolean,
-  onTrace: (events: XesEvent[]) => void | Promise<void>,
-): Promise<void> {
+export async function readXes(file: string, gzipped: boolean, handlers: XesHandlers, maxChars: number): Promise<void> {
   const parser = new SaxesParser({ xmlns: false, position: true });
   const stack: string[] = [];
   let caseIndex = -1;
   let traceAttrs: Record<string, string> = {};
-  let events: XesEvent[] = [];
   let current: Record<string, string> | undefined;
-  let failure: Error | undefined;
-  const pending: Promise<void>[] = [];
 
   parser.on('doctype', () => {
     throw new XesError('DTDs and entity declarations are not accepted in XES files.');
@@ -46,7 +51,6 @@ export async function readXes(
     if (name === 'trace' && stack.length === 2) {
       caseIndex++;
       traceAttrs = {};
-      events = [];
     } else if (name === 'event' && parent === 'trace' && stack.length === 3) {
       current = {};
     } else {
@@ -61,31 +65,47 @@ export async function readXes(
     const name = localName(tag.name);
     stack.pop();
     if (name === 'event' && stack.length === 2 && current) {
-      events.push({ caseIndex, caseAttributes: traceAttrs, attributes: current });
+      handlers.event(caseIndex, current);
       current = undefined;
     } else if (name === 'trace' && stack.length === 1) {
-      for (const e of events) e.caseAttributes = traceAttrs;
-      const result = onTrace(events);
-      if (result) pending.push(result);
+      handlers.traceEnd(caseIndex, traceAttrs);
     }
   });
 
   const input = fs.createReadStream(file);
-  const stream = gzipped ? input.pipe(createGunzip()) : input;
+  const stages: Transform[] = [];
+  const raw = handlers.raw;
+  if (raw) {
+    stages.push(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          raw(chunk);
+          done(null, chunk);
+        },
+      }),
+    );
+  }
+  if (gzipped) stages.push(createGunzip());
+  // pipeline() passes an error of any stage (a missing file, bad gzip) on to the last one, which we read.
+  const last = stages.at(-1);
+  if (last) pipeline([input, ...stages], () => undefined);
+  const stream: Readable = last ?? input;
   // Decode as a stream so that characters split across chunks stay whole.
   stream.setEncoding('utf8');
+  let chars = 0;
   try {
     for await (const chunk of stream) {
+      chars += (chunk as string).length;
+      if (chars > maxChars) throw new XesError(`The XES file holds more than ${maxChars} characters of XML.`);
       parser.write(chunk as string);
-      if (pending.length > 0) await Promise.all(pending.splice(0));
+      await handlers.afterChunk?.();
     }
     parser.close();
-    await Promise.all(pending);
   } catch (err) {
-    failure = err instanceof XesError ? err : new XesError(`The XES file could not be read: ${(err as Error).message}`);
     input.destroy();
+    if (err instanceof LogRefused) throw err;
+    throw new XesError(`The XES file could not be read: ${(err as Error).message}`);
   }
-  if (failure) throw failure;
 }
 
 function localName(name: string): string {

@@ -7,6 +7,7 @@ import {
   NotFoundError,
   NotYetError,
   QuotaError,
+  StorageQuotaError,
   TooLargeError,
 } from '../domain/errors';
 import type { FieldProblem } from '../domain/errors';
@@ -49,7 +50,7 @@ function statusOf(err: DomainError): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof InvalidError) return 400;
   if (err instanceof ConflictError) return 409;
-  if (err instanceof TooLargeError) return 413;
+  if (err instanceof TooLargeError || err instanceof StorageQuotaError) return 413;
   if (err instanceof AuthError) return err.reason === 'forbidden' ? 403 : 401;
   if (err instanceof NotYetError) return 501;
   return 400;

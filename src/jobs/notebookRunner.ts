@@ -415,6 +415,7 @@ async function publishEnriched(ctx: JobContext, file: string, entry: EnrichedEnt
       timestampColumn: 'timestamp',
       resourceColumn: header.includes('resource') ? 'resource' : undefined,
     },
+    { storageLimitBytes: ctx.fence.storageLimitBytes },
   ).catch((err: unknown) => {
     throw new RunFileError(`The enriched dataset '${entry.name}' could not be imported: ${(err as Error).message}`);
   });

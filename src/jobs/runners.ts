@@ -240,6 +240,7 @@ async function dataEnrichment(ctx: JobContext): Promise<void> {
     parquet: target,
     fromDatasetId: String(dataset.id),
     signal: ctx.signal,
+    storageLimitBytes: ctx.fence.storageLimitBytes,
   });
   ctx.listOutput({
     role: 'primary',

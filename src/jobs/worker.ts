@@ -24,6 +24,8 @@ export interface WorkerOptions {
   mailer: Mailer | null;
   /** The code per job type; the benchmark swaps in trivial ones. */
   runners?: Record<string, JobRunner>;
+  /** Each tenant's stored-bytes quota, which every output of a run is held to (0: none). */
+  storageLimitBytes?: number;
 }
 
 /** Why a run was stopped before it finished. */
@@ -147,7 +149,7 @@ export class Worker {
       cpuStart: process.cpuUsage(),
       peakMemory: process.memoryUsage().rss,
     };
-    const fence = { jobId, attempt };
+    const fence = { jobId, attempt, storageLimitBytes: this.o.storageLimitBytes };
     const ctx: JobContext = {
       db: this.o.db,
       engine: this.o.engine,

@@ -3,7 +3,8 @@ import * as m001 from './migrations/001_initial';
 import * as m002 from './migrations/002_executions';
 import * as m003 from './migrations/003_artifacts';
 import * as m004 from './migrations/004_jobs';
-import * as m005 from './migrations/005_tenant_limits';
+import * as m005 from './migrations/005_stored_bytes';
+import * as m006 from './migrations/006_tenant_limits';
 
 /** Every migration in order; a migration is never edited once released, only followed by a new one. */
 const migrations: { version: number; sql: string }[] = [
@@ -12,6 +13,7 @@ const migrations: { version: number; sql: string }[] = [
   { version: 3, sql: m003.sql },
   { version: 4, sql: m004.sql },
   { version: 5, sql: m005.sql },
+  { version: 6, sql: m006.sql },
 ];
 
 /**

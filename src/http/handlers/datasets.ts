@@ -18,14 +18,22 @@ export function datasetHandlers({ db, engine, config }: AppDeps): Record<string,
       const scope = scopeOf(ctx);
       const form = ctx.body as datasets.DatasetForm;
       const file = { path: ctx.file.path, originalName: ctx.file.originalname, size: ctx.file.size };
-      const created = await datasets.storeDataset(db, engine, config.dataDir, scope, file, form);
+      const created = await datasets.storeDataset(db, engine, config.dataDir, scope, file, form, {
+        storageLimitBytes: config.tenantStorageLimitBytes,
+      });
       return json(
         201,
         created,
         location(config.publicUrl, `/api/${scope.tenantId}/${scope.projectId}/dataset/${created.datasetId}`),
       );
     },
-    listDatasets: async (ctx) => json(200, await datasets.listDatasets(db, scopeOf(ctx), pageOf(ctx))),
+    listDatasets: async (ctx) =>
+      json(
+        200,
+        await datasets.listDatasets(db, scopeOf(ctx), pageOf(ctx), {
+          storageLimitBytes: config.tenantStorageLimitBytes,
+        }),
+      ),
     getDataset: async (ctx) =>
       json(200, await datasets.getDataset(db, scopeOf(ctx), ctx.params.datasetId.toLowerCase())),
     deleteDataset: async (ctx) => {

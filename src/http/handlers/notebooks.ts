@@ -1,18 +1,19 @@
-import fs from 'node:fs';
+import { Readable } from 'node:stream';
 import type { AppDeps } from '../app';
 import type { ContractSchemas } from '../../api/schemas';
 import { InvalidError } from '../../domain/errors';
-import { Notebooks } from '../../domain/notebooks';
+import { Notebooks, type SerialisedAnswer } from '../../domain/notebooks';
 import { syncNotebookSchedule } from '../../jobs/schedules';
 import type {
   JupyterNotebookCreate,
+  Notebook,
   JupyterNotebookUpdate,
   NotebookCopy,
   NotebookFromTemplate,
   StandardNotebookCreate,
   StandardNotebookUpdate,
 } from '../../api/types';
-import { empty, json } from '../reply';
+import { empty, json, type Reply } from '../reply';
 import { location, pageOf, scopeOf } from './common';
 import type { Handler, RequestContext } from './index';
 
@@ -64,16 +65,11 @@ export function notebookHandlers(
         throw new InvalidError('Validation failed', 'Send the notebook as the `file` field.', [
           { field: 'body.file', message: 'is required' },
         ]);
-      const text = await fs.promises.readFile(ctx.file.path, 'utf8');
-      const created = await notebooks.upload(
-        scopeOf(ctx),
-        text,
-        ctx.file.originalname,
-        ctx.body as Record<string, string>,
-      );
-      return json(201, created, notebookUrl(ctx, created.notebookId));
+      const file = { path: ctx.file.path, size: ctx.file.size, originalName: ctx.file.originalname };
+      const created = await notebooks.upload(scopeOf(ctx), file, ctx.body as Record<string, string>);
+      return answer(201, created, notebookUrl(ctx, created.notebookId));
     },
-    getNotebook: async (ctx) => json(200, await notebooks.get(scopeOf(ctx), idOf(ctx))),
+    getNotebook: async (ctx) => answer(200, await notebooks.get(scopeOf(ctx), idOf(ctx))),
     updateNotebook: async (ctx) =>
       json(
         200,
@@ -108,5 +104,17 @@ export function notebookHandlers(
       return json(201, copy, notebookUrl(ctx, copy.notebookId));
     },
     getNotebookUrl: async (ctx) => json(200, await notebooks.url(scopeOf(ctx), idOf(ctx))),
+  };
+}
+
+/** A notebook's answer: a JSON body, or one already serialised (a large notebook's), streamed as it is. */
+function answer(status: number, body: Notebook | SerialisedAnswer, headers: Record<string, string> = {}): Reply {
+  if (!('json' in body)) return json(status, body, headers);
+  const length = body.json.reduce((n, piece) => n + piece.byteLength, 0);
+  return {
+    status,
+    stream: Readable.from(body.json),
+    contentType: 'application/json; charset=utf-8',
+    headers: { ...headers, 'Content-Length': String(length) },
   };
 }

@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { InvalidError } from '../domain/errors';
+import { LogRefused } from '../engine/limits';
+import type { TaskFailure, TaskInput, TaskName, TaskOutput } from './tasks';
+
+/** Limits of the worker threads that parse uploads and build large answers off the event loop. */
+export const THREAD_LIMITS = {
+  /** V8 heap of one thread, in MiB: a task that needs more is stopped, and the process goes on. */
+  heapMiB: 256,
+  /** Threads running at once per lane, one core left for the event loop; later tasks wait for a free one. */
+  parallel: Math.max(1, os.availableParallelism() - 1),
+} as const;
+
+/** Imports (long, one per upload) and answers (short) wait in separate lines, so reads never queue behind imports. */
+export type Lane = 'import' | 'answer';
+
+/** Thrown when a task needed more memory than its thread may use ({@link THREAD_LIMITS}). */
+export class ThreadMemoryError extends Error {
+  constructor() {
+    super(`The work needed more than the ${THREAD_LIMITS.heapMiB} MiB of memory one worker thread may use.`);
+    this.name = 'ThreadMemoryError';
+  }
+}
+
+/** A counting semaphore: at most `size` holders at once, the others queued in order. */
+class Gate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+const gates: Record<Lane, Gate> = {
+  import: new Gate(THREAD_LIMITS.parallel),
+  answer: new Gate(THREAD_LIMITS.parallel),
+};
+
+/**
+ * Runs one task of `tasks.ts` in a fresh worker thread with a bounded heap, and resolves with its
+ * result. A task that runs out of memory or crashes ends its thread only; errors the task meant
+ * (a refused log, an invalid notebook) come back as the same error classes.
+ */
+export function runInThread<N extends TaskName>(name: N, input: TaskInput<N>, lane: Lane): Promise<TaskOutput<N>> {
+  return gates[lane].run(
+    () =>
+      new Promise<TaskOutput<N>>((resolve, reject) => {
+        const worker = new Worker(taskScript(), {
+          resourceLimits: { maxOldGenerationSizeMb: THREAD_LIMITS.heapMiB },
+        });
+        let settled = false;
+        const settle = (fn: () => void) => {
+          if (settled) return;
+          settled = true;
+          fn();
+          void worker.terminate();
+        };
+        worker.once('message', (reply: { ok: TaskOutput<N> } | { failed: TaskFailure }) =>
+          settle(() => ('ok' in reply ? resolve(reply.ok) : reject(fromFailure(reply.failed)))),
+        );
+        worker.once('error', (err: Error & { code?: string }) =>
+          settle(() => reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new ThreadMemoryError() : err)),
+        );
+        worker.once('exit', (code) => settle(() => reject(new Error(`The worker thread exited with code ${code}`))));
+        worker.postMessage({ name, input });
+      }),
+  );
+}
+
+function fromFailure(f: TaskFailure): Error {
+  if (f.kind === 'refused') return new LogRefused(f.summary, f.message);
+  if (f.kind === 'invalid') return new InvalidError(f.summary, f.message, f.problems, f.details);
+  return new Error(f.message);
+}
+
+let script: string | undefined;
+
+/**
+ * The compiled worker script: next to this file in `dist/`. Run from the TypeScript sources
+ * (jest, whose global setup builds `dist/` first), the built copy is used.
+ */
+function taskScript(): string {
+  if (script) return script;
+  const beside = path.join(__dirname, 'tasks.js');
+  script = fs.existsSync(beside) ? beside : path.resolve(__dirname, '..', '..', 'dist', 'threads', 'tasks.js');
+  return script;
+}
