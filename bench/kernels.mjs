@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { Blob } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -38,6 +37,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const { startService } = require(path.join(ROOT, 'dist/server.js'));
 const { loadConfig } = require(path.join(ROOT, 'dist/config.js'));
 const { defaultKernelHomeRoot } = require(path.join(ROOT, 'dist/kernels/servers.js'));
+const { tenantUserName } = require(path.join(ROOT, 'dist/kernels/sandbox.js'));
 const { injectedParametersSource } = require(path.join(ROOT, 'dist/kernels/parameters.js'));
 const pino = require('pino');
 
@@ -378,12 +378,12 @@ function percentile(values, q) {
 }
 
 /**
- * The tenant's system user the service created for its Jupyter Server (`assay_` and 12 hex digits
- * of sha256(tenantId), as src/kernels/servers.ts names it); the tenant was made by this run.
+ * The tenant's system user the service created for its sandboxes (src/kernels/sandbox.ts names
+ * it); the tenant was made by this run.
  */
 function removeTenantUser(tenantId) {
   if (process.getuid?.() !== 0) return;
-  const name = `assay_${createHash('sha256').update(tenantId).digest('hex').slice(0, 12)}`;
+  const name = tenantUserName(tenantId);
   if (spawnSync('id', ['-u', name]).status !== 0) return;
   const removed = spawnSync('userdel', [name], { encoding: 'utf8' });
   progress(

@@ -22,6 +22,9 @@ async function main(): Promise<void> {
   // Libraries' debug chatter (@jupyterlab/services announces every kernel websocket) belongs in the
   // log at debug level, not among the JSON lines on stdout.
   console.debug = (...args: unknown[]) => logger.debug({ source: 'console' }, format(...args));
+  // A stray rejection inside a library (a kernel connection torn down mid-reconnect) is logged; it
+  // must not stop a service every tenant relies on.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   const service = await startService(config, { logger, role: command ? roles[command] : 'all' });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -61,6 +61,7 @@ export async function startWorker(o: {
       Notebook: notebookRunner(o.kernels, {
         outputLimitBytes: o.config.kernelOutputLimitBytes,
         publishLimitBytes: o.config.uploadLimitBytes,
+        publishTotalBytes: o.config.kernelDiskLimitBytes,
       }),
       ...o.runners,
     },

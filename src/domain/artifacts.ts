@@ -146,6 +146,13 @@ export async function artifactsWhere(db: Db, condition: string, params: unknown[
   return (await db.query<{ id: string }>(`SELECT a.id FROM artifacts a WHERE ${condition}`, params)).map((r) => r.id);
 }
 
+/** Deletes artifacts, rows and files (a run taking back what it stored before it failed). */
+export async function deleteArtifacts(db: Db, dataDir: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query('DELETE FROM artifacts WHERE id = ANY($1::uuid[])', [ids]);
+  removeArtifactFiles(dataDir, ids);
+}
+
 /** Removes the files of deleted artifacts. */
 export function removeArtifactFiles(dataDir: string, ids: string[]): void {
   for (const id of ids) fs.rmSync(artifactPath(dataDir, id), { force: true });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CellResult } from '../api/types';
-import { storeArtifact } from '../domain/artifacts';
+import { deleteArtifacts, storeArtifact } from '../domain/artifacts';
 import type { StoredCell } from '../domain/cells';
 import { datasetDir, deleteDataset, storeDataset } from '../domain/datasets';
 import { cleanText, runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
@@ -36,6 +36,8 @@ export interface NotebookRunnerOptions {
   outputLimitBytes: number;
   /** Largest file (enriched dataset, model) a notebook may publish. */
   publishLimitBytes: number;
+  /** Bytes one run may publish in all (its run directory's size: no run publishes more than it wrote). */
+  publishTotalBytes: number;
 }
 
 /**
@@ -79,9 +81,13 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
 
     const outcomes: CellOutcome[] = [];
     let place: KernelPlace | undefined;
+    // A cancel or timeout ends the sandbox at once, whatever the run is waiting for.
+    const stopPlace = () => void place?.stop();
+    ctx.signal.addEventListener('abort', stopPlace);
     try {
       await ctx.progress('Preparing kernel', 2, { cellsDone: 0, cellsTotal: toRun.length, currentCell: null });
       const binding = (nb.integration as { datasetBinding?: string | null } | null)?.datasetBinding;
+      ctx.signal.throwIfAborted();
       place = await servers.open(ctx.scope.tenantId, ctx.workDir, async (inputDir) => {
         if (binding) {
           const target = path.join(inputDir, 'dataset.csv');
@@ -129,7 +135,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
       const products = emptyProducts();
       if (!failed) {
         try {
-          await publishProducts(ctx, place.runDir, executionId, options.publishLimitBytes, products);
+          await publishProducts(ctx, place.runDir, executionId, options, products);
         } catch (err) {
           if (!(err instanceof RunFileError)) throw err;
           failed = { errorType: err.name, errorMessage: err.message, cellId: null };
@@ -188,6 +194,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
       }
       throw err;
     } finally {
+      ctx.signal.removeEventListener('abort', stopPlace);
       await place?.dispose();
     }
   };
@@ -368,34 +375,49 @@ async function publishProducts(
   ctx: JobContext,
   runDir: string,
   executionId: string,
-  limitBytes: number,
+  limits: NotebookRunnerOptions,
   products: Products,
 ): Promise<void> {
-  const manifest = readRunFile(runDir, MANIFEST, MANIFEST_LIMIT_BYTES);
+  const manifest = await readRunFile(runDir, MANIFEST, MANIFEST_LIMIT_BYTES);
   if (!manifest) return;
-  for (const [index, entry] of parseManifest(manifest).entries()) {
-    const copy = path.join(ctx.workDir, `published-${index}${entry.kind === 'enriched' ? '.csv' : ''}`);
-    copyRunFile(runDir, entry.file, copy, limitBytes);
-    if (entry.kind === 'enriched') {
-      products.enrichedDatasets.push(await publishEnriched(ctx, copy, entry));
-    } else {
-      const a = await storeArtifact(ctx.db, ctx.dataDir, ctx.scope.projectId, {
-        content: { file: copy },
-        fileName: entry.file,
-        contentType: 'application/octet-stream',
-        kind: 'AnalyticsModel',
-        title: entry.name,
-        executionId,
-        fence: ctx.fence,
-      });
-      products.models.push({
-        name: entry.name,
-        modelType: entry.modelType,
-        accuracy: entry.metrics.accuracy ?? null,
-        metrics: entry.metrics,
-        artifactId: a.id,
-      });
+  let remaining = limits.publishTotalBytes;
+  try {
+    for (const [index, entry] of parseManifest(manifest).entries()) {
+      const copy = path.join(ctx.workDir, `published-${index}${entry.kind === 'enriched' ? '.csv' : ''}`);
+      // A sparse file, or one named many times, must not turn a small run into many large copies.
+      remaining -= await copyRunFile(runDir, entry.file, copy, Math.min(limits.publishLimitBytes, remaining));
+      if (entry.kind === 'enriched') {
+        products.enrichedDatasets.push(await publishEnriched(ctx, copy, entry));
+      } else {
+        const a = await storeArtifact(ctx.db, ctx.dataDir, ctx.scope.projectId, {
+          content: { file: copy },
+          fileName: entry.file,
+          contentType: 'application/octet-stream',
+          kind: 'AnalyticsModel',
+          title: entry.name,
+          executionId,
+          fence: ctx.fence,
+        });
+        products.models.push({
+          name: entry.name,
+          modelType: entry.modelType,
+          accuracy: entry.metrics.accuracy ?? null,
+          metrics: entry.metrics,
+          artifactId: a.id,
+        });
+      }
     }
+  } catch (err) {
+    // All or nothing: what was published before the refusal is taken back.
+    await deleteArtifacts(
+      ctx.db,
+      ctx.dataDir,
+      products.models.map((m) => m.artifactId),
+    );
+    for (const d of products.enrichedDatasets) await deleteDataset(ctx.db, ctx.dataDir, ctx.scope, d.datasetId);
+    products.models.length = 0;
+    products.enrichedDatasets.length = 0;
+    throw err;
   }
 }
 
@@ -461,11 +483,14 @@ function parseManifest(content: Buffer): (EnrichedEntry | ModelEntry)[] {
   }
   if (!Array.isArray(parsed)) throw new RunFileError(`${MANIFEST} must be a list of published outputs.`);
   if (parsed.length > MAX_PUBLISHED) throw new RunFileError(`A notebook may publish at most ${MAX_PUBLISHED} outputs.`);
+  const files = new Set<string>();
   return parsed.map((raw: unknown, i) => {
     const e = (raw ?? {}) as Record<string, unknown>;
     const where = `${MANIFEST} entry ${i}`;
     const name = text(e.name, `${where}: name`);
     const file = text(e.file, `${where}: file`);
+    if (files.has(file)) throw new RunFileError(`${where}: ${file} is published twice.`);
+    files.add(file);
     if (e.kind === 'enriched') {
       if (!Number.isSafeInteger(e.recordCount) || (e.recordCount as number) < 0)
         throw new RunFileError(`${where}: recordCount must be a count of rows.`);

@@ -38,7 +38,8 @@ export class ControlGroups {
       const layout = findLayout();
       if (!layout) return null;
       const groups = new ControlGroups(layout, layout.kind);
-      const probe = groups.create(`probe-${process.pid}`, { memoryBytes: 64 * 1024 * 1024, processes: 8 });
+      groups.sweep(logger);
+      const probe = groups.create('probe', { memoryBytes: 64 * 1024 * 1024, processes: 8 });
       void probe.remove();
       return groups;
     } catch (err) {
@@ -47,9 +48,33 @@ export class ControlGroups {
     }
   }
 
-  /** Makes a control group for one sandbox with these limits. */
+  /** The folders this process's sandbox groups are made in. */
+  parents(): string[] {
+    return this.layout.kind === 'v1' ? [this.layout.memory, this.layout.pids] : [this.layout.parent];
+  }
+
+  /**
+   * Removes the empty groups of processes that are gone (killed before they could clean up; their
+   * sandboxes died with them). Groups of live processes, and any still holding a process, stay.
+   */
+  sweep(logger: Logger): void {
+    for (const parent of this.parents()) {
+      for (const entry of fs.readdirSync(parent)) {
+        const owner = /^assay-(\d+)-/.exec(entry);
+        if (!owner || processAlive(Number(owner[1]))) continue;
+        try {
+          fs.rmdirSync(path.join(parent, entry));
+          logger.info({ group: path.join(parent, entry) }, 'removed the control group of a stopped process');
+        } catch {
+          // Not empty, or already gone.
+        }
+      }
+    }
+  }
+
+  /** Makes a control group for one sandbox with these limits, named after this process and the run. */
   create(name: string, limits: GroupLimits): ControlGroup {
-    const leaf = `assay-${name}`;
+    const leaf = `assay-${process.pid}-${name}`;
     if (this.layout.kind === 'v1') {
       const memory = path.join(this.layout.memory, leaf);
       const pids = path.join(this.layout.pids, leaf);
@@ -77,6 +102,15 @@ export class ControlGroups {
       processCount: () => processCount(path.join(dir, 'cgroup.procs')),
       remove: () => removeGroups([dir]),
     };
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

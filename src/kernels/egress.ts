@@ -2,14 +2,16 @@ import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import type { Logger } from 'pino';
 
 /**
  * Outbound access for sandboxes, off unless `KERNEL_EGRESS_ALLOW` lists destinations. Sandboxes
- * have no network; with an allow-list, each one gets this process's proxy as a Unix socket (and a
+ * have no network; with an allow-list, each one gets a proxy of its own as a Unix socket (and a
  * forwarder inside that turns it into `HTTP_PROXY=http://127.0.0.1:3128`). The proxy, outside the
- * sandbox, decides: a destination must match an entry, and a host name must not resolve to a
- * loopback, link-local (cloud metadata) or unspecified address; an IP entry is taken as written.
+ * sandbox, decides: a destination must match an entry; a host name must resolve to a public
+ * address only (not loopback, link-local, private, or this machine's own), and the connection
+ * goes to the very address that was checked; an IP entry is taken as written.
  */
 
 /** One allowed destination: a host (`*.` for any subdomain) and a port (null: any). */
@@ -18,8 +20,10 @@ export interface EgressRule {
   port: number | null;
 }
 
-/** Connections one proxy carries at once; more are refused with 503. */
-const MAX_CONNECTIONS = 64;
+/** Connections one sandbox's proxy carries at once, and all of this process's together. */
+const MAX_CONNECTIONS = 16;
+const MAX_CONNECTIONS_IN_ALL = 256;
+let openInAll = 0;
 /** A tunnel or request idle this long is closed. */
 const IDLE_MS = 120_000;
 
@@ -46,12 +50,28 @@ export function egressAllowed(rules: EgressRule[], host: string, port: number): 
   return null;
 }
 
-/** Addresses a host name may never lead a sandbox to: this machine, link-local (metadata services), nothing. */
+/**
+ * Addresses a host name may never lead a sandbox to: loopback, unspecified, link-local (metadata
+ * services), private and shared ranges, and this machine's own. Only an IP entry reaches those.
+ */
 export function forbiddenAddress(address: string): boolean {
   const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (net.isIPv4(v4)) return /^(127\.|0\.|169\.254\.)/.test(v4);
+  if (ownAddresses().has(v4.toLowerCase())) return true;
+  if (net.isIPv4(v4)) return PRIVATE_V4.test(v4);
   const a = address.toLowerCase();
-  return a === '::1' || a === '::' || /^fe[89ab]/.test(a);
+  return a === '::1' || a === '::' || /^fe[89ab]/.test(a) || /^f[cd]/.test(a);
+}
+
+/** Loopback, this network, private, link-local and shared (carrier-grade NAT) IPv4 ranges. */
+const PRIVATE_V4 =
+  /^(127\.|0\.|10\.|169\.254\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/;
+
+function ownAddresses(): Set<string> {
+  return new Set(
+    Object.values(os.networkInterfaces())
+      .flat()
+      .map((i) => i?.address.toLowerCase() ?? ''),
+  );
 }
 
 /** The proxy of this process: one Unix socket every sandbox of it can reach. */
@@ -63,9 +83,11 @@ export class EgressProxy {
     private readonly rules: EgressRule[],
     private readonly logger: Logger,
   ) {
-    this.server = http.createServer((req, res) => void this.forward(req, res));
+    this.server = http.createServer((req, res) => {
+      this.forward(req, res).catch(() => res.destroy());
+    });
     this.server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      void this.tunnel(req, socket, head);
+      this.tunnel(req, socket, head).catch(() => socket.destroy());
     });
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -89,14 +111,15 @@ export class EgressProxy {
 
   /** CONNECT host:port (HTTPS and any TCP): checked, then spliced. */
   private async tunnel(req: http.IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
-    const target = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(req.url ?? '');
-    const refusal = target ? await this.check(target[1], Number(target[2])) : 'not host:port';
-    if (refusal || !target) {
-      client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nAssay egress: ${refusal}\n`);
+    const target = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(req.url ?? '');
+    const verdict = target ? await this.check(target[1], Number(target[2])) : { refusal: 'not host:port' };
+    if ('refusal' in verdict || !target) {
+      const why = 'refusal' in verdict ? verdict.refusal : '';
+      client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nAssay egress: ${why}\n`);
       return;
     }
-    this.open++;
-    const upstream = net.connect({ host: target[1].replace(/^\[|\]$/g, ''), port: Number(target[2]) });
+    this.opened();
+    const upstream = net.connect({ host: verdict.address, port: Number(target[2]) });
     const done = () => {
       client.destroy();
       upstream.destroy();
@@ -111,8 +134,18 @@ export class EgressProxy {
       s.once('error', done);
       s.once('close', done);
     }
-    upstream.once('close', () => this.open--);
+    upstream.once('close', () => this.closed());
     upstream.once('error', () => client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n'));
+  }
+
+  private opened(): void {
+    this.open++;
+    openInAll++;
+  }
+
+  private closed(): void {
+    this.open--;
+    openInAll--;
   }
 
   /** A plain HTTP request with an absolute URL: checked, then forwarded. */
@@ -126,18 +159,18 @@ export class EgressProxy {
       return;
     }
     const port = Number(url.port || 80);
-    const refusal = await this.check(url.hostname, port);
-    if (refusal) {
-      res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`Assay egress: ${refusal}\n`);
+    const verdict = await this.check(url.hostname, port);
+    if ('refusal' in verdict) {
+      res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`Assay egress: ${verdict.refusal}\n`);
       return;
     }
-    this.open++;
+    this.opened();
     const headers = { ...req.headers };
     delete headers['proxy-connection'];
     delete headers['proxy-authorization'];
     const upstream = http.request(
       {
-        host: url.hostname.replace(/^\[|\]$/g, ''),
+        host: verdict.address,
         port,
         path: url.pathname + url.search,
         method: req.method,
@@ -150,26 +183,30 @@ export class EgressProxy {
     );
     upstream.setTimeout(IDLE_MS, () => upstream.destroy());
     upstream.once('error', () => res.headersSent || res.writeHead(502).end('Assay egress: upstream failed\n'));
-    upstream.once('close', () => this.open--);
+    upstream.once('close', () => this.closed());
     req.pipe(upstream);
   }
 
-  /** Why `host:port` is refused, or null when it may be reached. */
-  private async check(host: string, port: number): Promise<string | null> {
-    if (this.open >= MAX_CONNECTIONS) return `too many connections (${MAX_CONNECTIONS})`;
+  /** The address to connect `host:port` to, or why it is refused. */
+  private async check(host: string, port: number): Promise<{ address: string } | { refusal: string }> {
+    if (port < 1 || port > 65535) return { refusal: `port ${port} does not exist` };
+    if (this.open >= MAX_CONNECTIONS) return { refusal: `too many connections of this run (${MAX_CONNECTIONS})` };
+    if (openInAll >= MAX_CONNECTIONS_IN_ALL) return { refusal: 'too many connections; try again later' };
     const rule = egressAllowed(this.rules, host, port);
     if (!rule) {
       this.logger.info({ host, port }, 'sandbox egress refused');
-      return `${host}:${port} is not in KERNEL_EGRESS_ALLOW`;
+      return { refusal: `${host}:${port} is not in KERNEL_EGRESS_ALLOW` };
     }
     const bare = host.replace(/^\[|\]$/g, '');
-    if (net.isIP(bare)) return null; // an address the allow-list names itself
+    if (net.isIP(bare)) return { address: bare }; // an address the allow-list names itself
     try {
+      // Resolved once, and the connection goes to this address: no second lookup to rebind.
       const addresses = await dns.lookup(bare, { all: true });
       const bad = addresses.find((a) => forbiddenAddress(a.address));
-      return bad ? `${host} resolves to ${bad.address}, which sandboxes may not reach by name` : null;
+      if (bad) return { refusal: `${host} resolves to ${bad.address}, which sandboxes may not reach by name` };
+      return { address: addresses[0].address };
     } catch {
-      return `${host} could not be resolved`;
+      return { refusal: `${host} could not be resolved` };
     }
   }
 }

@@ -60,10 +60,19 @@ export async function runInKernel(
   let kernel: Kernel.IKernelConnection | undefined;
   const run: KernelRun = { outcomes: [], died: null, resources: null };
   let onDeath: (reason: string) => void = () => undefined;
-  const budget = { remaining: o.outputLimitBytes, exceeded: false };
+  const budget: OutputBudget = {
+    remaining: o.outputLimitBytes,
+    outputs: MAX_OUTPUTS_PER_RUN,
+    exceeded: false,
+    sizes: place.messageSizes,
+  };
   const death = new Promise<string>((resolve) => (onDeath = resolve));
   try {
     kernel = await manager.startNew({ name: o.kernelName });
+    // The library reconnects by itself when a kernel says it restarts (which kernel code can say)
+    // and leaves a failed reconnect as an unhandled rejection; here it ends the run instead.
+    const reconnect = kernel.reconnect.bind(kernel);
+    kernel.reconnect = () => reconnect().catch(() => onDeath('the kernel connection could not be restored'));
     kernel.statusChanged.connect((_, status) => {
       if (status === 'restarting' || status === 'autorestarting' || status === 'dead') onDeath(`kernel ${status}`);
     });
@@ -88,7 +97,9 @@ export async function runInKernel(
         death.then((reason) => ({ died: reason })),
         stopped,
       ]).catch(async (err: unknown) => {
-        // Stopped: interrupt the cell, give it a moment, then the kernel goes (finally below).
+        // Stopped: a sandbox ends at once, with all its processes; a remote kernel is interrupted,
+        // given a moment, then shut down (finally below).
+        await place.stop();
         await kernel!.interrupt().catch(() => undefined);
         await Promise.race([future.done.catch(() => undefined), sleep(INTERRUPT_GRACE_MS)]);
         throw err;
@@ -143,10 +154,11 @@ export async function runInKernel(
     // After a death the connection reconnects to the restarted kernel; let that settle first, or
     // disposing it mid-reconnect leaves a rejected promise inside @jupyterlab/services.
     if (kernel && run.died) await settled(kernel);
-    // Through the REST API, which works when the kernel's connection is gone too: Jupyter Server
-    // restarts a dead kernel on its own, and that fresh kernel must not be left behind.
-    if (kernel) await KernelAPI.shutdownKernel(kernel.id, place.settings).catch(() => undefined);
+    // A remote server restarts a dead kernel on its own, and that fresh kernel must not be left
+    // behind: shut down through the REST API. A sandbox's kernel ends with the sandbox.
+    if (kernel && !place.sandboxed) await KernelAPI.shutdownKernel(kernel.id, place.settings).catch(() => undefined);
     manager.dispose();
+    await place.stop();
   }
 }
 
@@ -159,9 +171,9 @@ export async function runInKernel(
 function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage, budget: OutputBudget): void {
   const type = msg.header.msg_type;
   if (type !== 'stream' && type !== 'execute_result' && type !== 'display_data' && type !== 'error') return;
-  const content = cleanValue(msg.content, 0) as Record<string, unknown>;
-  const size = Buffer.byteLength(JSON.stringify(content));
-  if (budget.exceeded || size > budget.remaining) {
+  // The size as received, so that an output beyond the budget costs nothing more than its parse.
+  const size = budget.sizes.get(msg.content) ?? Buffer.byteLength(JSON.stringify(msg.content));
+  if (budget.exceeded || size > budget.remaining || budget.outputs === 0) {
     if (!budget.exceeded) {
       budget.exceeded = true;
       outputs.push({ output_type: 'stream', name: 'stderr', text: OUTPUT_DROPPED });
@@ -169,6 +181,8 @@ function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage, budget: 
     return;
   }
   budget.remaining -= size;
+  budget.outputs--;
+  const content = cleanValue(msg.content, 0, { nodes: MAX_OUTPUT_NODES }) as Record<string, unknown>;
   switch (type) {
     case 'stream': {
       const last = outputs[outputs.length - 1];
@@ -199,9 +213,18 @@ function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage, budget: 
 }
 
 interface OutputBudget {
+  /** Bytes of output the run may still keep. */
   remaining: number;
+  /** Outputs the run may still keep (each image becomes a file and a row). */
+  outputs: number;
   exceeded: boolean;
+  sizes: WeakMap<object, number>;
 }
+
+/** Outputs one run keeps, whatever their size. */
+export const MAX_OUTPUTS_PER_RUN = 2_000;
+/** Values kept from one output's JSON; a bigger structure becomes a note, so cleaning it stays cheap. */
+const MAX_OUTPUT_NODES = 100_000;
 
 /** The note that replaces output beyond the run's budget. */
 export const OUTPUT_DROPPED = '[Assay: the output limit of this execution was reached; later output was dropped.]\n';
@@ -214,16 +237,21 @@ export function cleanText(value: string): string {
   return value.split('\u0000').join('\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
 }
 
-/** A copy of a kernel's value that the store and JSON can hold. */
-function cleanValue(value: unknown, depth: number): unknown {
+/** A copy of a kernel's value that the store and JSON can hold, within a budget of values. */
+function cleanValue(value: unknown, depth: number, budget: { nodes: number }): unknown {
+  if (--budget.nodes < 0) return TOO_LARGE;
   if (typeof value === 'string') return cleanText(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_OUTPUT_DEPTH) return '[Assay: nested too deep]';
-  if (Array.isArray(value)) return value.map((v) => cleanValue(v, depth + 1));
+  if (Array.isArray(value)) return value.map((v) => cleanValue(v, depth + 1, budget));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[cleanValue(k, depth) as string] = cleanValue(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) {
+    if (budget.nodes < 0) break;
+    out[cleanText(k)] = cleanValue(v, depth + 1, budget);
+  }
   return out;
 }
+const TOO_LARGE = '[Assay: too many values to keep]';
 
 function asRecord(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};

@@ -16,55 +16,63 @@ export class RunFileError extends Error {
 }
 
 /** Copies the regular file `name` of `dir` to `target` (created new, mode 0600); answers its size. */
-export function copyRunFile(dir: string, name: string, target: string, maxBytes: number): number {
-  const source = openRunFile(dir, name, maxBytes);
+export async function copyRunFile(dir: string, name: string, target: string, maxBytes: number): Promise<number> {
+  const source = await openRunFile(dir, name, maxBytes);
   try {
-    const out = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    const out = await fs.promises.open(
+      target,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL,
+      0o600,
+    );
     try {
       const buffer = Buffer.alloc(1024 * 1024);
       let total = 0;
       for (;;) {
-        const n = fs.readSync(source.fd, buffer, 0, buffer.length, null);
-        if (n === 0) break;
-        total += n;
+        const { bytesRead } = await source.handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        total += bytesRead;
         // The size was checked on open; a file still growing is cut off at the limit, not trusted.
         if (total > maxBytes) throw new RunFileError(`${name} is larger than the limit of ${maxBytes} bytes.`);
-        fs.writeSync(out, buffer, 0, n);
+        await out.write(buffer, 0, bytesRead);
       }
       return total;
     } finally {
-      fs.closeSync(out);
+      await out.close();
     }
   } finally {
-    fs.closeSync(source.fd);
+    await source.handle.close();
   }
 }
 
 /** The content of the regular file `name` of `dir`, or null when there is none. */
-export function readRunFile(dir: string, name: string, maxBytes: number): Buffer | null {
-  let source: { fd: number; size: number };
+export async function readRunFile(dir: string, name: string, maxBytes: number): Promise<Buffer | null> {
+  let source: { handle: fs.promises.FileHandle; size: number };
   try {
-    source = openRunFile(dir, name, maxBytes);
+    source = await openRunFile(dir, name, maxBytes);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
   try {
     const buffer = Buffer.alloc(source.size);
-    const n = fs.readSync(source.fd, buffer, 0, source.size, 0);
-    return buffer.subarray(0, n);
+    const { bytesRead } = await source.handle.read(buffer, 0, source.size, 0);
+    return buffer.subarray(0, bytesRead);
   } finally {
-    fs.closeSync(source.fd);
+    await source.handle.close();
   }
 }
 
 /** Opens `dir/name` for reading: a plain name, no link, a regular file, at most `maxBytes`. */
-function openRunFile(dir: string, name: string, maxBytes: number): { fd: number; size: number } {
+async function openRunFile(
+  dir: string,
+  name: string,
+  maxBytes: number,
+): Promise<{ handle: fs.promises.FileHandle; size: number }> {
   if (!isPlainName(name)) throw new RunFileError(`'${printable(name)}' is not a file name of the run directory.`);
-  let fd: number;
+  let handle: fs.promises.FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer that will never come.
-    fd = fs.openSync(
+    handle = await fs.promises.open(
       path.join(dir, name),
       fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY,
     );
@@ -74,16 +82,16 @@ function openRunFile(dir: string, name: string, maxBytes: number): { fd: number;
     if (code === 'ENOENT') throw err;
     throw new RunFileError(`${name} could not be opened (${code ?? 'error'}).`);
   }
-  const stat = fs.fstatSync(fd);
+  const stat = await handle.stat();
   if (!stat.isFile()) {
-    fs.closeSync(fd);
+    await handle.close();
     throw new RunFileError(`${name} is not a regular file.`);
   }
   if (stat.size > maxBytes) {
-    fs.closeSync(fd);
+    await handle.close();
     throw new RunFileError(`${name} is ${stat.size} bytes, over the limit of ${maxBytes} bytes.`);
   }
-  return { fd, size: stat.size };
+  return { handle, size: stat.size };
 }
 
 function isPlainName(name: string): boolean {

@@ -7,7 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { Logger } from 'pino';
 import { ControlGroups, type ControlGroup } from './cgroups';
 import { EgressProxy, type EgressRule } from './egress';
-import { unixSocketSettings } from './unixSocket';
+import { unixSocketSettings, type ConnectionWatch } from './connection';
 
 const run = promisify(execFile);
 
@@ -18,11 +18,13 @@ export const INSIDE = {
   runDir: '/run/assay',
   inputDir: '/run/assay-input',
   python: '/opt/assay/python',
-  egress: '/run/assay-egress',
+  /** The server's socket and the egress proxy's: a folder the sandbox cannot change once its server listens. */
+  sockets: '/run/assay-sockets',
 } as const;
 /** Where, inside a sandbox with an egress allow-list, the forwarder to the service's proxy listens. */
 const EGRESS_PORT = 3128;
-const SOCKET = `${INSIDE.runDir}/.jupyter/server.sock`;
+/** Size of the sandbox's /dev/shm (POSIX shared memory, multiprocessing's semaphores). */
+const SHM_BYTES = 64 * 1024 * 1024;
 /** How long a sandbox's Jupyter Server may take to answer its first request. */
 const START_TIMEOUT_MS = 30_000;
 
@@ -64,6 +66,8 @@ export interface TenantUser {
 export class Sandbox {
   /** Resolves when the sandbox has ended, stopped by the service or not. */
   readonly exited: Promise<void>;
+  /** Resolves, with why, when the sandbox ended or its server broke the protocol while the run needs it. */
+  readonly lost: Promise<string>;
   constructor(
     private readonly proc: ChildProcess,
     readonly settings: ServerConnection.ISettings,
@@ -71,11 +75,15 @@ export class Sandbox {
     readonly runDir: string,
     private readonly cleanup: () => Promise<void>,
     private readonly group: ControlGroup | null,
+    violation: Promise<string>,
+    /** Bytes of each kernel message as received (see ConnectionWatch). */
+    readonly messageSizes: WeakMap<object, number>,
   ) {
     this.exited = new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) resolve();
       else proc.once('exit', () => resolve());
     });
+    this.lost = Promise.race([this.exited.then(() => "the sandbox's Jupyter Server ended"), violation]);
   }
 
   /** Whether the sandbox's server is still running. */
@@ -112,9 +120,6 @@ export class Sandboxes {
   private readonly live = new Set<Sandbox>();
   /** This process's own directory below the root: other processes on the machine have theirs. */
   private readonly base: string;
-  /** The egress proxy's folder (bound into sandboxes) and the proxy, when an allow-list is set. */
-  private readonly egressDir: string;
-  private readonly proxy: Promise<EgressProxy> | null;
   readonly asRoot = process.getuid?.() === 0;
 
   constructor(private readonly o: SandboxesOptions) {
@@ -124,13 +129,6 @@ export class Sandboxes {
     sweepStale(o.root, o.logger);
     this.base = path.join(o.root, String(process.pid));
     fs.mkdirSync(this.base, { mode: 0o711 });
-    this.egressDir = path.join(this.base, 'egress');
-    this.proxy = null;
-    if (o.egress.length > 0) {
-      fs.mkdirSync(this.egressDir, { mode: 0o711 });
-      this.proxy = EgressProxy.listen(path.join(this.egressDir, 'proxy.sock'), o.egress, o.logger);
-      this.proxy.catch((err: unknown) => o.logger.error({ err }, 'the sandbox egress proxy did not start'));
-    }
   }
 
   /** Why sandboxes cannot start here, or null when they can. */
@@ -144,7 +142,9 @@ export class Sandboxes {
   describe(): Record<string, unknown> {
     return {
       user: this.asRoot ? 'one per tenant' : 'the service user',
-      network: this.proxy ? `only ${this.o.egress.map((r) => `${r.host}:${r.port ?? '*'}`).join(', ')}` : 'none',
+      network: this.o.egress.length
+        ? `only ${this.o.egress.map((r) => `${r.host}:${r.port ?? '*'}`).join(', ')}`
+        : 'none',
       runDirectory: this.asRoot ? `tmpfs of ${this.o.limits.diskBytes} bytes` : 'a directory without a size limit',
       controlGroups: this.groups?.kind ?? 'none (rlimits only)',
     };
@@ -157,54 +157,75 @@ export class Sandboxes {
   async open(tenantId: string, prepareInput: (dir: string) => Promise<void>): Promise<Sandbox> {
     const reason = Sandboxes.unavailableReason();
     if (reason) throw new Error(`Notebooks cannot run here: ${reason}.`);
-    await this.proxy;
     const user = await this.tenantUser(tenantId);
     const id = randomBytes(6).toString('hex');
-    const runDir = path.join(this.base, id);
-    const inputDir = `${runDir}.in`;
+    const dirs = {
+      run: path.join(this.base, id),
+      input: path.join(this.base, `${id}.in`),
+      sockets: path.join(this.base, `${id}.s`),
+    };
     let group: ControlGroup | null = null;
+    let proxy: EgressProxy | null = null;
     let mounted = false;
     const cleanup = async () => {
-      if (mounted) await unmount(runDir, this.o.logger);
-      fs.rmSync(runDir, { recursive: true, force: true });
-      fs.rmSync(inputDir, { recursive: true, force: true });
+      await proxy?.close();
+      if (mounted) await unmount(dirs.run, this.o.logger);
+      for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true });
       await group?.remove().catch((err: unknown) => this.o.logger.warn({ err }, 'a control group stayed behind'));
     };
     try {
-      fs.mkdirSync(inputDir, { mode: 0o750 });
-      await prepareInput(inputDir);
-      fs.mkdirSync(runDir, { mode: 0o700 });
+      fs.mkdirSync(dirs.input, { mode: 0o750 });
+      await prepareInput(dirs.input);
+      fs.mkdirSync(dirs.run, { mode: 0o700 });
+      fs.mkdirSync(dirs.sockets, { mode: 0o700 });
       if (user) {
-        giveReadOnly(inputDir, user);
+        giveReadOnly(dirs.input, user);
         await run('mount', [
           '-t',
           'tmpfs',
           '-o',
           `size=${this.o.limits.diskBytes},mode=0700,uid=${user.uid},gid=${user.gid},nosuid,nodev`,
           `assay-${id}`,
-          runDir,
+          dirs.run,
         ]);
         mounted = true;
       }
       // The skeleton is made before any tenant code runs, so nothing in it can be a planted link.
       for (const dir of ['home', 'tmp', '.jupyter']) {
-        fs.mkdirSync(path.join(runDir, dir), { mode: 0o700 });
-        if (user) fs.lchownSync(path.join(runDir, dir), user.uid, user.gid);
+        fs.mkdirSync(path.join(dirs.run, dir), { mode: 0o700 });
+        if (user) fs.lchownSync(path.join(dirs.run, dir), user.uid, user.gid);
+      }
+      if (user) fs.lchownSync(dirs.sockets, user.uid, user.gid);
+      if (this.o.egress.length > 0) {
+        proxy = await EgressProxy.listen(path.join(dirs.sockets, 'proxy.sock'), this.o.egress, this.o.logger);
       }
       group =
         this.groups?.create(id, { memoryBytes: this.o.limits.memoryBytes, processes: this.o.limits.processes }) ?? null;
       const token = randomBytes(24).toString('hex');
-      const proc = this.spawn(runDir, inputDir, token, user, group);
-      const socket = path.join(runDir, '.jupyter', 'server.sock');
-      const settings = unixSocketSettings(socket, token, user?.uid ?? process.getuid?.() ?? null);
-      const sandbox = new Sandbox(proc, settings, runDir, cleanup, group);
+      const proc = this.spawn(dirs, token, user, group, proxy !== null);
+      let violated: (reason: string) => void = () => undefined;
+      const violation = new Promise<string>((resolve) => (violated = resolve));
+      const watch: ConnectionWatch = {
+        violation: (why) => {
+          this.o.logger.warn({ tenantId, why }, 'a notebook sandbox broke the kernel protocol; its run ends');
+          violated(why);
+        },
+        sizes: new WeakMap(),
+      };
+      const settings = unixSocketSettings(path.join(dirs.sockets, 'server.sock'), token, watch);
+      const sandbox = new Sandbox(proc, settings, dirs.run, cleanup, group, violation, watch.sizes);
       this.live.add(sandbox);
       const untrack = sandbox.dispose.bind(sandbox);
       sandbox.dispose = async () => {
         this.live.delete(sandbox);
         await untrack();
       };
-      await this.ready(sandbox, proc, socket);
+      await this.ready(sandbox, proc, path.join(dirs.sockets, 'server.sock'));
+      // From now on the sandbox cannot replace its server's socket with a link or a server of its own.
+      if (user) {
+        fs.lchownSync(dirs.sockets, 0, 0);
+        fs.chmodSync(dirs.sockets, 0o711);
+      }
       return sandbox;
     } catch (err) {
       await cleanup();
@@ -215,16 +236,15 @@ export class Sandboxes {
   /** Ends every sandbox of this process (service shutdown). */
   async stopAll(): Promise<void> {
     await Promise.all([...this.live].map((s) => s.dispose()));
-    await (await this.proxy?.catch(() => null))?.close();
     fs.rmSync(this.base, { recursive: true, force: true });
   }
 
   private spawn(
-    runDir: string,
-    inputDir: string,
+    dirs: { run: string; input: string; sockets: string },
     token: string,
     user: TenantUser | null,
     group: ControlGroup | null,
+    egress: boolean,
   ): ChildProcess {
     const env = {
       PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -241,13 +261,13 @@ export class Sandboxes {
       ASSAY_RUN_DIR: INSIDE.runDir,
       ASSAY_INPUT_DIR: INSIDE.inputDir,
       // With an allow-list, everything goes through the proxy; the sandbox's own loopback holds nothing to reach.
-      ...(this.proxy ? proxyEnvironment(`http://127.0.0.1:${EGRESS_PORT}`) : {}),
+      ...(egress ? proxyEnvironment(`http://127.0.0.1:${EGRESS_PORT}`) : {}),
     };
-    const forwarder = this.proxy
+    const forwarder = egress
       ? [
           '/usr/bin/python3',
           `${INSIDE.python}/assay_egress.py`,
-          `${INSIDE.egress}/proxy.sock`,
+          `${INSIDE.sockets}/proxy.sock`,
           String(EGRESS_PORT),
           '--',
         ]
@@ -256,7 +276,7 @@ export class Sandboxes {
       ...forwarder,
       JUPYTER_SERVER,
       '--no-browser',
-      `--sock=${SOCKET}`,
+      `--sock=${INSIDE.sockets}/server.sock`,
       `--ServerApp.root_dir=${INSIDE.runDir}`,
       '--ServerApp.disable_check_xsrf=True',
     ];
@@ -273,14 +293,7 @@ export class Sandboxes {
     const dropToUser = user
       ? ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--no-new-privs', '--']
       : [];
-    const egressDir = this.proxy ? this.egressDir : null;
-    const command = [
-      ...limits,
-      ...dropToUser,
-      BWRAP,
-      ...bwrapArgs(runDir, inputDir, this.o.pythonDir, egressDir),
-      ...server,
-    ];
+    const command = [...limits, ...dropToUser, BWRAP, ...bwrapArgs(dirs, this.o.pythonDir), ...server];
     // A shell joins the control group first, so that every process after it is counted from birth.
     const joinGroup = group
       ? ['/bin/sh', '-c', 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"', 'sh']
@@ -307,11 +320,10 @@ export class Sandboxes {
       if (fs.existsSync(socket) && (await answers(sandbox.settings))) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    // Keep reading so a chatty server never blocks on a full pipe; the text is not kept.
-    proc.stdout!.removeListener('data', keep);
-    proc.stderr!.removeListener('data', keep);
-    proc.stdout!.resume();
-    proc.stderr!.resume();
+    // The server's output is no longer read: closing the pipes makes any later write (also by a
+    // kernel holding the server's descriptors) fail at once instead of costing the service CPU.
+    proc.stdout!.destroy();
+    proc.stderr!.destroy();
     this.o.logger.debug({ ms: Date.now() - started }, 'notebook sandbox started');
   }
 
@@ -320,7 +332,7 @@ export class Sandboxes {
     if (!this.asRoot) return Promise.resolve(null);
     let user = this.users.get(tenantId);
     if (!user) {
-      user = systemUser(`assay_${createHash('sha256').update(tenantId).digest('hex').slice(0, 12)}`);
+      user = systemUser(tenantUserName(tenantId));
       user.catch(() => this.users.delete(tenantId));
       this.users.set(tenantId, user);
     }
@@ -328,8 +340,13 @@ export class Sandboxes {
   }
 }
 
+/** The name of the system user a tenant's sandboxes run as. */
+export function tenantUserName(tenantId: string): string {
+  return `assay_${createHash('sha256').update(tenantId).digest('hex').slice(0, 12)}`;
+}
+
 /** bubblewrap's view of the machine: the system read-only, the run directory writable, nothing else. */
-function bwrapArgs(runDir: string, inputDir: string, pythonDir: string, egressDir: string | null): string[] {
+function bwrapArgs(dirs: { run: string; input: string; sockets: string }, pythonDir: string): string[] {
   const args = [
     '--unshare-all', // user, PID, network (loopback only), IPC, UTS and cgroup namespaces
     '--unshare-user',
@@ -351,11 +368,14 @@ function bwrapArgs(runDir: string, inputDir: string, pythonDir: string, egressDi
   args.push(
     ...['--ro-bind', '/etc', '/etc'],
     ...['--proc', '/proc', '--dev', '/dev'],
-    ...['--bind', runDir, INSIDE.runDir],
-    ...['--bind', path.join(runDir, 'tmp'), '/tmp'],
-    ...['--ro-bind', inputDir, INSIDE.inputDir],
+    ...['--size', String(SHM_BYTES), '--tmpfs', '/dev/shm'],
+    ...['--bind', dirs.run, INSIDE.runDir],
+    ...['--bind', path.join(dirs.run, 'tmp'), '/tmp'],
+    ...['--ro-bind', dirs.input, INSIDE.inputDir],
     ...['--ro-bind', pythonDir, INSIDE.python],
-    ...(egressDir ? ['--ro-bind', egressDir, INSIDE.egress] : []),
+    ...['--bind', dirs.sockets, INSIDE.sockets],
+    // bubblewrap's own root and /dev are tmpfs without a size: nothing may be written there.
+    ...['--remount-ro', '/dev', '--remount-ro', '/'],
     ...['--chdir', INSIDE.runDir],
     '--',
   );

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ServerConnection } from '@jupyterlab/services';
 import type { Logger } from 'pino';
-import WebSocket from 'ws';
+import { remoteSettings, type ConnectionWatch } from './connection';
 import type { EgressRule } from './egress';
 import { INSIDE, Sandboxes, type SandboxLimits } from './sandbox';
 
@@ -15,10 +15,14 @@ export interface KernelPlace {
   runDir: string;
   /** The same places as the kernel sees them. */
   inside: { runDir: string; inputDir: string; python: string | null };
+  /** Whether the run has a sandbox of its own, whose end ends every process of the run. */
+  sandboxed: boolean;
   /** Whether the kernel's memory limit ended a process of the run (where that can be told). */
   memoryRanOut(): boolean;
-  /** Resolves, with why, if the run's server goes away while the run still needs it (never, for a remote one). */
+  /** Resolves, with why, if the run's server goes away or breaks the protocol while the run needs it. */
   lost: Promise<string>;
+  /** Bytes of each kernel message as received, keyed by its content (for the run's output budget). */
+  messageSizes: WeakMap<object, number>;
   /** Ends every process of the run (a no-op for a remote server: its kernel is shut down by the runner). */
   stop(): Promise<void>;
   /** Stops the run and removes its directories. */
@@ -67,7 +71,10 @@ export class KernelServers {
     if (this.specs && this.specs.until > Date.now()) return this.specs.names;
     let names: string[] = [];
     if (this.o.url) {
-      const settings = this.remoteSettings();
+      const settings = remoteSettings(this.o.url, this.o.token ?? '', {
+        violation: () => undefined,
+        sizes: new WeakMap(),
+      });
       const res = await ServerConnection.makeRequest(`${settings.baseUrl}api/kernelspecs`, {}, settings);
       if (!res.ok) throw new Error(`The Jupyter Server at ${this.o.url} answered ${res.status} for its kernelspecs`);
       names = Object.keys(((await res.json()) as { kernelspecs: Record<string, unknown> }).kernelspecs);
@@ -96,8 +103,10 @@ export class KernelServers {
       settings: sandbox.settings,
       runDir: sandbox.runDir,
       inside: { ...INSIDE },
+      sandboxed: true,
       memoryRanOut: () => sandbox.memoryRanOut(),
-      lost: sandbox.exited.then(() => "the sandbox's Jupyter Server ended"),
+      lost: sandbox.lost,
+      messageSizes: sandbox.messageSizes,
       stop: () => sandbox.stop(),
       dispose: () => sandbox.dispose(),
     };
@@ -135,27 +144,20 @@ export class KernelServers {
       fs.rmSync(runDir, { recursive: true, force: true });
       fs.rmSync(inputDir, { recursive: true, force: true });
     };
+    let violated: (reason: string) => void = () => undefined;
+    const lost = new Promise<string>((resolve) => (violated = resolve));
+    const watch: ConnectionWatch = { violation: (why) => violated(why), sizes: new WeakMap() };
     return {
-      settings: this.remoteSettings(),
+      settings: remoteSettings(this.o.url!, this.o.token ?? '', watch),
       runDir,
       inside: { runDir, inputDir, python: runDir },
+      sandboxed: false,
       memoryRanOut: () => false,
-      lost: new Promise<string>(() => undefined),
+      lost,
+      messageSizes: watch.sizes,
       stop: async () => undefined,
       dispose: remove,
     };
-  }
-
-  private remoteSettings(): ServerConnection.ISettings {
-    const base = this.o.url!.replace(/\/?$/, '/');
-    return ServerConnection.makeSettings({
-      baseUrl: base,
-      wsUrl: base.replace(/^http/, 'ws'),
-      token: this.o.token ?? '',
-      appendToken: true,
-      fetch: fetch as unknown as typeof globalThis.fetch,
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    });
   }
 }
 

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { egressAllowed, forbiddenAddress, parseEgressAllow } from '../../src/kernels/egress';
 
 describe('KERNEL_EGRESS_ALLOW', () => {
@@ -35,18 +36,29 @@ describe('KERNEL_EGRESS_ALLOW', () => {
     expect(egressAllowed(rules, host, port) !== null).toBe(allowed);
   });
 
+  const own = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && !i.internal && i.family === 'IPv4')?.address;
   test.each([
     ['127.0.0.1', true],
     ['127.8.9.10', true],
     ['0.0.0.0', true],
     ['169.254.169.254', true],
+    ['10.1.2.3', true],
+    ['172.16.0.1', true],
+    ['172.31.255.255', true],
+    ['192.168.1.1', true],
+    ['100.64.0.1', true],
     ['::1', true],
     ['::', true],
     ['fe80::1', true],
+    ['fd00::1', true],
     ['::ffff:127.0.0.1', true],
-    ['10.1.2.3', false],
+    ['172.32.0.1', false],
+    ['100.128.0.1', false],
     ['93.184.216.34', false],
     ['2001:db8::1', false],
+    ...(own ? [[own, true] as [string, boolean]] : []),
   ])('a name resolving to %s is refused: %p', (address, refused) => {
     expect(forbiddenAddress(address)).toBe(refused);
   });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { sharedDataFile } from '../support/shared-data';
@@ -11,6 +12,7 @@ import { Engine } from '../../src/engine/engine';
 import { createApp } from '../../src/http/app';
 import { JobQueue } from '../../src/jobs/queue';
 import type { JobRunner } from '../../src/jobs/runners';
+import { tenantUserName } from '../../src/kernels/sandbox';
 import { openKernels, startWorker } from '../../src/server';
 import type { Worker } from '../../src/jobs/worker';
 import { openDb, type Db } from '../../src/store/db';
@@ -128,12 +130,14 @@ export async function startTestApp(
     return { status: res.status, headers: res.headers, body: parsed, text };
   };
 
+  const tenantIds: string[] = [];
   const newTenant = async (): Promise<Tenant> => {
     const res = await call('POST', '/admin/tenants', {
       token: adminToken,
       body: { tenantName: `t-${randomBytes(3).toString('hex')}` },
     });
     if (res.status !== 201) throw new Error(`createTenant answered ${res.status}: ${res.text}`);
+    tenantIds.push(res.body.tenantId);
     return {
       tenantId: res.body.tenantId,
       projectId: res.body.project.projectId,
@@ -155,9 +159,22 @@ export async function startTestApp(
       await admin.close();
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
+    removeTenantUsers(tenantIds);
   };
 
   return { url, db, config, queue, worker, adminToken, call, newTenant, close };
+}
+
+/**
+ * The system users the service made for the sandboxes of these tenants (root only): a test's
+ * tenants are its own, and leaving their users would pile them up in /etc/passwd run after run.
+ */
+function removeTenantUsers(tenantIds: string[]): void {
+  if (process.getuid?.() !== 0) return;
+  for (const tenantId of tenantIds) {
+    const name = tenantUserName(tenantId);
+    if (spawnSync('id', ['-u', name]).status === 0) spawnSync('userdel', [name]);
+  }
 }
 
 /** The path prefix of a tenant's project. */

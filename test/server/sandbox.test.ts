@@ -284,6 +284,110 @@ describe('the notebook sandbox', () => {
     expect(JSON.stringify(texts)).not.toContain('after the flood');
   });
 
+  test('a kernel message the client library refuses ends the run as KernelDied; the service lives on', async () => {
+    const started = Date.now();
+    const { done } = await k.runCells(
+      [
+        "k = get_ipython().kernel\nk.session.send(k.iopub_socket, 'stream', {'name': 'stdout'}, parent=k.get_parent())",
+        'import time\ntime.sleep(30)',
+      ],
+      t,
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(done.status).toBe('Error');
+    expect(done.cellResults[0]).toMatchObject({ status: 'Error', errorType: 'KernelDied' });
+    expect(done.cellResults[0].errorMessage).toContain('invalid message');
+    expect((await app.call('GET', '/health')).status).toBe(200);
+  }, 60_000);
+
+  test('a message over the size limit ends the run at once instead of hanging it or stalling the service', async () => {
+    const started = Date.now();
+    const { done } = await k.runCells(
+      [
+        "from IPython.display import display\ndisplay({'text/plain': 'x' * (12 * 1024 * 1024)}, raw=True)",
+        'print("never")',
+      ],
+      t,
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(done.status).toBe('Error');
+    expect(done.cellResults[0].errorMessage).toContain('exceeded 8388608 bytes');
+  }, 60_000);
+
+  test("the server's socket cannot be moved or replaced; /, /opt, /dev are read-only and /dev/shm is bounded", async () => {
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import errno, json, os',
+          'def attempt(f):',
+          '    try:',
+          '        f()',
+          "        return 'done'",
+          '    except OSError as e:',
+          '        return errno.errorcode[e.errno]',
+          'def fill(path):',
+          '    try:',
+          "        with open(path, 'wb') as f:",
+          '            for _ in range(100):',
+          "                f.write(b'x' * 1024 * 1024)",
+          "        return 'wrote 100 MB'",
+          '    except OSError as e:',
+          '        return errno.errorcode[e.errno]',
+          'print(json.dumps({',
+          "    'move_socket': attempt(lambda: os.rename('/run/assay-sockets/server.sock', '/run/assay-sockets/x')),",
+          "    'new_socket': attempt(lambda: open('/run/assay-sockets/y', 'w')),",
+          "    'root': attempt(lambda: open('/x', 'w')),",
+          "    'opt': attempt(lambda: open('/opt/x', 'w')),",
+          "    'dev': attempt(lambda: open('/dev/x', 'w')),",
+          "    'shm': fill('/dev/shm/x'),",
+          '}))',
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    expect(JSON.parse(await k.printed(id, executionId, t))).toEqual({
+      move_socket: 'EACCES',
+      new_socket: 'EACCES',
+      root: 'EROFS',
+      opt: 'EROFS',
+      dev: 'EROFS',
+      // The tmpfs's 64 MiB or the file size limit (the run's disk limit), whichever comes first.
+      shm: expect.stringMatching(/^(ENOSPC|EFBIG)$/),
+    });
+  });
+
+  test('a sparse file published many times, or more than the run could hold, is refused and nothing of the run is published', async () => {
+    const before = await projectCounts(t);
+    const twice = await k.runCells(
+      [
+        [
+          'import json',
+          "open('model-x.pkl', 'wb').truncate(1024)",
+          "entries = [{'kind': 'model', 'name': f'm{i}', 'file': 'model-x.pkl', 'modelType': 'x'} for i in range(8)]",
+          "json.dump(entries, open('assay-outputs.json', 'w'))",
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(twice.done.error.errorMessage).toContain('model-x.pkl is published twice');
+    // Two sparse files of 40 MiB each: no space used, but more than the run's 64 MiB to publish.
+    const sparse = await k.runCells(
+      [
+        [
+          'import json',
+          'for name in ("model-a.pkl", "model-b.pkl"):',
+          "    open(name, 'wb').truncate(40 * 1024 * 1024)",
+          "entries = [{'kind': 'model', 'name': n, 'file': n, 'modelType': 'x'} for n in ('model-a.pkl', 'model-b.pkl')]",
+          "json.dump(entries, open('assay-outputs.json', 'w'))",
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(sparse.done.error.errorMessage).toBe('model-b.pkl is 41943040 bytes, over the limit of 25165824 bytes.');
+    expect(await projectCounts(t)).toEqual(before);
+  });
+
   test('a kernel that publishes a model gets it back byte for byte; the execution status counts what it made', async () => {
     const { id, executionId, done } = await k.runCells(
       [
@@ -423,6 +527,7 @@ describe('KERNEL_EGRESS_ALLOW opens exactly the destinations it lists', () => {
           `    'by_name': get('http://localhost:${port}/'),`,
           `    'tunnel_listed': tunnel('127.0.0.1', ${port}),`,
           "    'tunnel_database': tunnel('127.0.0.1', 5432),",
+          "    'tunnel_bad_port': tunnel('127.0.0.1', 70000),",
           `    'around_the_proxy': direct(${port}),`,
           '}))',
         ].join('\n'),
@@ -437,7 +542,40 @@ describe('KERNEL_EGRESS_ALLOW opens exactly the destinations it lists', () => {
       by_name: 403,
       tunnel_listed: 'open',
       tunnel_database: 'Tunnel connection failed: 403 Forbidden',
+      tunnel_bad_port: 'Tunnel connection failed: 403 Forbidden',
       around_the_proxy: 'ConnectionRefusedError',
     });
   });
+});
+
+describe('the number of outputs a run keeps', () => {
+  let app: TestApp;
+  let t: Tenant;
+  let k: ReturnType<typeof kernelCalls>;
+  beforeAll(async () => {
+    app = await startTestApp('pglite');
+    t = await app.newTenant();
+    const { datasetId } = await newInvestigation(app, t);
+    k = kernelCalls(app, () => datasetId);
+  }, 60_000);
+  afterAll(() => app.close());
+
+  test('a run keeps at most 2,000 outputs, however small', async () => {
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import time',
+          'from IPython.display import display',
+          'for i in range(2200):',
+          "    display({'text/plain': str(i)}, raw=True)",
+          '    time.sleep(0.002)',
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    const outputs = (await k.results(id, executionId, t)).outputs;
+    expect(outputs.length).toBe(2001);
+    expect(outputs[2000].content).toContain('the output limit of this execution was reached');
+  }, 60_000);
 });
