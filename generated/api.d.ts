@@ -2739,7 +2739,7 @@ export interface components {
             outputType: string;
             contentType?: string;
             title?: string;
-            /** @description Text, HTML or a JSON document; left out with `format=summary`, truncated when large. */
+            /** @description Text, HTML or a JSON document; left out with `format=summary`. Large outputs are files at `downloadUrl`: text keeps its first 64 KB here, a JSON document over 64 KB is left out, and an execution keeps at most 1 MiB of content here in all. */
             content?: unknown;
             /** @description The content was cut; the whole output is at `downloadUrl`. */
             truncated?: boolean;

@@ -29,6 +29,7 @@ export function openKernels(config: Config, logger: Logger): KernelServers {
       memoryBytes: config.kernelMemoryLimitBytes,
       diskBytes: config.kernelDiskLimitBytes,
       processes: config.kernelProcessLimit,
+      outputBytes: config.kernelOutputLimitBytes,
     },
     egress: config.kernelEgressAllow,
   });
@@ -59,7 +60,6 @@ export async function startWorker(o: {
     runners: {
       ...runners,
       Notebook: notebookRunner(o.kernels, {
-        outputLimitBytes: o.config.kernelOutputLimitBytes,
         publishLimitBytes: o.config.uploadLimitBytes,
         publishTotalBytes: o.config.kernelDiskLimitBytes,
       }),

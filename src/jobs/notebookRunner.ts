@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CellResult } from '../api/types';
-import { deleteArtifacts, storeArtifact } from '../domain/artifacts';
+import { deleteArtifacts, LostJobError, storeArtifact } from '../domain/artifacts';
 import type { StoredCell } from '../domain/cells';
 import { datasetDir, deleteDataset, storeDataset } from '../domain/datasets';
 import { cleanText, runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
@@ -13,6 +13,10 @@ import { JobInputError, type JobContext, type JobRunner } from './runners';
 
 /** Output content larger than this is truncated in the status; the whole output is an artifact. */
 const INLINE_LIMIT = 64 * 1024;
+/** Output content one execution keeps inline (in the store); beyond it outputs are files only. */
+const INLINE_TOTAL_LIMIT = 1024 * 1024;
+/** Output one notebook keeps in its cells (read by every GET of the notebook). */
+const NOTEBOOK_OUTPUTS_LIMIT = 2 * 1024 * 1024;
 /** The manifest of what a notebook published through the `assay` module, and its limits. */
 const MANIFEST = 'assay-outputs.json';
 const MANIFEST_LIMIT_BYTES = 1024 * 1024;
@@ -32,8 +36,6 @@ interface StoredOutput {
 
 /** Settings of Notebook jobs (the configuration's kernel limits). */
 export interface NotebookRunnerOptions {
-  /** Bytes of cell output one execution keeps in memory. */
-  outputLimitBytes: number;
   /** Largest file (enriched dataset, model) a notebook may publish. */
   publishLimitBytes: number;
   /** Bytes one run may publish in all (its run directory's size: no run publishes more than it wrote). */
@@ -107,7 +109,6 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
         setup,
         cells: toRun,
         signal: ctx.signal,
-        outputLimitBytes: options.outputLimitBytes,
         onCellStart: (index, cell) =>
           ctx.progress(`Running cell ${index + 1} of ${toRun.length}`, 5 + (index / toRun.length) * 85, {
             cellsDone: index,
@@ -155,7 +156,8 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
         });
         products.reports.push({ name: title, format: 'html', artifactId: report.artifactId! });
       }
-      await finishExecution(ctx, notebookId, executionId, {
+      ctx.signal.throwIfAborted();
+      const finished = await finishExecution(ctx, notebookId, executionId, {
         status: failed ? 'Error' : 'Completed',
         cells: cellResults(toRun, outcomes),
         outputs,
@@ -165,6 +167,11 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
         resources: run.resources,
         kernelDead: Boolean(run.died),
       });
+      if (!finished) {
+        // Cancelled or taken over while the outputs were written: what this run published goes.
+        await takeBack(ctx, products);
+        throw ctx.signal.aborted ? ctx.signal.reason : new LostJobError(String(job.id));
+      }
       if (run.died) {
         throw new KernelDiedError(
           `The kernel died in cell ${run.died.cellId} (${run.died.reason})${memory ? '; memory ran out' : ''}.`,
@@ -248,16 +255,15 @@ function tagsOf(cell: StoredCell): string[] {
   return ((cell.metadata as { tags?: string[] }).tags ?? []) as string[];
 }
 
-/** Per-cell outputs for the status and results: small ones inline, images and large ones as artifacts. */
+/**
+ * Per-cell outputs for the status and results: small ones inline, images and large ones as
+ * artifacts. What is kept inline (in the store, read by every status request) is bounded per
+ * execution; beyond it outputs are only files.
+ */
 async function storeOutputs(ctx: JobContext, executionId: string, outcomes: CellOutcome[]): Promise<StoredOutput[]> {
   const stored: StoredOutput[] = [];
-  const artifact = async (
-    content: Buffer | string,
-    fileName: string,
-    contentType: string,
-    kind: string,
-    title: string,
-  ) =>
+  const budget = { inline: INLINE_TOTAL_LIMIT };
+  const artifact = (content: Buffer | string, fileName: string, contentType: string, kind: string, title: string) =>
     storeArtifact(ctx.db, ctx.dataDir, ctx.scope.projectId, {
       content,
       fileName,
@@ -269,24 +275,22 @@ async function storeOutputs(ctx: JobContext, executionId: string, outcomes: Cell
     });
   for (const o of outcomes) {
     for (const [i, out] of o.outputs.entries()) {
-      const base = { cellId: o.cellId };
+      const base = { cellId: o.cellId, fileName: `${o.cellId}-${i}` };
       if (out.output_type === 'stream') {
-        stored.push(await inline(base, 'stream', 'text/plain', out.text, `${out.name} of ${o.cellId}`, artifact, i));
+        stored.push(
+          await inline(base, 'stream', 'text/plain', out.text, `${out.name} of ${o.cellId}`, artifact, budget),
+        );
       } else if (out.output_type === 'error') {
-        stored.push({
-          ...base,
-          outputType: 'error',
-          contentType: 'text/plain',
-          title: out.ename,
-          content: `${out.ename}: ${out.evalue}`,
-        });
+        const content = `${out.ename}: ${out.evalue}`.slice(0, INLINE_LIMIT);
+        stored.push({ cellId: o.cellId, outputType: 'error', contentType: 'text/plain', title: out.ename, content });
       } else {
         const data = out.data;
+        const title = `Output of ${o.cellId}`;
         if (typeof data['image/png'] === 'string') {
-          const png = Buffer.from(String(data['image/png']), 'base64');
-          const a = await artifact(png, `${o.cellId}-${i}.png`, 'image/png', 'Plot', `Plot of ${o.cellId}`);
+          const png = Buffer.from(data['image/png'], 'base64');
+          const a = await artifact(png, `${base.fileName}.png`, 'image/png', 'Plot', `Plot of ${o.cellId}`);
           stored.push({
-            ...base,
+            cellId: o.cellId,
             outputType: 'image/png',
             contentType: 'image/png',
             title: `Plot of ${o.cellId}`,
@@ -294,18 +298,15 @@ async function storeOutputs(ctx: JobContext, executionId: string, outcomes: Cell
             artifactId: a.id,
           });
         } else if (data['application/json'] !== undefined) {
-          stored.push({
-            ...base,
-            outputType: 'application/json',
-            contentType: 'application/json',
-            content: data['application/json'],
-          });
-        } else if (typeof data['text/html'] === 'string' || Array.isArray(data['text/html'])) {
-          const html = [data['text/html']].flat().join('');
-          stored.push(await inline(base, out.output_type, 'text/html', html, `Output of ${o.cellId}`, artifact, i));
+          stored.push(await inlineJson(base, data['application/json'], title, artifact, budget));
+        } else if (data['text/html'] !== undefined) {
+          stored.push(
+            await inline(base, out.output_type, 'text/html', textOf(data['text/html']), title, artifact, budget),
+          );
         } else if (data['text/plain'] !== undefined) {
-          const text = [data['text/plain']].flat().join('');
-          stored.push(await inline(base, out.output_type, 'text/plain', text, `Output of ${o.cellId}`, artifact, i));
+          stored.push(
+            await inline(base, out.output_type, 'text/plain', textOf(data['text/plain']), title, artifact, budget),
+          );
         }
       }
     }
@@ -313,35 +314,54 @@ async function storeOutputs(ctx: JobContext, executionId: string, outcomes: Cell
   return stored;
 }
 
+type StoreFile = (c: string, f: string, t: string, k: string, ti: string) => Promise<{ id: string }>;
+
+/** A text output: inline when small and the execution's inline budget allows, else a file with a head inline. */
 async function inline(
-  base: { cellId: string },
+  base: { cellId: string; fileName: string },
   outputType: string,
   contentType: string,
   text: string,
   title: string,
-  artifact: (c: string, f: string, t: string, k: string, ti: string) => Promise<{ id: string }>,
-  index: number,
+  artifact: StoreFile,
+  budget: { inline: number },
 ): Promise<StoredOutput> {
   const size = Buffer.byteLength(text);
-  if (size <= INLINE_LIMIT) return { ...base, outputType, contentType, title, content: text, sizeBytes: size };
+  const cellId = base.cellId;
+  if (size <= Math.min(INLINE_LIMIT, budget.inline)) {
+    budget.inline -= size;
+    return { cellId, outputType, contentType, title, content: text, sizeBytes: size };
+  }
   const ext = contentType === 'text/html' ? 'html' : 'txt';
-  const a = await artifact(
-    text,
-    `${base.cellId}-${index}.${ext}`,
-    `${contentType}; charset=utf-8`,
-    'CellOutput',
-    title,
-  );
-  return {
-    ...base,
-    outputType,
-    contentType,
-    title,
-    content: text.slice(0, INLINE_LIMIT),
-    truncated: true,
-    sizeBytes: size,
-    artifactId: a.id,
-  };
+  const a = await artifact(text, `${base.fileName}.${ext}`, `${contentType}; charset=utf-8`, 'CellOutput', title);
+  const head = text.slice(0, Math.min(INLINE_LIMIT, budget.inline));
+  budget.inline -= Buffer.byteLength(head);
+  return { cellId, outputType, contentType, title, content: head, truncated: true, sizeBytes: size, artifactId: a.id };
+}
+
+/** A JSON output: inline when small and the budget allows, else a file only. */
+async function inlineJson(
+  base: { cellId: string; fileName: string },
+  value: unknown,
+  title: string,
+  artifact: StoreFile,
+  budget: { inline: number },
+): Promise<StoredOutput> {
+  const text = JSON.stringify(value);
+  const size = Buffer.byteLength(text);
+  const kind = { cellId: base.cellId, outputType: 'application/json', contentType: 'application/json', title };
+  if (size <= Math.min(INLINE_LIMIT, budget.inline)) {
+    budget.inline -= size;
+    return { ...kind, content: value, sizeBytes: size };
+  }
+  const a = await artifact(text, `${base.fileName}.json`, 'application/json', 'CellOutput', title);
+  return { ...kind, truncated: true, sizeBytes: size, artifactId: a.id };
+}
+
+/** A MIME bundle's text value: a string, or lines nbformat may split it into; anything else as JSON. */
+function textOf(value: unknown): string {
+  const part = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
+  return Array.isArray(value) ? value.map(part).join('') : part(value);
 }
 
 type Products = ReturnType<typeof emptyProducts>;
@@ -383,6 +403,7 @@ async function publishProducts(
   let remaining = limits.publishTotalBytes;
   try {
     for (const [index, entry] of parseManifest(manifest).entries()) {
+      ctx.signal.throwIfAborted();
       const copy = path.join(ctx.workDir, `published-${index}${entry.kind === 'enriched' ? '.csv' : ''}`);
       // A sparse file, or one named many times, must not turn a small run into many large copies.
       remaining -= await copyRunFile(runDir, entry.file, copy, Math.min(limits.publishLimitBytes, remaining));
@@ -408,17 +429,20 @@ async function publishProducts(
       }
     }
   } catch (err) {
-    // All or nothing: what was published before the refusal is taken back.
-    await deleteArtifacts(
-      ctx.db,
-      ctx.dataDir,
-      products.models.map((m) => m.artifactId),
-    );
-    for (const d of products.enrichedDatasets) await deleteDataset(ctx.db, ctx.dataDir, ctx.scope, d.datasetId);
-    products.models.length = 0;
-    products.enrichedDatasets.length = 0;
+    // All or nothing: what was published before the refusal (or a cancel) is taken back.
+    await takeBack(ctx, products);
     throw err;
   }
+}
+
+/** Deletes the datasets, models and reports a run published. */
+async function takeBack(ctx: JobContext, products: Products): Promise<void> {
+  const files = [...products.models, ...products.reports].map((p) => p.artifactId);
+  await deleteArtifacts(ctx.db, ctx.dataDir, files);
+  for (const d of products.enrichedDatasets) await deleteDataset(ctx.db, ctx.dataDir, ctx.scope, d.datasetId);
+  products.models.length = 0;
+  products.reports.length = 0;
+  products.enrichedDatasets.length = 0;
 }
 
 /** Imports an enriched CSV as a dataset of the project; every row the notebook wrote must arrive. */
@@ -539,16 +563,30 @@ function firstLine(file: string): string {
   }
 }
 
-/** The notebook's cells with the outputs of this run, as nbformat stores them. */
+/**
+ * The notebook's cells with the outputs of this run, as nbformat stores them. The notebook is
+ * read whole by every GET, so the outputs it keeps are bounded; larger ones are replaced by a
+ * note (the execution's results keep them).
+ */
 function executedCells(stored: StoredCell[], outcomes: CellOutcome[]): StoredCell[] {
   const byId = new Map(outcomes.map((o) => [o.cellId, o]));
   const now = new Date().toISOString();
+  let budget = NOTEBOOK_OUTPUTS_LIMIT;
+  const keep = (out: NbOutput): NbOutput => {
+    const size = Buffer.byteLength(JSON.stringify(out));
+    if (size <= budget) {
+      budget -= size;
+      return out;
+    }
+    const text = `[Assay: an output of ${size} bytes is not kept in the notebook; the execution's results have it.]\n`;
+    return { output_type: 'stream', name: 'stderr', text };
+  };
   return stored.map((c) => {
     const o = byId.get(c.id);
     if (!o || c.cell_type !== 'code') return c;
     return {
       ...c,
-      outputs: o.outputs as NbOutput[],
+      outputs: o.outputs.map(keep),
       execution_count: o.executionCount,
       assay: { ...c.assay, lastExecuted: now, executionStatus: o.status },
     };
@@ -587,11 +625,13 @@ async function finishExecution(
     resources: { peakMemoryBytes: number; cpuSeconds: number } | null;
     kernelDead: boolean;
   },
-): Promise<void> {
-  await ctx.db.transaction(async (tx) => {
-    await tx.query(
+): Promise<boolean> {
+  return ctx.db.transaction(async (tx) => {
+    // Only while this attempt still holds the job: a cancel or a takeover meanwhile keeps its say.
+    const updated = await tx.query(
       `UPDATE executions SET status = $2, ended_at = now(), cell_results = $3, outputs = $4, products = $5, error = $6, resources = $7
-       WHERE id = $1`,
+       WHERE id = $1 AND status = 'Running'
+         AND EXISTS (SELECT 1 FROM jobs WHERE id = $8 AND attempt = $9 AND status = 'Running') RETURNING id`,
       [
         executionId,
         r.status,
@@ -600,8 +640,11 @@ async function finishExecution(
         JSON.stringify(r.products),
         r.error ? JSON.stringify(r.error) : null,
         r.resources ? JSON.stringify(r.resources) : null,
+        ctx.fence.jobId,
+        ctx.fence.attempt,
       ],
     );
+    if (updated.length === 0) return false;
     await tx.query(
       `UPDATE notebooks SET status = $2, cells = $3, execution_count = execution_count + 1, last_execution_at = now(),
          last_execution_seconds = extract(epoch FROM now() - (SELECT started_at FROM executions WHERE id = $4))
@@ -613,6 +656,7 @@ async function finishExecution(
         executionId,
       ],
     );
+    return true;
   });
 }
 

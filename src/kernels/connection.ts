@@ -1,6 +1,8 @@
 import http from 'node:http';
+import https from 'node:https';
 import { ServerConnection } from '@jupyterlab/services';
 import WebSocket from 'ws';
+import { MAX_KERNEL_MESSAGE_BYTES, type KernelMessageGate } from './messageGate';
 
 /**
  * How the service talks to a Jupyter Server whose kernel runs tenant code. Everything that comes
@@ -10,19 +12,16 @@ import WebSocket from 'ws';
  * whole service), and a frame over the limit ends the run instead of hanging it.
  */
 
-/** Largest answer read from a server's REST API (kernel models are small). */
+/** Largest answer read from a server's REST API (kernel models and kernelspecs are small). */
 const MAX_REST_ANSWER_BYTES = 1024 * 1024;
 /** Longest a REST request may take from start to end, however the server dribbles its answer. */
 const REST_DEADLINE_MS = 30_000;
-/** Largest kernel message accepted on a websocket; a bigger frame ends the run. */
-export const MAX_KERNEL_MESSAGE_BYTES = 8 * 1024 * 1024;
 
-/** What a connection reports about the server on the other end. */
+/** What a connection reports about the server on the other end, and the gate its messages pass. */
 export interface ConnectionWatch {
   /** Called once the server or kernel broke the protocol; the run must end. */
   violation(reason: string): void;
-  /** Bytes of each kernel message as received, before parsing (for the run's output budget). */
-  sizes: WeakMap<object, number>;
+  gate: KernelMessageGate;
 }
 
 /** Settings for a server listening on a Unix socket (a sandbox's), with the run's token in every request. */
@@ -32,12 +31,12 @@ export function unixSocketSettings(socketPath: string, token: string, watch: Con
     wsUrl: 'ws://sandbox/',
     token,
     appendToken: false, // in the Authorization header, never in a URL a log could keep
-    fetch: ((request: Request) => requestOverSocket(socketPath, request)) as unknown as typeof globalThis.fetch,
+    fetch: ((request: Request) => boundedRequest(request, socketPath)) as unknown as typeof globalThis.fetch,
     WebSocket: guardedWebSocket(watch, { headers: { Authorization: `token ${token}` } }, (url) => {
       const { pathname, search } = new URL(url);
       return `ws+unix://${socketPath}:${pathname}${search}`;
     }) as unknown as typeof globalThis.WebSocket,
-    serializer: measuringSerializer(watch),
+    serializer: watch.gate.serializer(),
   });
 }
 
@@ -49,9 +48,9 @@ export function remoteSettings(url: string, token: string, watch: ConnectionWatc
     wsUrl: base.replace(/^http/, 'ws'),
     token,
     appendToken: true,
-    fetch: fetch as unknown as typeof globalThis.fetch,
+    fetch: ((request: Request) => boundedRequest(request, null)) as unknown as typeof globalThis.fetch,
     WebSocket: guardedWebSocket(watch, {}) as unknown as typeof globalThis.WebSocket,
-    serializer: measuringSerializer(watch),
+    serializer: watch.gate.serializer(),
   });
 }
 
@@ -94,32 +93,22 @@ function guardedWebSocket(watch: ConnectionWatch, options: WebSocket.ClientOptio
   return GuardedWebSocket;
 }
 
-/** The library's own (de)serializer, noting each message's size on the way in. */
-function measuringSerializer(watch: ConnectionWatch) {
-  const { serializer } = ServerConnection.makeSettings();
-  return {
-    serialize: serializer.serialize,
-    deserialize: (data: ArrayBuffer | string, protocol?: string) => {
-      const message = serializer.deserialize(data as ArrayBuffer, protocol);
-      const bytes = typeof data === 'string' ? data.length : data.byteLength;
-      if (message && typeof message === 'object' && message.content) watch.sizes.set(message.content, bytes);
-      return message;
-    },
-  };
-}
-
-/** A fetch over a Unix socket: the answer bounded in size and in total time, its status checked. */
-async function requestOverSocket(socketPath: string, request: Request): Promise<Response> {
+/**
+ * A fetch over a Unix socket (`socketPath`) or to the request's own host: the answer bounded in
+ * size and in total time, its status checked, the connection never pooled (nothing outlives it).
+ */
+async function boundedRequest(request: Request, socketPath: string | null): Promise<Response> {
   const url = new URL(request.url);
   const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
+  const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = client.request(
       {
-        socketPath,
+        ...(socketPath ? { socketPath } : { host: url.hostname, port: url.port || undefined }),
         path: url.pathname + url.search,
         method: request.method,
         headers: Object.fromEntries(request.headers),
-        agent: false, // a fresh connection each time: nothing pooled outlives the check of the socket
+        agent: false,
       },
       (res) => {
         const chunks: Buffer[] = [];

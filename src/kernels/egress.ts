@@ -77,7 +77,10 @@ function ownAddresses(): Set<string> {
 /** The proxy of this process: one Unix socket every sandbox of it can reach. */
 export class EgressProxy {
   private readonly server: http.Server;
+  /** Connections of this proxy: slots are taken before a destination is checked, so checks cannot race past the limit. */
   private open = 0;
+  /** Every client socket, tunnels included (the HTTP server forgets those), so that close() ends them. */
+  private readonly sockets = new Set<net.Socket>();
 
   private constructor(
     private readonly rules: EgressRule[],
@@ -86,13 +89,19 @@ export class EgressProxy {
     this.server = http.createServer((req, res) => {
       this.forward(req, res).catch(() => res.destroy());
     });
+    this.server.on('connection', (socket: net.Socket) => {
+      // First thing: a socket the sandbox resets must never raise an unhandled error.
+      socket.on('error', () => socket.destroy());
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     this.server.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       this.tunnel(req, socket, head).catch(() => socket.destroy());
     });
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
 
-  /** Listens on `socketPath` (reachable by the sandboxes' users). */
+  /** Listens on `socketPath` (reachable by the sandbox's user). */
   static async listen(socketPath: string, rules: EgressRule[], logger: Logger): Promise<EgressProxy> {
     const proxy = new EgressProxy(rules, logger);
     fs.rmSync(socketPath, { force: true });
@@ -104,7 +113,9 @@ export class EgressProxy {
     return proxy;
   }
 
+  /** Ends every connection and stops listening. */
   async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -112,17 +123,21 @@ export class EgressProxy {
   /** CONNECT host:port (HTTPS and any TCP): checked, then spliced. */
   private async tunnel(req: http.IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
     const target = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(req.url ?? '');
-    const verdict = target ? await this.check(target[1], Number(target[2])) : { refusal: 'not host:port' };
+    const verdict = target ? await this.reserveAndCheck(target[1], Number(target[2])) : { refusal: 'not host:port' };
     if ('refusal' in verdict || !target) {
-      const why = 'refusal' in verdict ? verdict.refusal : '';
-      client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nAssay egress: ${why}\n`);
+      refuse(client, 'refusal' in verdict ? verdict.refusal : '');
       return;
     }
-    this.opened();
     const upstream = net.connect({ host: verdict.address, port: Number(target[2]) });
+    this.sockets.add(upstream);
+    let released = false;
     const done = () => {
       client.destroy();
       upstream.destroy();
+      if (!released) {
+        released = true;
+        this.release();
+      }
     };
     upstream.once('connect', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -134,22 +149,11 @@ export class EgressProxy {
       s.once('error', done);
       s.once('close', done);
     }
-    upstream.once('close', () => this.closed());
-    upstream.once('error', () => client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n'));
-  }
-
-  private opened(): void {
-    this.open++;
-    openInAll++;
-  }
-
-  private closed(): void {
-    this.open--;
-    openInAll--;
   }
 
   /** A plain HTTP request with an absolute URL: checked, then forwarded. */
   private async forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    req.on('error', () => res.destroy());
     let url: URL;
     try {
       url = new URL(req.url ?? '');
@@ -159,39 +163,73 @@ export class EgressProxy {
       return;
     }
     const port = Number(url.port || 80);
-    const verdict = await this.check(url.hostname, port);
+    const verdict = await this.reserveAndCheck(url.hostname, port);
     if ('refusal' in verdict) {
       res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`Assay egress: ${verdict.refusal}\n`);
       return;
     }
-    this.opened();
     const headers = { ...req.headers };
     delete headers['proxy-connection'];
     delete headers['proxy-authorization'];
     const upstream = http.request(
-      {
-        host: verdict.address,
-        port,
-        path: url.pathname + url.search,
-        method: req.method,
-        headers,
-      },
+      { host: verdict.address, port, path: url.pathname + url.search, method: req.method, headers },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const status = answer.statusCode ?? 0;
+        // An answer node cannot relay (no status, 1xx, over 599) is a bad gateway, not a thrown error.
+        if (status < 200 || status > 599) {
+          answer.destroy();
+          if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' }).end('Assay egress: bad answer\n');
+          return;
+        }
+        try {
+          res.writeHead(status, answer.headers);
+        } catch {
+          answer.destroy();
+          res.destroy();
+          return;
+        }
+        answer.on('error', () => res.destroy());
         answer.pipe(res);
       },
     );
     upstream.setTimeout(IDLE_MS, () => upstream.destroy());
-    upstream.once('error', () => res.headersSent || res.writeHead(502).end('Assay egress: upstream failed\n'));
-    upstream.once('close', () => this.closed());
+    upstream.once('upgrade', (_answer, socket: net.Socket) => {
+      socket.destroy();
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' }).end('Assay egress: no upgrades\n');
+    });
+    upstream.once('close', () => {
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' }).end('Assay egress: no answer\n');
+    });
+    upstream.once('error', () => {
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' }).end('Assay egress: upstream failed\n');
+      else res.destroy();
+    });
+    upstream.once('close', () => this.release());
     req.pipe(upstream);
+  }
+
+  /**
+   * Takes a connection slot, then decides: the address to connect `host:port` to, or why it is
+   * refused (and the slot is given back).
+   */
+  private async reserveAndCheck(host: string, port: number): Promise<{ address: string } | { refusal: string }> {
+    if (this.open >= MAX_CONNECTIONS) return { refusal: `too many connections of this run (${MAX_CONNECTIONS})` };
+    if (openInAll >= MAX_CONNECTIONS_IN_ALL) return { refusal: 'too many connections; try again later' };
+    this.open++;
+    openInAll++;
+    const verdict = await this.check(host, port);
+    if ('refusal' in verdict) this.release();
+    return verdict;
+  }
+
+  private release(): void {
+    this.open--;
+    openInAll--;
   }
 
   /** The address to connect `host:port` to, or why it is refused. */
   private async check(host: string, port: number): Promise<{ address: string } | { refusal: string }> {
     if (port < 1 || port > 65535) return { refusal: `port ${port} does not exist` };
-    if (this.open >= MAX_CONNECTIONS) return { refusal: `too many connections of this run (${MAX_CONNECTIONS})` };
-    if (openInAll >= MAX_CONNECTIONS_IN_ALL) return { refusal: 'too many connections; try again later' };
     const rule = egressAllowed(this.rules, host, port);
     if (!rule) {
       this.logger.info({ host, port }, 'sandbox egress refused');
@@ -209,4 +247,10 @@ export class EgressProxy {
       return { refusal: `${host} could not be resolved` };
     }
   }
+}
+
+/** Answers a refused CONNECT and closes the socket soon, whether or not the sandbox reads the answer. */
+function refuse(client: net.Socket, why: string): void {
+  client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nAssay egress: ${why}\n`);
+  setTimeout(() => client.destroy(), 2_000).unref();
 }

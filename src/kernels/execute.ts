@@ -32,6 +32,8 @@ export interface KernelRun {
   resources: { peakMemoryBytes: number; cpuSeconds: number } | null;
 }
 
+/** Longest a new kernel may take to run the setup code. */
+const KERNEL_START_MS = 60_000;
 /** Seconds a stopped cell gets after an interrupt before the kernel is shut down. */
 const INTERRUPT_GRACE_MS = 2_000;
 
@@ -50,8 +52,6 @@ export async function runInKernel(
     setup: string;
     cells: CellToRun[];
     signal: AbortSignal;
-    /** Bytes of output kept in memory for the whole run; what comes after is dropped, with a note. */
-    outputLimitBytes: number;
     onCellStart?(index: number, cell: CellToRun): Promise<void> | void;
     onCellDone?(index: number, outcome: CellOutcome): Promise<void> | void;
   },
@@ -60,15 +60,11 @@ export async function runInKernel(
   let kernel: Kernel.IKernelConnection | undefined;
   const run: KernelRun = { outcomes: [], died: null, resources: null };
   let onDeath: (reason: string) => void = () => undefined;
-  const budget: OutputBudget = {
-    remaining: o.outputLimitBytes,
-    outputs: MAX_OUTPUTS_PER_RUN,
-    exceeded: false,
-    sizes: place.messageSizes,
-  };
+  const budget = { noted: false, dropped: place.gate.dropped };
   const death = new Promise<string>((resolve) => (onDeath = resolve));
   try {
-    kernel = await manager.startNew({ name: o.kernelName });
+    // Comms (widgets) are not for the service: the library would keep every comm a kernel opens.
+    kernel = await manager.startNew({ name: o.kernelName }, { handleComms: false });
     // The library reconnects by itself when a kernel says it restarts (which kernel code can say)
     // and leaves a failed reconnect as an unhandled rejection; here it ends the run instead.
     const reconnect = kernel.reconnect.bind(kernel);
@@ -81,6 +77,8 @@ export async function runInKernel(
       if (status === 'disconnected') onDeath('connection to the kernel lost');
     });
     void place.lost.then(onDeath);
+    // A kernel that died before the listeners were there (it failed to start) says so in its status.
+    if (['dead', 'restarting', 'autorestarting'].includes(kernel.status)) onDeath(`kernel ${kernel.status}`);
     // `hidden` code (setup, measuring) stays out of the kernel's history; its output still comes back.
     const execute = async (code: string, hidden: boolean) => {
       const future = kernel!.requestExecute({ code, silent: false, store_history: !hidden, stop_on_error: true });
@@ -106,8 +104,16 @@ export async function runInKernel(
       });
       return { outcome, outputs };
     };
-    const setup = await execute(o.setup, true);
-    if ('died' in setup.outcome) throw new Error(`The kernel died while starting: ${setup.outcome.died}`);
+    const deadline = setTimeout(
+      () => onDeath(`the kernel did not answer within ${KERNEL_START_MS / 1000} s`),
+      KERNEL_START_MS,
+    );
+    const setup = await execute(o.setup, true).finally(() => clearTimeout(deadline));
+    if ('died' in setup.outcome) {
+      throw new Error(
+        `The kernel died while starting (${setup.outcome.died}); if it happens at every run, KERNEL_MEMORY_LIMIT_BYTES may be too small for a kernel.`,
+      );
+    }
     for (const [index, cell] of o.cells.entries()) {
       await o.onCellStart?.(index, cell);
       const started = performance.now();
@@ -171,17 +177,14 @@ export async function runInKernel(
 function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage, budget: OutputBudget): void {
   const type = msg.header.msg_type;
   if (type !== 'stream' && type !== 'execute_result' && type !== 'display_data' && type !== 'error') return;
-  // The size as received, so that an output beyond the budget costs nothing more than its parse.
-  const size = budget.sizes.get(msg.content) ?? Buffer.byteLength(JSON.stringify(msg.content));
-  if (budget.exceeded || size > budget.remaining || budget.outputs === 0) {
-    if (!budget.exceeded) {
-      budget.exceeded = true;
+  // The gate put a stub in place of an output beyond the run's budget: say so once.
+  if (budget.dropped.has(msg.content)) {
+    if (!budget.noted) {
+      budget.noted = true;
       outputs.push({ output_type: 'stream', name: 'stderr', text: OUTPUT_DROPPED });
     }
     return;
   }
-  budget.remaining -= size;
-  budget.outputs--;
   const content = cleanValue(msg.content, 0, { nodes: MAX_OUTPUT_NODES }) as Record<string, unknown>;
   switch (type) {
     case 'stream': {
@@ -213,16 +216,12 @@ function collect(outputs: NbOutput[], msg: KernelMessage.IIOPubMessage, budget: 
 }
 
 interface OutputBudget {
-  /** Bytes of output the run may still keep. */
-  remaining: number;
-  /** Outputs the run may still keep (each image becomes a file and a row). */
-  outputs: number;
-  exceeded: boolean;
-  sizes: WeakMap<object, number>;
+  /** Whether the note about dropped output was added. */
+  noted: boolean;
+  /** Contents the gate put in place of outputs beyond the budget. */
+  dropped: WeakSet<object>;
 }
 
-/** Outputs one run keeps, whatever their size. */
-export const MAX_OUTPUTS_PER_RUN = 2_000;
 /** Values kept from one output's JSON; a bigger structure becomes a note, so cleaning it stays cheap. */
 const MAX_OUTPUT_NODES = 100_000;
 
@@ -243,11 +242,20 @@ function cleanValue(value: unknown, depth: number, budget: { nodes: number }): u
   if (typeof value === 'string') return cleanText(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_OUTPUT_DEPTH) return '[Assay: nested too deep]';
-  if (Array.isArray(value)) return value.map((v) => cleanValue(v, depth + 1, budget));
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const v of value) {
+      if (budget.nodes < 0) break;
+      out.push(cleanValue(v, depth + 1, budget));
+    }
+    return out;
+  }
+  // for-in stops early; Object.entries would first copy every key of a huge object.
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
+  for (const k in value) {
     if (budget.nodes < 0) break;
-    out[cleanText(k)] = cleanValue(v, depth + 1, budget);
+    if (Object.hasOwn(value, k))
+      out[cleanText(k)] = cleanValue((value as Record<string, unknown>)[k], depth + 1, budget);
   }
   return out;
 }

@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { ControlGroups, type ControlGroup } from './cgroups';
 import { EgressProxy, type EgressRule } from './egress';
 import { unixSocketSettings, type ConnectionWatch } from './connection';
+import { KernelMessageGate } from './messageGate';
+import { seccompProgram } from './seccomp';
 
 const run = promisify(execFile);
 
@@ -25,6 +27,8 @@ export const INSIDE = {
 const EGRESS_PORT = 3128;
 /** Size of the sandbox's /dev/shm (POSIX shared memory, multiprocessing's semaphores). */
 const SHM_BYTES = 64 * 1024 * 1024;
+/** The descriptor bubblewrap reads the seccomp program from. */
+const SECCOMP_FD = 3;
 /** How long a sandbox's Jupyter Server may take to answer its first request. */
 const START_TIMEOUT_MS = 30_000;
 
@@ -36,6 +40,13 @@ export interface SandboxLimits {
   diskBytes: number;
   /** Processes and threads of the sandbox together. */
   processes: number;
+  /** Bytes of cell output a run keeps (the kernel may send four times this, at least 64 MiB, in all). */
+  outputBytes: number;
+}
+
+/** What a run's message gate allows: its output budget, and all it may receive. */
+export function gateLimits(outputBytes: number) {
+  return { outputBytes, receivedBytes: Math.max(64 * 1024 * 1024, 4 * outputBytes) };
 }
 
 export interface SandboxesOptions {
@@ -76,8 +87,8 @@ export class Sandbox {
     private readonly cleanup: () => Promise<void>,
     private readonly group: ControlGroup | null,
     violation: Promise<string>,
-    /** Bytes of each kernel message as received (see ConnectionWatch). */
-    readonly messageSizes: WeakMap<object, number>,
+    /** The gate the run's kernel messages pass (see messageGate.ts). */
+    readonly gate: KernelMessageGate,
   ) {
     this.exited = new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) resolve();
@@ -120,6 +131,8 @@ export class Sandboxes {
   private readonly live = new Set<Sandbox>();
   /** This process's own directory below the root: other processes on the machine have theirs. */
   private readonly base: string;
+  /** The compiled seccomp filter every sandbox gets (null on an architecture without one). */
+  private readonly seccompFile: string | null;
   readonly asRoot = process.getuid?.() === 0;
 
   constructor(private readonly o: SandboxesOptions) {
@@ -129,6 +142,9 @@ export class Sandboxes {
     sweepStale(o.root, o.logger);
     this.base = path.join(o.root, String(process.pid));
     fs.mkdirSync(this.base, { mode: 0o711 });
+    const program = seccompProgram();
+    this.seccompFile = program ? path.join(this.base, 'seccomp.bpf') : null;
+    if (this.seccompFile && program) fs.writeFileSync(this.seccompFile, program, { mode: 0o600 });
   }
 
   /** Why sandboxes cannot start here, or null when they can. */
@@ -147,6 +163,7 @@ export class Sandboxes {
         : 'none',
       runDirectory: this.asRoot ? `tmpfs of ${this.o.limits.diskBytes} bytes` : 'a directory without a size limit',
       controlGroups: this.groups?.kind ?? 'none (rlimits only)',
+      seccomp: this.seccompFile ? 'ptrace and process access refused' : 'none on this architecture',
     };
   }
 
@@ -167,11 +184,17 @@ export class Sandboxes {
     let group: ControlGroup | null = null;
     let proxy: EgressProxy | null = null;
     let mounted = false;
+    // Each step on its own: one that fails must not leave the others' leftovers behind.
     const cleanup = async () => {
-      await proxy?.close();
-      if (mounted) await unmount(dirs.run, this.o.logger);
-      for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true });
-      await group?.remove().catch((err: unknown) => this.o.logger.warn({ err }, 'a control group stayed behind'));
+      const step = (what: string, work: () => unknown) =>
+        Promise.resolve()
+          .then(work)
+          .catch((err: unknown) => this.o.logger.warn({ err, dir: dirs.run }, `a run's ${what} stayed behind`));
+      await step('egress proxy', () => proxy?.close());
+      if (mounted) await step('tmpfs', () => unmount(dirs.run, this.o.logger));
+      for (const dir of Object.values(dirs))
+        await step('folder', () => fs.rmSync(dir, { recursive: true, force: true }));
+      await step('control group', () => group?.remove());
     };
     try {
       fs.mkdirSync(dirs.input, { mode: 0o750 });
@@ -210,17 +233,17 @@ export class Sandboxes {
           this.o.logger.warn({ tenantId, why }, 'a notebook sandbox broke the kernel protocol; its run ends');
           violated(why);
         },
-        sizes: new WeakMap(),
+        gate: new KernelMessageGate(gateLimits(this.o.limits.outputBytes)),
       };
       const settings = unixSocketSettings(path.join(dirs.sockets, 'server.sock'), token, watch);
-      const sandbox = new Sandbox(proc, settings, dirs.run, cleanup, group, violation, watch.sizes);
+      const sandbox = new Sandbox(proc, settings, dirs.run, cleanup, group, violation, watch.gate);
+      await this.ready(sandbox, proc, path.join(dirs.sockets, 'server.sock'));
       this.live.add(sandbox);
       const untrack = sandbox.dispose.bind(sandbox);
       sandbox.dispose = async () => {
         this.live.delete(sandbox);
         await untrack();
       };
-      await this.ready(sandbox, proc, path.join(dirs.sockets, 'server.sock'));
       // From now on the sandbox cannot replace its server's socket with a link or a server of its own.
       if (user) {
         fs.lchownSync(dirs.sockets, 0, 0);
@@ -274,7 +297,9 @@ export class Sandboxes {
       : [];
     const server = [
       ...forwarder,
-      JUPYTER_SERVER,
+      // jupyter-server, made non-dumpable first so that the kernel cannot take it over.
+      '/usr/bin/python3',
+      `${INSIDE.python}/assay_server.py`,
       '--no-browser',
       `--sock=${INSIDE.sockets}/server.sock`,
       `--ServerApp.root_dir=${INSIDE.runDir}`,
@@ -293,13 +318,21 @@ export class Sandboxes {
     const dropToUser = user
       ? ['/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--no-new-privs', '--']
       : [];
-    const command = [...limits, ...dropToUser, BWRAP, ...bwrapArgs(dirs, this.o.pythonDir), ...server];
+    const seccomp = this.seccompFile ? ['--seccomp', String(SECCOMP_FD)] : [];
+    const command = [...limits, ...dropToUser, BWRAP, ...seccomp, ...bwrapArgs(dirs, this.o.pythonDir), ...server];
     // A shell joins the control group first, so that every process after it is counted from birth.
     const joinGroup = group
       ? ['/bin/sh', '-c', 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"', 'sh']
       : [];
     const argv = [...joinGroup, ...(group ? [...group.procsFiles, '--'] : []), ...command];
-    return spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // bubblewrap reads the seccomp program from descriptor 3.
+    const filter = this.seccompFile ? fs.openSync(this.seccompFile, 'r') : null;
+    try {
+      const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', ...(filter === null ? [] : [filter])];
+      return spawn(argv[0], argv.slice(1), { env, stdio });
+    } finally {
+      if (filter !== null) fs.closeSync(filter);
+    }
   }
 
   /** Waits for the sandbox's server to answer on its socket; fails with its last words otherwise. */

@@ -6,7 +6,8 @@ import { ServerConnection } from '@jupyterlab/services';
 import type { Logger } from 'pino';
 import { remoteSettings, type ConnectionWatch } from './connection';
 import type { EgressRule } from './egress';
-import { INSIDE, Sandboxes, type SandboxLimits } from './sandbox';
+import { KernelMessageGate } from './messageGate';
+import { gateLimits, INSIDE, Sandboxes, type SandboxLimits } from './sandbox';
 
 /** Where one execution's kernel runs: the server to talk to, and the directories its code uses. */
 export interface KernelPlace {
@@ -21,8 +22,8 @@ export interface KernelPlace {
   memoryRanOut(): boolean;
   /** Resolves, with why, if the run's server goes away or breaks the protocol while the run needs it. */
   lost: Promise<string>;
-  /** Bytes of each kernel message as received, keyed by its content (for the run's output budget). */
-  messageSizes: WeakMap<object, number>;
+  /** The gate the run's kernel messages pass: it knows which outputs were dropped over the budget. */
+  gate: KernelMessageGate;
   /** Ends every process of the run (a no-op for a remote server: its kernel is shut down by the runner). */
   stop(): Promise<void>;
   /** Stops the run and removes its directories. */
@@ -73,7 +74,7 @@ export class KernelServers {
     if (this.o.url) {
       const settings = remoteSettings(this.o.url, this.o.token ?? '', {
         violation: () => undefined,
-        sizes: new WeakMap(),
+        gate: new KernelMessageGate(gateLimits(0)),
       });
       const res = await ServerConnection.makeRequest(`${settings.baseUrl}api/kernelspecs`, {}, settings);
       if (!res.ok) throw new Error(`The Jupyter Server at ${this.o.url} answered ${res.status} for its kernelspecs`);
@@ -106,7 +107,7 @@ export class KernelServers {
       sandboxed: true,
       memoryRanOut: () => sandbox.memoryRanOut(),
       lost: sandbox.lost,
-      messageSizes: sandbox.messageSizes,
+      gate: sandbox.gate,
       stop: () => sandbox.stop(),
       dispose: () => sandbox.dispose(),
     };
@@ -146,7 +147,10 @@ export class KernelServers {
     };
     let violated: (reason: string) => void = () => undefined;
     const lost = new Promise<string>((resolve) => (violated = resolve));
-    const watch: ConnectionWatch = { violation: (why) => violated(why), sizes: new WeakMap() };
+    const watch: ConnectionWatch = {
+      violation: (why) => violated(why),
+      gate: new KernelMessageGate(gateLimits(this.o.limits.outputBytes)),
+    };
     return {
       settings: remoteSettings(this.o.url!, this.o.token ?? '', watch),
       runDir,
@@ -154,7 +158,7 @@ export class KernelServers {
       sandboxed: false,
       memoryRanOut: () => false,
       lost,
-      messageSizes: watch.sizes,
+      gate: watch.gate,
       stop: async () => undefined,
       dispose: remove,
     };

@@ -13,6 +13,7 @@ import { createApp } from '../../src/http/app';
 import { JobQueue } from '../../src/jobs/queue';
 import type { JobRunner } from '../../src/jobs/runners';
 import { tenantUserName } from '../../src/kernels/sandbox';
+import { defaultKernelHomeRoot } from '../../src/kernels/servers';
 import { openKernels, startWorker } from '../../src/server';
 import type { Worker } from '../../src/jobs/worker';
 import { openDb, type Db } from '../../src/store/db';
@@ -159,6 +160,7 @@ export async function startTestApp(
       await admin.close();
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(defaultKernelHomeRoot(dataDir), { recursive: true, force: true });
     removeTenantUsers(tenantIds);
   };
 

@@ -13,6 +13,7 @@ import {
   type Tenant,
   type TestApp,
 } from './harness';
+import { defaultKernelHomeRoot } from '../../src/kernels/servers';
 import { kernelCalls, processesWith } from './kernelHarness';
 
 /**
@@ -179,7 +180,7 @@ describe('the notebook sandbox', () => {
     expect(seen.service).toBe('ConnectionRefusedError');
     // bubblewrap's init, the Jupyter Server and the kernel: nothing of the host or of other runs.
     expect(seen.commands.length).toBeLessThanOrEqual(4);
-    for (const command of seen.commands) expect(command).toMatch(/bwrap|jupyter-server|ipykernel_launcher/);
+    for (const command of seen.commands) expect(command).toMatch(/bwrap|assay_server.py|ipykernel_launcher/);
   });
 
   test('a setsid child outlives neither a timeout nor the end of its run', async () => {
@@ -311,7 +312,7 @@ describe('the notebook sandbox', () => {
     );
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(done.status).toBe('Error');
-    expect(done.cellResults[0].errorMessage).toContain('exceeded 8388608 bytes');
+    expect(done.cellResults[0].errorMessage).toContain('exceeded 4194304 bytes');
   }, 60_000);
 
   test("the server's socket cannot be moved or replaced; /, /opt, /dev are read-only and /dev/shm is bounded", async () => {
@@ -386,6 +387,42 @@ describe('the notebook sandbox', () => {
     );
     expect(sparse.done.error.errorMessage).toBe('model-b.pkl is 41943040 bytes, over the limit of 25165824 bytes.');
     expect(await projectCounts(t)).toEqual(before);
+  });
+
+  test('the kernel cannot reach into its Jupyter Server: ptrace, /proc/PID/mem, pidfd_getfd, process_vm_readv', async () => {
+    const { id, executionId, done } = await k.runCells(
+      [
+        [
+          'import ctypes, errno, json, os',
+          'libc = ctypes.CDLL(None, use_errno=True)',
+          'server = os.getppid()',
+          'def call(f):',
+          '    r = f()',
+          "    return 'done' if r >= 0 else errno.errorcode[ctypes.get_errno()]",
+          'def mem():',
+          '    try:',
+          "        open(f'/proc/{server}/mem', 'rb').close()",
+          "        return 'done'",
+          '    except OSError as e:',
+          '        return errno.errorcode[e.errno]',
+          'pidfd = os.pidfd_open(server)',
+          'print(json.dumps({',
+          "    'ptrace': call(lambda: libc.ptrace(16, server, 0, 0)),",
+          "    'mem': mem(),",
+          "    'pidfd_getfd': call(lambda: libc.syscall(438, pidfd, 0, 0)),",
+          "    'process_vm_readv': call(lambda: libc.syscall(310, server, 0, 0, 0, 0, 0)),",
+          '}))',
+        ].join('\n'),
+      ],
+      t,
+    );
+    expect(done.status).toBe('Completed');
+    expect(JSON.parse(await k.printed(id, executionId, t))).toEqual({
+      ptrace: 'EPERM',
+      mem: 'EACCES',
+      pidfd_getfd: 'EPERM',
+      process_vm_readv: 'EPERM',
+    });
   });
 
   test('a kernel that publishes a model gets it back byte for byte; the execution status counts what it made', async () => {
@@ -530,6 +567,11 @@ describe('KERNEL_EGRESS_ALLOW opens exactly the destinations it lists', () => {
           "    'tunnel_bad_port': tunnel('127.0.0.1', 70000),",
           `    'around_the_proxy': direct(${port}),`,
           '}))',
+          // Hang up on the proxy without reading its answer, or leave it data it never reads.
+          "c = socket.socket(socket.AF_UNIX); c.connect('/run/assay-sockets/proxy.sock')",
+          "c.sendall(b'CONNECT 9.9.9.9:443 HTTP/1.1\\r\\n\\r\\n'); __import__('time').sleep(0.5); c.close()",
+          "c = socket.socket(socket.AF_UNIX); c.connect('/run/assay-sockets/proxy.sock')",
+          `c.sendall(b'CONNECT 127.0.0.1:${port} HTTP/1.1\\r\\n\\r\\n' + b'x' * 100000)`,
         ].join('\n'),
       ],
       t,
@@ -545,6 +587,14 @@ describe('KERNEL_EGRESS_ALLOW opens exactly the destinations it lists', () => {
       tunnel_bad_port: 'Tunnel connection failed: 403 Forbidden',
       around_the_proxy: 'ConnectionRefusedError',
     });
+    // The run ends whole: nothing of it is left on disk once the execution is over.
+    const runs = path.join(defaultKernelHomeRoot(app.config.dataDir), String(process.pid));
+    await eventually(
+      'the run to be removed',
+      async () => (fs.readdirSync(runs).every((f) => f === 'seccomp.bpf') ? true : undefined),
+      10_000,
+    );
+    expect((await app.call('GET', '/health')).status).toBe(200);
   });
 });
 
