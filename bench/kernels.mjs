@@ -38,7 +38,7 @@ const { startService } = require(path.join(ROOT, 'dist/server.js'));
 const { loadConfig } = require(path.join(ROOT, 'dist/config.js'));
 const { defaultKernelHomeRoot } = require(path.join(ROOT, 'dist/kernels/servers.js'));
 const { tenantUserName } = require(path.join(ROOT, 'dist/kernels/sandbox.js'));
-const { injectedParametersSource } = require(path.join(ROOT, 'dist/kernels/parameters.js'));
+const { injectedParametersSource } = require(path.join(ROOT, 'dist/domain/parameters.js'));
 const pino = require('pino');
 
 const WARM_RUNS = intEnv('BENCH_KERNELS_WARM', 5);

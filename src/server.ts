@@ -82,6 +82,8 @@ export interface RunningService {
   queue: JobQueue;
   worker?: Worker;
   url?: string;
+  /** The configuration the service runs with (`publicUrl` names the port it got). */
+  config: Config;
   stop(): Promise<void>;
 }
 
@@ -91,7 +93,16 @@ export interface RunningService {
  */
 export async function startService(
   config: Config,
-  opts: { logger?: Logger; validateResponses?: boolean; role?: Role; runners?: Record<string, JobRunner> } = {},
+  opts: {
+    logger?: Logger;
+    validateResponses?: boolean;
+    role?: Role;
+    runners?: Record<string, JobRunner>;
+    /** PGlite in memory instead of in DATA_DIR (the tests' throwaway stores). */
+    inMemory?: boolean;
+    /** False: no first tenant on an empty store (the tests make their own). */
+    bootstrap?: boolean;
+  } = {},
 ): Promise<RunningService> {
   const role = opts.role ?? 'all';
   const logger = opts.logger ?? pino({ level: config.logLevel });
@@ -100,7 +111,7 @@ export async function startService(
   if (stale > 0) logger.warn({ stale }, 'removed the folders of imports a stopped process left behind');
   // Notebook kernels run as other users: they must not read the store, the datasets or the token file.
   fs.chmodSync(config.dataDir, 0o700);
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, inMemory: opts.inMemory });
   if (role === 'worker' && db.kind === 'pglite') {
     await db.close();
     throw new Error(
@@ -109,7 +120,7 @@ export async function startService(
   }
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ applied, store: db.kind }, 'applied migrations');
-  if (role !== 'worker') await bootstrapIfEmpty(db, config.dataDir, logger);
+  if (role !== 'worker' && opts.bootstrap !== false) await bootstrapIfEmpty(db, config.dataDir, logger);
   const engine = await Engine.open({
     memoryLimit: config.duckdbMemoryLimit,
     tempDirectory: path.join(config.dataDir, 'duckdb-tmp'),
@@ -159,15 +170,39 @@ export async function startService(
     logger.info({ url, store: db.kind, dataDir: config.dataDir, worker: worker?.id ?? null }, 'Assay is listening');
   }
   let stopping: Promise<void> | undefined;
+  // Refuse new requests and finish those in flight; put running jobs back on the queue; then close.
+  // Each step runs even when an earlier one failed (a store already closed must not keep the kernels running).
   const stop = () =>
-    (stopping ??= (async () => {
-      // Refuse new requests and finish those in flight; put running jobs back on the queue; then close.
-      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (worker) await worker.stop();
-      else await queue.stop(true);
-      await kernels.stop();
-      engine.close();
-      await db.close();
-    })());
-  return { server, db, queue, worker, url, stop };
+    (stopping ??= stopInTurn([
+      ['server', () => server && new Promise<void>((resolve) => server.close(() => resolve()))],
+      ['worker', () => (worker ? worker.stop() : queue.stop(true))],
+      ['kernels', () => kernels.stop()],
+      ['engine', () => engine.close()],
+      ['store', () => db.close()],
+    ]));
+  return { server, db, queue, worker, url, config, stop };
+}
+
+/** One step of stopping a service: its name (for the error) and what it does. */
+export type StopStep = readonly [name: string, run: () => unknown];
+
+/**
+ * Runs the steps one after another, each whether or not an earlier one failed; then, if any
+ * failed, throws one error that names each failed step with its message (the errors in `errors`).
+ */
+export async function stopInTurn(steps: readonly StopStep[]): Promise<void> {
+  const failed: { name: string; err: unknown }[] = [];
+  for (const [name, run] of steps) {
+    try {
+      await run();
+    } catch (err) {
+      failed.push({ name, err });
+    }
+  }
+  if (failed.length === 0) return;
+  const summary = failed.map(({ name, err }) => `${name}: ${err instanceof Error ? err.message : String(err)}`);
+  throw new AggregateError(
+    failed.map((f) => f.err),
+    `Stopping failed at ${summary.join('; ')}`,
+  );
 }

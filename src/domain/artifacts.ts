@@ -1,9 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import * as store from '../store/artifacts';
 import type { Db } from '../store/db';
 import { NotFoundError } from './errors';
 import { moveFile } from './files';
+import { LostJobError } from './jobErrors';
 import { reserveStorage, tenantOfProject } from './storage';
 import type { Scope } from './scope';
 
@@ -23,14 +25,6 @@ export interface ArtifactFence {
   attempt: number;
   /** The tenant's stored-bytes quota its outputs are held to (`TENANT_STORAGE_LIMIT_BYTES`; absent or 0: none). */
   storageLimitBytes?: number;
-}
-
-/** Thrown when a fenced write finds that the job is no longer this worker's (cancelled, or taken over). */
-export class LostJobError extends Error {
-  constructor(jobId: string) {
-    super(`Job ${jobId} is no longer running on this worker`);
-    this.name = 'LostJobError';
-  }
 }
 
 /** Where artifacts live under `DATA_DIR`: by id only, never by a name a client chose. */
@@ -80,27 +74,24 @@ export async function storeArtifact(
   try {
     await db.transaction(async (tx) => {
       if (quota) await reserveStorage(tx, tenantId, size, quota, what);
-      const inserted = await tx.query(
-        `INSERT INTO artifacts (id, project_id, execution_id, kind, title, file_name, content_type, size_bytes, sha256, created_at, job_id)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
-         WHERE $11::uuid IS NULL OR EXISTS (SELECT 1 FROM jobs WHERE id = $11 AND attempt = $12 AND status = 'Running')
-         RETURNING id`,
-        [
+      const recorded = await store.insertArtifact(
+        tx,
+        {
           id,
-          projectId,
-          a.executionId ?? null,
-          a.kind,
-          a.title,
-          a.fileName,
-          a.contentType,
-          size,
+          project_id: projectId,
+          execution_id: a.executionId ?? null,
+          job_id: a.fence?.jobId ?? null,
+          kind: a.kind,
+          title: a.title,
+          file_name: a.fileName,
+          content_type: a.contentType,
+          size_bytes: size,
           sha256,
-          new Date(),
-          a.fence?.jobId ?? null,
-          a.fence?.attempt ?? 0,
-        ],
+          created_at: new Date(),
+        },
+        a.fence ?? null,
       );
-      if (inserted.length === 0) throw new LostJobError(a.fence!.jobId);
+      if (!recorded) throw new LostJobError(a.fence!.jobId);
     });
   } catch (err) {
     fs.rmSync(file, { force: true });
@@ -116,20 +107,19 @@ function contentSize(content: string | Buffer | { file: string }): number {
 
 /** An artifact of the project, or 404 (also for another project's). */
 export async function getArtifact(db: Db, dataDir: string, scope: Scope, id: string): Promise<StoredArtifact> {
-  const rows = await db.query('SELECT * FROM artifacts WHERE id = $1 AND project_id = $2', [id, scope.projectId]);
-  if (rows.length === 0) throw new NotFoundError('Artifact', 'ArtifactId', id);
-  const r = rows[0];
+  const r = await store.findArtifact(db, scope.projectId, id);
+  if (!r) throw new NotFoundError('ARTIFACT_NOT_FOUND', 'ArtifactId', id);
   const file = artifactPath(dataDir, id);
   // A row whose file went (an execution's outputs being deleted) is no artifact any more.
   const stat = fs.statSync(file, { throwIfNoEntry: false });
-  if (!stat) throw new NotFoundError('Artifact', 'ArtifactId', id);
+  if (!stat) throw new NotFoundError('ARTIFACT_NOT_FOUND', 'ArtifactId', id);
   return {
     id,
     path: file,
-    fileName: String(r.file_name),
-    contentType: String(r.content_type),
+    fileName: r.file_name,
+    contentType: r.content_type,
     sizeBytes: stat.size,
-    sha256: String(r.sha256),
+    sha256: r.sha256,
   };
 }
 
@@ -138,18 +128,9 @@ export function artifactUrl(publicUrl: string, scope: Scope, id: string): string
   return `${publicUrl}/api/${scope.tenantId}/${scope.projectId}/artifact/${id}`;
 }
 
-/**
- * The ids of the artifacts a deletion is about to take with it (rows go by foreign keys; files
- * must go by hand), selected by a condition on `artifacts a`.
- */
-export async function artifactsWhere(db: Db, condition: string, params: unknown[]): Promise<string[]> {
-  return (await db.query<{ id: string }>(`SELECT a.id FROM artifacts a WHERE ${condition}`, params)).map((r) => r.id);
-}
-
 /** Deletes artifacts, rows and files (a run taking back what it stored before it failed). */
 export async function deleteArtifacts(db: Db, dataDir: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query('DELETE FROM artifacts WHERE id = ANY($1::uuid[])', [ids]);
+  await store.deleteArtifacts(db, ids);
   removeArtifactFiles(dataDir, ids);
 }
 

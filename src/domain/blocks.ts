@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ContractSchemas } from '../api/schemas';
 import type { Block, BlockCreate, BlockUpdate } from '../api/types';
-import type { Db, Row } from '../store/db';
+import type { Db } from '../store/db';
+import { datasetOfInvestigation } from '../store/investigations';
+import * as store from '../store/notebooks';
 import { checkAgainstDataset, checkConfiguration } from './blockConfig';
 import { datasetVocabulary } from './datasets';
 import { InvalidError, NotFoundError } from './errors';
 import { checkNotStale, nextModified } from './locking';
-import { lockStandardNotebook } from './notebooks';
+import { lockStandardNotebook } from './notebookLocks';
 import { iso, isoOrNull, type Scope } from './scope';
 
 /** Block rules: ordering without gaps, configurations checked against the operator catalogue. */
@@ -20,9 +22,7 @@ export class Blocks {
   async list(scope: Scope, notebookId: string): Promise<Block[]> {
     return this.db.transaction(async (tx) => {
       await lockStandardNotebook(tx, scope, notebookId, false);
-      return (await tx.query('SELECT * FROM blocks WHERE notebook_id = $1 ORDER BY block_order', [notebookId])).map(
-        toBlock,
-      );
+      return (await store.blocksOf(tx, notebookId)).map(toBlock);
     });
   }
 
@@ -46,32 +46,29 @@ export class Blocks {
     return this.db.transaction(async (tx) => {
       const probe = await requireBlock(tx, scope, blockId, false);
       // Lock the notebook first, then the block: every block change takes locks in that order.
-      const notebook = await lockStandardNotebook(tx, scope, String(probe.notebook_id), true);
+      const notebook = await lockStandardNotebook(tx, scope, probe.notebook_id, true);
       const current = await requireBlock(tx, scope, blockId, true);
       checkNotStale(scope, input.dateModified, { resource: 'Block', id: blockId, pathSegment: 'block', row: current });
       const configuration =
         input.configuration === undefined || input.configuration === null
-          ? String(current.configuration)
+          ? current.configuration
           : this.checkedConfiguration(current.block_type as Block['blockType'], input.configuration);
       if (configuration !== current.configuration)
         await checkAgainstNotebookDataset(tx, scope, notebook, configuration);
       if (input.blockOrder !== undefined && input.blockOrder !== current.block_order) {
-        await moveBlock(tx, String(current.notebook_id), Number(current.block_order), input.blockOrder);
+        const count = await store.blockCount(tx, current.notebook_id);
+        await store.moveBlock(tx, current.notebook_id, current.block_order, Math.min(input.blockOrder, count - 1));
       }
-      const rows = await tx.query(
-        `UPDATE blocks SET title = $2, description = $3, is_disabled = $4, configuration = $5,
-           modified_at = $6, modified_by = $7 WHERE id = $1 RETURNING *`,
-        [
-          blockId,
-          input.blockTitle ?? current.title,
-          input.blockDescription ?? current.description,
-          input.isDisabled ?? current.is_disabled,
-          configuration,
-          nextModified(current.modified_at),
-          scope.actor,
-        ],
-      );
-      return toBlock(rows[0]);
+      const updated = await store.updateBlock(tx, {
+        id: blockId,
+        title: input.blockTitle ?? current.title,
+        description: input.blockDescription ?? current.description,
+        is_disabled: input.isDisabled ?? current.is_disabled,
+        configuration,
+        modified_at: nextModified(current.modified_at),
+        modified_by: scope.actor,
+      });
+      return toBlock(updated);
     });
   }
 
@@ -79,12 +76,9 @@ export class Blocks {
   async delete(scope: Scope, blockId: string): Promise<void> {
     await this.db.transaction(async (tx) => {
       const probe = await requireBlock(tx, scope, blockId, false);
-      await lockStandardNotebook(tx, scope, String(probe.notebook_id), true);
-      await tx.query('DELETE FROM blocks WHERE id = $1', [blockId]);
-      await tx.query('UPDATE blocks SET block_order = block_order - 1 WHERE notebook_id = $1 AND block_order > $2', [
-        probe.notebook_id,
-        probe.block_order,
-      ]);
+      await lockStandardNotebook(tx, scope, probe.notebook_id, true);
+      await store.deleteBlock(tx, blockId);
+      await store.shiftBlocksUp(tx, probe.notebook_id, probe.block_order);
     });
   }
 
@@ -92,7 +86,7 @@ export class Blocks {
     const checked = checkConfiguration(this.schemas, blockType, configuration, 'body.configuration');
     if (Array.isArray(checked)) {
       throw new InvalidError(
-        'Validation failed',
+        'VALIDATION_FAILED',
         `The configuration is not a valid ${blockType} configuration; nothing was changed.`,
         checked,
       );
@@ -105,14 +99,11 @@ export class Blocks {
 async function checkAgainstNotebookDataset(
   tx: Db,
   scope: Scope,
-  notebook: Row,
+  notebook: store.NotebookRow,
   configurationText: string,
 ): Promise<void> {
-  const [investigation] = await tx.query<{ dataset_id: string }>(
-    'SELECT dataset_id FROM investigations WHERE id = $1',
-    [notebook.investigation_id],
-  );
-  const vocabulary = investigation && (await datasetVocabulary(tx, scope, investigation.dataset_id));
+  const datasetId = await datasetOfInvestigation(tx, scope.projectId, notebook.investigation_id!);
+  const vocabulary = datasetId && (await datasetVocabulary(tx, scope, datasetId));
   if (!vocabulary) return;
   const problems = checkAgainstDataset(
     JSON.parse(configurationText) as Record<string, unknown>,
@@ -121,12 +112,10 @@ async function checkAgainstNotebookDataset(
   );
   if (problems.length > 0) {
     throw new InvalidError(
-      'Validation failed',
+      'VALIDATION_FAILED',
       "The configuration names things the investigation's dataset does not have; nothing was changed.",
       problems,
-      {
-        NotebookId: String(notebook.id),
-      },
+      { NotebookId: notebook.id },
     );
   }
 }
@@ -145,85 +134,48 @@ export async function insertBlock(
     configurationText: string;
   },
 ): Promise<Block> {
-  const [{ count }] = await tx.query<{ count: number }>(
-    'SELECT count(*)::int AS count FROM blocks WHERE notebook_id = $1',
-    [notebookId],
-  );
+  const count = await store.blockCount(tx, notebookId);
   const order = Math.min(input.blockOrder ?? count, count);
-  await tx.query('UPDATE blocks SET block_order = block_order + 1 WHERE notebook_id = $1 AND block_order >= $2', [
-    notebookId,
-    order,
-  ]);
-  const now = new Date();
-  const rows = await tx.query(
-    `INSERT INTO blocks (id, notebook_id, block_type, title, description, block_order, configuration, is_disabled,
-       created_at, created_by, modified_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9) RETURNING *`,
-    [
-      randomUUID(),
-      notebookId,
-      input.blockType,
-      input.blockTitle,
-      input.blockDescription ?? null,
-      order,
-      input.configurationText,
-      input.isDisabled ?? false,
-      now,
-      scope.actor,
-    ],
-  );
-  return toBlock(rows[0]);
+  await store.shiftBlocksDown(tx, notebookId, order);
+  const row = await store.insertBlock(tx, {
+    id: randomUUID(),
+    notebook_id: notebookId,
+    block_type: input.blockType,
+    title: input.blockTitle,
+    description: input.blockDescription ?? null,
+    block_order: order,
+    configuration: input.configurationText,
+    is_disabled: input.isDisabled ?? false,
+    created_at: new Date(),
+    created_by: scope.actor,
+  });
+  return toBlock(row);
 }
 
-/** Moves a block from one position to another, shifting the ones in between. */
-async function moveBlock(tx: Db, notebookId: string, from: number, wanted: number): Promise<void> {
-  const [{ count }] = await tx.query<{ count: number }>(
-    'SELECT count(*)::int AS count FROM blocks WHERE notebook_id = $1',
-    [notebookId],
-  );
-  const to = Math.min(wanted, count - 1);
-  if (to === from) return;
-  if (to > from) {
-    await tx.query(
-      'UPDATE blocks SET block_order = CASE WHEN block_order = $2 THEN $3 ELSE block_order - 1 END WHERE notebook_id = $1 AND block_order BETWEEN $2 AND $3',
-      [notebookId, from, to],
-    );
-  } else {
-    await tx.query(
-      'UPDATE blocks SET block_order = CASE WHEN block_order = $2 THEN $3 ELSE block_order + 1 END WHERE notebook_id = $1 AND block_order BETWEEN $3 AND $2',
-      [notebookId, from, to],
-    );
-  }
-}
-
-async function requireBlock(db: Db, scope: Scope, blockId: string, forUpdate: boolean): Promise<Row> {
-  const rows = await db.query(
-    `SELECT b.* FROM blocks b JOIN notebooks n ON n.id = b.notebook_id
-     WHERE b.id = $1 AND n.project_id = $2${forUpdate ? ' FOR UPDATE OF b' : ''}`,
-    [blockId, scope.projectId],
-  );
-  if (rows.length === 0) throw new NotFoundError('Block', 'BlockId', blockId);
-  return rows[0];
+async function requireBlock(db: Db, scope: Scope, blockId: string, forUpdate: boolean): Promise<store.BlockRow> {
+  const row = await store.findBlock(db, scope.projectId, blockId, forUpdate);
+  if (!row) throw new NotFoundError('BLOCK_NOT_FOUND', 'BlockId', blockId);
+  return row;
 }
 
 /** The contract's shape of a stored block. */
-export function toBlock(row: Row): Block {
+export function toBlock(row: store.BlockRow): Block {
   return {
-    blockId: String(row.id),
-    notebookId: String(row.notebook_id),
+    blockId: row.id,
+    notebookId: row.notebook_id,
     blockType: row.block_type as Block['blockType'],
-    blockTitle: String(row.title),
-    blockDescription: (row.description as string | null) ?? null,
-    blockOrder: Number(row.block_order),
-    configuration: String(row.configuration),
-    isDisabled: Boolean(row.is_disabled),
+    blockTitle: row.title,
+    blockDescription: row.description,
+    blockOrder: row.block_order,
+    configuration: row.configuration,
+    isDisabled: row.is_disabled,
     dateCreated: iso(row.created_at),
     dateModified: iso(row.modified_at),
-    createdBy: String(row.created_by),
-    modifiedBy: (row.modified_by as string | null) ?? null,
+    createdBy: row.created_by,
+    modifiedBy: row.modified_by,
     lastExecutionDate: isoOrNull(row.last_execution_at),
     lastExecutionStatus: (row.last_execution_status as Block['lastExecutionStatus']) ?? null,
-    executionCount: Number(row.execution_count),
+    executionCount: row.execution_count,
     lastExecution: (row.last_execution as Block['lastExecution']) ?? null,
   };
 }

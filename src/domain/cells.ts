@@ -293,7 +293,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function notebookError(problems: FieldProblem[]): InvalidError {
   return new InvalidError(
-    'Invalid notebook file',
+    'INVALID_NOTEBOOK_FILE',
     'The file is not a valid nbformat 4 notebook; nothing was stored.',
     problems,
   );

@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { eventsFile, XES_NAMES, type Engine, type ExportNames } from '../engine/engine';
-import type { ColumnMapping } from '../engine/importLog';
-import type { Db, Row } from '../store/db';
+import type { DatasetRow } from '../store/datasets';
+import type { Db } from '../store/db';
 import { datasetDir, requireDataset } from './datasets';
 import { ConflictError, NotFoundError } from './errors';
 import { moveFile } from './files';
@@ -51,27 +51,23 @@ export async function datasetFile(
     return await fileOf(engine, dataDir, row, id, format);
   } catch (err) {
     // Deleted while this download was on its way: its folder is gone, and so is the dataset.
-    if (!fs.existsSync(datasetDir(dataDir, id))) throw new NotFoundError('Dataset', 'DatasetId', id);
+    if (!fs.existsSync(datasetDir(dataDir, id))) throw new NotFoundError('DATASET_NOT_FOUND', 'DatasetId', id);
     throw err;
   }
 }
 
-async function fileOf(engine: Engine, dataDir: string, row: Row, id: string, format: DownloadFormat) {
+async function fileOf(engine: Engine, dataDir: string, row: DatasetRow, id: string, format: DownloadFormat) {
   const dir = datasetDir(dataDir, id);
-  const originalName = String(row.original_file_name);
+  const originalName = row.original_file_name;
   if (format === 'original') {
-    const file = path.join(dir, `original.${String(row.source_format)}`);
+    const file = path.join(dir, `original.${row.source_format}`);
     return { ...(await described(file, row.sha256)), contentType: CONTENT_TYPES.original, fileName: originalName };
   }
   if (row.status !== 'Ready') {
-    throw new ConflictError(
-      'Dataset not ready',
-      `Dataset ${id} is ${String(row.status)}; only a Ready dataset exports.`,
-      {
-        DatasetId: id,
-        CurrentStatus: String(row.status),
-      },
-    );
+    throw new ConflictError('DATASET_NOT_READY', `Dataset ${id} is ${row.status}; only a Ready dataset exports.`, {
+      DatasetId: id,
+      CurrentStatus: row.status,
+    });
   }
   const file = findExport(dir, format) ?? (await writeExport(engine, dataDir, dir, format, exportNames(row)));
   const baseName = originalName.replace(/\.(xes\.gz|xes|csv|gz)$/i, '');
@@ -86,9 +82,8 @@ async function fileOf(engine: Engine, dataDir: string, row: Row, id: string, for
  * The names of the exported core columns: a CSV upload's own column names (its mapping), so that
  * its columns come back as they were sent; XES attribute names for XES uploads.
  */
-export function exportNames(row: Row): ExportNames {
-  const mapping = (typeof row.column_mapping === 'string' ? JSON.parse(row.column_mapping) : row.column_mapping) as
-    ColumnMapping | null | undefined;
+export function exportNames(row: Pick<DatasetRow, 'source_format' | 'column_mapping'>): ExportNames {
+  const mapping = row.column_mapping;
   if (row.source_format !== 'csv' || !mapping?.caseIdColumn || !mapping.activityColumn) return XES_NAMES;
   return {
     caseId: mapping.caseIdColumn,

@@ -4,10 +4,11 @@ import path from 'node:path';
 import type { Dataset, DatasetUpload } from '../api/types';
 import { eventsFile, type Engine } from '../engine/engine';
 import { checkCsvHeader, type ColumnMapping, type ImportWarning } from '../engine/importLog';
-import { figure, LOG_LIMITS, LogRefused } from '../engine/limits';
+import { figure, LOG_LIMITS, LogRefused, type LogRefusal } from '../engine/limits';
 import { lineTooLong } from '../engine/scanCsv';
 import type { LogProfile } from '../engine/profile';
-import type { Db, Row } from '../store/db';
+import * as store from '../store/datasets';
+import type { Db } from '../store/db';
 import { ThreadMemoryError } from '../threads/pool';
 import { ConflictError, InvalidError, NotFoundError, type FieldProblem } from './errors';
 import { moveFile } from './files';
@@ -184,30 +185,26 @@ async function recordDataset(
   try {
     return await db.transaction(async (tx) => {
       await reserveStorage(tx, scope.tenantId, storedBytes, opts.storageLimitBytes, 'this dataset');
-      const rows = await tx.query(
-        `INSERT INTO datasets (id, project_id, name, source_format, original_file_name, size_bytes, stored_bytes, sha256, status,
-           column_mapping, stats, attributes, import_warnings, created_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Ready', $9, $10, $11, $12, $13, $14) RETURNING *`,
-        [
-          d.id,
-          scope.projectId,
-          d.name,
-          d.sourceFormat,
-          d.originalFileName,
-          d.sizeBytes,
-          storedBytes,
-          d.sha256,
-          d.mapping ? JSON.stringify(d.mapping) : null,
-          JSON.stringify({ ...figures, activities }),
-          JSON.stringify(attributes),
-          JSON.stringify(d.importWarnings),
-          new Date(),
-          scope.actor,
-        ],
-      );
+      const row = await store.insertDataset(tx, {
+        id: d.id,
+        project_id: scope.projectId,
+        name: d.name,
+        source_format: d.sourceFormat,
+        original_file_name: d.originalFileName,
+        size_bytes: d.sizeBytes,
+        stored_bytes: storedBytes,
+        sha256: d.sha256,
+        status: 'Ready',
+        column_mapping: d.mapping,
+        stats: { ...figures, activities },
+        attributes,
+        import_warnings: d.importWarnings,
+        created_at: new Date(),
+        created_by: scope.actor,
+      });
       fs.mkdirSync(path.dirname(final), { recursive: true });
       fs.renameSync(staging, final);
-      return toDataset(rows[0]);
+      return toDataset(row);
     });
   } catch (err) {
     fs.rmSync(final, { recursive: true, force: true });
@@ -232,7 +229,7 @@ async function importOrExplain(
   if (imported.result.eventCount === 0) {
     throw invalidFile(
       `The log has no event with a case, an activity and a readable timestamp (${imported.result.invalidRowCount} rows were not).`,
-      'Empty event log',
+      'EMPTY_EVENT_LOG',
     );
   }
   return imported;
@@ -240,32 +237,17 @@ async function importOrExplain(
 
 /** The 400 of an import the engine refused or could not read; anything else stays what it is (a 500). */
 function explainImportError(err: unknown): unknown {
-  if (err instanceof LogRefused) return invalidFile(err.message, err.summary);
+  if (err instanceof LogRefused) return invalidFile(err.message, err.code);
   if (err instanceof ThreadMemoryError) {
-    return invalidFile(`${err.message} Split the log or simplify it.`, 'File too demanding');
+    return invalidFile(`${err.message} Split the log or simplify it.`, 'LOG_TOO_DEMANDING');
   }
-  const message = (err as Error).message ?? '';
-  if (/Out of Memory Error/.test(message)) {
-    return invalidFile(
-      'Importing the log needed more memory than the analysis engine may use (DUCKDB_MEMORY_LIMIT), also spilling to disk. Split the log, or try again when fewer imports run at once.',
-      'Log too large',
-    );
-  }
-  if (/CSV Error|Invalid Input Error|Conversion Error/.test(message))
-    return invalidFile(`The CSV file could not be read: ${message.split('\n')[0]}`, 'Invalid CSV file');
   return err;
 }
 
 /** Lists the project's datasets, newest first, with what the tenant stores against its quota. */
 export async function listDatasets(db: Db, scope: Scope, paging: PageRequest, opts: StoreOptions = {}) {
-  const [{ count }] = await db.query<{ count: number }>(
-    'SELECT count(*)::int AS count FROM datasets WHERE project_id = $1',
-    [scope.projectId],
-  );
-  const rows = await db.query(
-    'SELECT * FROM datasets WHERE project_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3',
-    [scope.projectId, paging.pageSize, (paging.page - 1) * paging.pageSize],
-  );
+  const offset = (paging.page - 1) * paging.pageSize;
+  const { rows, count } = await store.datasetsOf(db, scope.projectId, paging.pageSize, offset);
   const storage = { usedBytes: await storedBytes(db, scope.tenantId), limitBytes: opts.storageLimitBytes || null };
   return { datasets: rows.map(toDataset), ...pageInfo(paging, count), storage };
 }
@@ -276,10 +258,10 @@ export async function getDataset(db: Db, scope: Scope, id: string): Promise<Data
 }
 
 /** The stored row of a dataset of the project, or 404; other domains use it to check references. */
-export async function requireDataset(db: Db, scope: Scope, id: string): Promise<Row> {
-  const rows = await db.query('SELECT * FROM datasets WHERE id = $1 AND project_id = $2', [id, scope.projectId]);
-  if (rows.length === 0) throw new NotFoundError('Dataset', 'DatasetId', id);
-  return rows[0];
+export async function requireDataset(db: Db, scope: Scope, id: string): Promise<store.DatasetRow> {
+  const row = await store.findDataset(db, scope.projectId, id);
+  if (!row) throw new NotFoundError('DATASET_NOT_FOUND', 'DatasetId', id);
+  return row;
 }
 
 /** The activities and attribute names of a Ready dataset, for checking block configurations. */
@@ -290,10 +272,9 @@ export async function datasetVocabulary(
 ): Promise<{ activities: string[]; attributes: string[] } | null> {
   const row = await requireDataset(db, scope, id);
   if (row.status !== 'Ready') return null;
-  const stats = row.stats as { activities?: string[] } | null;
-  const attributes = (row.attributes as { name: string }[]).map((a) => a.name);
+  const attributes = row.attributes.map((a) => a.name);
   return {
-    activities: stats?.activities ?? [],
+    activities: row.stats?.activities ?? [],
     attributes: ['concept:name', 'org:resource', 'lifecycle:transition', 'case:concept:name', ...attributes],
   };
 }
@@ -302,20 +283,15 @@ export async function datasetVocabulary(
 export async function deleteDataset(db: Db, dataDir: string, scope: Scope, id: string): Promise<void> {
   await db.transaction(async (tx) => {
     await requireDataset(tx, scope, id);
-    const users = await tx.query<{ kind: string; id: string }>(
-      `SELECT 'InvestigationId' AS kind, id FROM investigations WHERE dataset_id = $1
-       UNION ALL SELECT 'NotebookId', id FROM notebooks WHERE integration->>'datasetBinding' = $1::text LIMIT 1`,
-      [id],
-    );
-    if (users.length > 0) {
-      const user = users[0];
+    const user = await store.aUserOfDataset(tx, id);
+    if (user) {
       throw new ConflictError(
-        'Dataset in use',
-        `${user.kind === 'InvestigationId' ? 'Investigation' : 'Notebook'} ${user.id} is bound to this dataset; delete it or bind it to another dataset first.`,
-        { DatasetId: id, [user.kind]: user.id },
+        'DATASET_IN_USE',
+        `${user.kind} ${user.id} is bound to this dataset; delete it or bind it to another dataset first.`,
+        { DatasetId: id, [`${user.kind}Id`]: user.id },
       );
     }
-    await tx.query('DELETE FROM datasets WHERE id = $1', [id]);
+    await store.deleteDataset(tx, id);
   });
   fs.rmSync(datasetDir(dataDir, id), { recursive: true, force: true });
 }
@@ -324,8 +300,8 @@ export async function deleteDataset(db: Db, dataDir: string, scope: Scope, id: s
 export async function originalFile(db: Db, dataDir: string, scope: Scope, id: string) {
   const row = await requireDataset(db, scope, id);
   return {
-    path: path.join(datasetDir(dataDir, id), `original.${String(row.source_format)}`),
-    fileName: String(row.original_file_name),
+    path: path.join(datasetDir(dataDir, id), `original.${row.source_format}`),
+    fileName: row.original_file_name,
   };
 }
 
@@ -374,12 +350,12 @@ function detectFormat(name: string, head: Buffer): SourceFormat {
   return 'xes';
 }
 
-function invalidFile(message: string, summary = 'Unsupported file'): InvalidError {
+function invalidFile(message: string, code: LogRefusal = 'UNSUPPORTED_FILE'): InvalidError {
   const text =
-    summary === 'Unsupported file'
+    code === 'UNSUPPORTED_FILE'
       ? `${message} Upload CSV, XES or gzipped XES; nothing was stored.`
       : `${message.replace(/\.$/, '')}; nothing was stored.`;
-  return new InvalidError(summary, text, [{ field: 'body.file', message }]);
+  return new InvalidError(code, text, [{ field: 'body.file', message }]);
 }
 
 /**
@@ -405,7 +381,7 @@ function checkCsvMapping(head: Buffer, form: DatasetForm): ColumnMapping {
   }
   if (problems.length > 0) {
     throw new InvalidError(
-      'Validation failed',
+      'VALIDATION_FAILED',
       'The column mapping does not match the CSV file; nothing was stored.',
       problems,
     );
@@ -481,17 +457,17 @@ async function hashFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function toDataset(row: Row): Dataset {
-  const stats = (row.stats as Record<string, unknown> | null) ?? {};
+function toDataset(row: store.DatasetRow): Dataset {
+  const stats = row.stats ?? {};
   const num = (v: unknown) => (v === undefined || v === null ? null : Number(v));
   return {
-    datasetId: String(row.id),
-    projectId: String(row.project_id),
-    name: String(row.name),
-    sourceFormat: row.source_format as SourceFormat,
-    originalFileName: String(row.original_file_name),
-    sizeBytes: Number(row.size_bytes),
-    status: row.status as Dataset['status'],
+    datasetId: row.id,
+    projectId: row.project_id,
+    name: row.name,
+    sourceFormat: row.source_format,
+    originalFileName: row.original_file_name,
+    sizeBytes: row.size_bytes,
+    status: row.status,
     columnMapping: (row.column_mapping as Dataset['columnMapping']) ?? null,
     caseCount: num(stats.caseCount),
     eventCount: num(stats.eventCount),
@@ -500,8 +476,8 @@ function toDataset(row: Row): Dataset {
     startTime: isoOrNull(stats.startTime),
     endTime: isoOrNull(stats.endTime),
     attributes: row.attributes as Dataset['attributes'],
-    importWarnings: row.import_warnings as Dataset['importWarnings'],
+    importWarnings: row.import_warnings,
     dateCreated: iso(row.created_at),
-    createdBy: String(row.created_by),
+    createdBy: row.created_by,
   };
 }

@@ -9,15 +9,18 @@ import type {
 import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
 import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { artifactUrl, storeArtifact, type ArtifactFence } from './artifacts';
-import type { JobQueue } from '../jobs/queue';
-import { createJob, queueEstimate, typicalDuration } from './jobs';
+import { createJob, queueEstimate, typicalDuration, type JobQueue } from './jobs';
 import { describeBytes, describeSeconds } from './units';
 import type { StoredCell } from './cells';
-import { checkParameters } from '../kernels/parameters';
+import { requireFittingParameters, requireInstalledKernel, selectRange } from './runChecks';
 import { runBlocks, type BlockOutcome, type PipelineBlock } from '../engine/pipeline';
-import type { Db, Row } from '../store/db';
+import type { Db } from '../store/db';
+import * as executionStore from '../store/executions';
+import { jobById } from '../store/jobs';
+import * as notebookStore from '../store/notebooks';
+import * as lifecycle from './lifecycle';
 import { datasetDir } from './datasets';
-import { ConflictError, DomainError, InvalidError, NotFoundError } from './errors';
+import { ConflictError, DomainError, NotFoundError } from './errors';
 import { isoOrNull, type Scope } from './scope';
 
 /**
@@ -36,37 +39,29 @@ export async function executeNotebook(
   const executionId = randomUUID();
   const jobId = randomUUID();
   const notebook = await db.transaction(async (tx) => {
-    const rows = await tx.query(`SELECT n.* FROM notebooks n WHERE n.id = $1 AND n.project_id = $2 FOR UPDATE OF n`, [
-      notebookId,
-      scope.projectId,
-    ]);
-    if (rows.length === 0) throw new NotFoundError('Notebook', 'NotebookId', notebookId);
-    const notebook = rows[0];
+    const notebook = await notebookStore.findNotebook(tx, scope.projectId, notebookId, true);
+    if (!notebook) throw new NotFoundError('NOTEBOOK_NOT_FOUND', 'NotebookId', notebookId);
     if (notebook.status === 'Running') {
-      throw new ConflictError(
-        'Notebook is executing',
-        'Cancel the running execution or wait for it to finish, then retry.',
-        { NotebookId: notebookId, CurrentStatus: 'Running' },
-      );
+      throw new ConflictError('NOTEBOOK_LOCKED', 'Cancel the running execution or wait for it to finish, then retry.', {
+        NotebookId: notebookId,
+        CurrentStatus: 'Running',
+      });
     }
-    if (Number(notebook.notebook_type) === 0) {
-      const all = await tx.query(
-        'SELECT * FROM blocks WHERE notebook_id = $1 AND NOT is_disabled ORDER BY block_order',
-        [notebookId],
-      );
-      selectRange(all, request);
+    if (notebook.notebook_type === notebookStore.NOTEBOOK_TYPE.standard) {
+      selectRange(await notebookStore.blocksOf(tx, notebookId, true), request, BLOCKS);
     } else {
       await checkJupyterExecution(notebook, request, kernelNames);
     }
-    await tx.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
-    await tx.query(
-      `INSERT INTO executions (id, notebook_id, job_id, status, started_at, parameters, created_at, created_by)
-       VALUES ($1, $2, $3, 'Running', NULL, $4, now(), $5)`,
-      [executionId, notebookId, jobId, JSON.stringify(request.parameters ?? {}), scope.actor],
-    );
+    await lifecycle.executionAccepted(tx, {
+      id: executionId,
+      notebookId,
+      jobId,
+      parameters: request.parameters ?? {},
+      createdBy: scope.actor,
+    });
     return notebook;
   });
-  const jupyter = Number(notebook.notebook_type) === 1;
+  const jupyter = notebook.notebook_type === notebookStore.NOTEBOOK_TYPE.jupyter;
   try {
     await createJob(db, queue, {
       id: jobId,
@@ -74,7 +69,7 @@ export async function executeNotebook(
       submittedBy: scope.actor,
       executionId,
       request: {
-        jobName: `Execute ${String(notebook.name)}`,
+        jobName: `Execute ${notebook.name}`,
         jobType: jupyter ? 'Notebook' : 'Analysis',
         priority: request.priority ?? 'Normal',
         resource: { resourceType: 'Notebook', resourceId: notebookId },
@@ -89,13 +84,8 @@ export async function executeNotebook(
     });
   } catch (err) {
     // A refused job leaves no trace; one the queue failed to take stays as a failed execution.
-    if (err instanceof DomainError) await db.query('DELETE FROM executions WHERE id = $1', [executionId]);
-    else
-      await db.query(`UPDATE executions SET status = 'Error', ended_at = now(), error = $2 WHERE id = $1`, [
-        executionId,
-        JSON.stringify({ errorType: 'QueueError', errorMessage: (err as Error).message, cellId: null }),
-      ]);
-    await db.query(`UPDATE notebooks SET status = 'Ready' WHERE id = $1`, [notebookId]);
+    const queueError = err instanceof DomainError ? null : (err as Error).message;
+    await lifecycle.executionNotQueued(db, executionId, notebookId, queueError);
     throw err;
   }
   return getExecution(db, scope, notebookId, executionId);
@@ -106,46 +96,14 @@ export async function executeNotebook(
  * range names cells in order, and the parameters fit the notebook's parameters cell.
  */
 async function checkJupyterExecution(
-  notebook: Row,
+  notebook: notebookStore.NotebookRow,
   request: ExecuteRequest,
   kernelNames: () => Promise<string[]>,
 ): Promise<void> {
-  const available = await kernelNames();
-  const kernel = String(notebook.kernel_type);
-  if (!available.includes(kernel)) {
-    throw new InvalidError(
-      'Kernel not available',
-      `The notebook's kernel '${kernel}' is not installed here; nothing was queued.`,
-      [{ field: 'kernelType', message: `must be one of ${available.join(', ') || '(none installed)'}` }],
-      { Available: available },
-    );
-  }
-  const cells = (notebook.cells as StoredCell[]) ?? [];
-  if (request.executionMode === 'range') {
-    const ids = cells.map((c) => c.id);
-    const start = request.cellRange ? ids.indexOf(request.cellRange.startCell) : -1;
-    const end = request.cellRange ? ids.indexOf(request.cellRange.endCell) : -1;
-    if (start < 0 || end < start) {
-      throw new InvalidError('Validation failed', 'The cell range does not name cells of this notebook in order.', [
-        { field: 'body.cellRange', message: 'must name two cells of this notebook, the first not after the second' },
-      ]);
-    }
-  }
-  const problems = checkParameters(
-    cells.map((c) => ({
-      cellType: c.cell_type,
-      source: c.source,
-      tags: (c.metadata as { tags?: string[] }).tags ?? [],
-    })),
-    request.parameters ?? {},
-  );
-  if (problems.length > 0) {
-    throw new InvalidError(
-      'Validation failed',
-      "The parameters do not fit the notebook's parameters cell; nothing was queued.",
-      problems,
-    );
-  }
+  requireInstalledKernel(await kernelNames(), notebook.kernel_type ?? 'python3', 'kernelType', 'nothing was queued');
+  const cells = (notebook.cells as StoredCell[] | null) ?? [];
+  selectRange(cells, request, CELLS);
+  requireFittingParameters(cells, request.parameters ?? {});
 }
 
 /** How a worker's execution reports: after each block, and whether it may still write. */
@@ -170,32 +128,23 @@ export async function runExecution(
   options: { executionMode?: string; cellRange?: ExecuteRequest['cellRange']; datasetId?: string },
   hooks: ExecutionHooks,
 ): Promise<{ status: 'Completed' | 'Error'; eventsIn: number; outputs: number; error: string | null }> {
-  const [execution] = await db.query(
-    `SELECT e.notebook_id, i.dataset_id FROM executions e JOIN notebooks n ON n.id = e.notebook_id
-     LEFT JOIN investigations i ON i.id = n.investigation_id WHERE e.id = $1`,
-    [executionId],
-  );
+  const execution = await executionStore.executionTarget(db, executionId);
   if (!execution) throw new Error(`Execution ${executionId} is gone`);
-  const notebookId = String(execution.notebook_id);
+  const notebookId = execution.notebook_id;
   const datasetId = options.datasetId ?? String(execution.dataset_id);
   const started = new Date();
-  await db.query(`UPDATE executions SET started_at = $2 WHERE id = $1`, [executionId, started]);
-  const all = await db.query('SELECT * FROM blocks WHERE notebook_id = $1 AND NOT is_disabled ORDER BY block_order', [
-    notebookId,
-  ]);
-  let blocks: Row[] = [];
+  await lifecycle.executionStarted(db, executionId, notebookId);
+  const all = await notebookStore.blocksOf(db, notebookId, true);
+  let blocks: notebookStore.BlockRow[] = [];
   let outcomes: BlockOutcome[] = [];
   let failure: { errorType: string; errorMessage: string; cellId: string | null } | null = null;
   let eventsIn = 0;
   try {
-    blocks = selectRange(all, {
-      executionMode: options.executionMode as ExecuteRequest['executionMode'],
-      cellRange: options.cellRange,
-    });
+    blocks = selectRange(all, { executionMode: options.executionMode, cellRange: options.cellRange }, BLOCKS);
     const pipeline: PipelineBlock[] = blocks.map((b) => ({
-      id: String(b.id),
+      id: b.id,
       blockType: b.block_type as PipelineBlock['blockType'],
-      configuration: JSON.parse(String(b.configuration)),
+      configuration: JSON.parse(b.configuration),
     }));
     const relation = parquetRelation(eventsFile(datasetDir(dataDir, datasetId)));
     outcomes = await engine.withConnection(
@@ -207,13 +156,19 @@ export async function runExecution(
     if (failed?.error) failure = { ...failed.error, cellId: failed.blockId };
   } catch (err) {
     if (hooks.signal.aborted) {
-      await finishStopped(db, notebookId, executionId, hooks.signal.reason);
-      throw hooks.signal.reason;
+      const reason = hooks.signal.reason as unknown;
+      const message = reason instanceof Error ? reason.message : String(reason);
+      await lifecycle.executionStopped(db, executionId, 'Cancelled', {
+        errorType: 'Cancelled',
+        errorMessage: message,
+        cellId: null,
+      });
+      throw reason;
     }
     failure = { errorType: (err as Error).name || 'EngineError', errorMessage: (err as Error).message, cellId: null };
   }
   const rendered = await renderMaps(db, dataDir, scope, executionId, blocks, outcomes, hooks.fence);
-  await record(db, notebookId, executionId, started, blocks, outcomes, failure, rendered);
+  await record(db, { notebookId, executionId, started, fence: hooks.fence }, blocks, outcomes, failure, rendered);
   return {
     status: failure ? 'Error' : 'Completed',
     eventsIn,
@@ -222,34 +177,13 @@ export async function runExecution(
   };
 }
 
-/** An execution stopped by cancel, timeout or shutdown: Cancelled, and its notebook free again. */
-async function finishStopped(db: Db, notebookId: string, executionId: string, reason: unknown): Promise<void> {
-  const message = reason instanceof Error ? reason.message : String(reason);
-  await db.query(
-    `UPDATE executions SET status = 'Cancelled', ended_at = now(), error = coalesce(error, $2) WHERE id = $1 AND status = 'Running'`,
-    [executionId, JSON.stringify({ errorType: 'Cancelled', errorMessage: message, cellId: null })],
-  );
-  await db.query(`UPDATE notebooks SET status = 'Ready' WHERE id = $1 AND status = 'Running'`, [notebookId]);
-}
-
 /** Releases the notebook of an execution that ended without running (its job was cancelled or failed). */
 export async function releaseExecution(db: Db, executionId: string, status: 'Cancelled' | 'Error', message: string) {
-  await db.query(
-    `UPDATE executions SET status = $2, ended_at = now(), error = coalesce(error, $3) WHERE id = $1 AND status = 'Running'`,
-    [
-      executionId,
-      status,
-      JSON.stringify({
-        errorType: status === 'Cancelled' ? 'Cancelled' : 'JobFailed',
-        errorMessage: message,
-        cellId: null,
-      }),
-    ],
-  );
-  await db.query(
-    `UPDATE notebooks SET status = 'Ready' WHERE id = (SELECT notebook_id FROM executions WHERE id = $1) AND status = 'Running'`,
-    [executionId],
-  );
+  await lifecycle.executionStopped(db, executionId, status, {
+    errorType: status === 'Cancelled' ? 'Cancelled' : 'JobFailed',
+    errorMessage: message,
+    cellId: null,
+  });
 }
 
 /** An output as stored: the contract's fields, plus the artifact that holds its file. */
@@ -261,21 +195,21 @@ async function renderMaps(
   dataDir: string,
   scope: Scope,
   executionId: string,
-  blocks: Row[],
+  blocks: notebookStore.BlockRow[],
   outcomes: BlockOutcome[],
   fence: ArtifactFence,
 ): Promise<StoredOutput[]> {
   const outputs: StoredOutput[] = [];
   for (const o of outcomes) {
-    const block = blocks.find((b) => String(b.id) === o.blockId)!;
-    const config = JSON.parse(String(block.configuration)) as {
+    const block = blocks.find((b) => b.id === o.blockId)!;
+    const config = JSON.parse(block.configuration) as {
       calculatorType?: string;
       render?: boolean;
       minEdgeCount?: number;
     };
     if (o.status !== 'Success' || config.calculatorType !== 'processMap' || config.render === false) continue;
     const svg = await renderProcessMap(o.output as ProcessMapDocument, config.minEdgeCount ?? 1);
-    const title = `${String(block.title)} (SVG)`;
+    const title = `${block.title} (SVG)`;
     const artifact = await storeArtifact(db, dataDir, scope.projectId, {
       content: svg,
       fileName: `process-map-${o.blockId}.svg`,
@@ -297,46 +231,23 @@ async function renderMaps(
   return outputs;
 }
 
-/** Blocks from `cellRange.startCell` to `cellRange.endCell` when `executionMode` is `range`, else all. */
-function selectRange(blocks: Row[], request: Pick<ExecuteRequest, 'executionMode' | 'cellRange'>): Row[] {
-  if (request.executionMode !== 'range') return blocks;
-  if (!request.cellRange) {
-    throw new InvalidError('Validation failed', 'executionMode range needs a cellRange.', [
-      { field: 'body.cellRange', message: 'is required when executionMode is range' },
-    ]);
-  }
-  const start = blocks.findIndex((b) => b.id === request.cellRange!.startCell);
-  const end = blocks.findIndex((b) => b.id === request.cellRange!.endCell);
-  const problems = [];
-  if (start < 0)
-    problems.push({ field: 'body.cellRange.startCell', message: 'is not an enabled block of this notebook' });
-  if (end < 0) problems.push({ field: 'body.cellRange.endCell', message: 'is not an enabled block of this notebook' });
-  if (problems.length === 0 && end < start)
-    problems.push({ field: 'body.cellRange', message: 'endCell comes before startCell' });
-  if (problems.length > 0)
-    throw new InvalidError(
-      'Validation failed',
-      'The cell range does not name blocks of this notebook in order.',
-      problems,
-    );
-  return blocks.slice(start, end + 1);
-}
+/** How a range names what it runs, in refusals. */
+const BLOCKS = { one: 'an enabled block', many: 'blocks' };
+const CELLS = { one: 'a cell', many: 'cells' };
 
+/** Records a finished run of a standard notebook: its execution, its blocks' last runs, its notebook. */
 async function record(
   db: Db,
-  notebookId: string,
-  executionId: string,
-  started: Date,
-  blocks: Row[],
+  run: { notebookId: string; executionId: string; started: Date; fence: ArtifactFence },
+  blocks: notebookStore.BlockRow[],
   outcomes: BlockOutcome[],
   failure: { errorType: string; errorMessage: string; cellId: string | null } | null,
   rendered: StoredOutput[],
 ): Promise<void> {
-  const ended = new Date();
   const byId = new Map(outcomes.map((o) => [o.blockId, o]));
   const cellResults: CellResult[] = blocks.map((b) => {
-    const o = byId.get(String(b.id));
-    if (!o) return { cellId: String(b.id), status: 'Skipped' };
+    const o = byId.get(b.id);
+    if (!o) return { cellId: b.id, status: 'Skipped' };
     return {
       cellId: o.blockId,
       status: o.status,
@@ -353,54 +264,48 @@ async function record(
     };
   });
   const outputs: StoredOutput[] = blocks
-    .filter((b) => byId.get(String(b.id))?.output !== undefined)
+    .filter((b) => byId.get(b.id)?.output !== undefined)
     .map((b) => ({
-      cellId: String(b.id),
+      cellId: b.id,
       outputType: 'application/json',
       contentType: 'application/json',
-      title: String(b.title),
-      content: byId.get(String(b.id))!.output,
+      title: b.title,
+      content: byId.get(b.id)!.output,
     }));
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `UPDATE executions SET status = $2, ended_at = $3, cell_results = $4, outputs = $5, error = $6 WHERE id = $1`,
-      [
-        executionId,
-        failure ? 'Error' : 'Completed',
-        ended,
-        JSON.stringify(cellResults),
-        JSON.stringify([...outputs, ...rendered]),
-        failure ? JSON.stringify(failure) : null,
-      ],
-    );
-    for (const b of blocks) {
-      const o = byId.get(String(b.id));
-      await tx.query(
-        `UPDATE blocks SET last_execution_at = $2, last_execution_status = $3, execution_count = execution_count + 1, last_execution = $4 WHERE id = $1`,
-        [
-          b.id,
-          ended,
-          o?.status ?? 'Skipped',
-          o
-            ? JSON.stringify({
+  await lifecycle.executionFinished(db, {
+    executionId: run.executionId,
+    notebookId: run.notebookId,
+    results: {
+      status: failure ? 'Error' : 'Completed',
+      cell_results: cellResults,
+      outputs: [...outputs, ...rendered],
+      error: failure,
+    },
+    notebook: { status: failure ? 'Error' : 'Ready', seconds: (Date.now() - run.started.getTime()) / 1000 },
+    fence: { jobId: run.fence.jobId, attempt: run.fence.attempt },
+    alongside: async (tx, ended) => {
+      for (const b of blocks) {
+        const o = byId.get(b.id);
+        await notebookStore.recordBlockRun(tx, {
+          id: b.id,
+          at: ended,
+          status: o?.status ?? 'Skipped',
+          lastExecution: o
+            ? {
                 durationSeconds: o.durationSeconds,
                 casesIn: o.casesIn,
                 casesOut: o.casesOut,
                 eventsIn: o.eventsIn,
                 eventsOut: o.eventsOut,
-              })
+              }
             : null,
-        ],
-      );
-    }
-    await tx.query(
-      `UPDATE notebooks SET status = $2, last_execution_seconds = $3, last_execution_at = $4, execution_count = execution_count + 1 WHERE id = $1`,
-      [notebookId, failure ? 'Error' : 'Ready', (ended.getTime() - started.getTime()) / 1000, ended],
-    );
+        });
+      }
+    },
   });
 }
 
-/** An execution of a notebook of the project, in page 000's shape. */
+/** An execution of a notebook of the project, in the execution shape the notebook API documents. */
 export async function getExecution(
   db: Db,
   scope: Scope,
@@ -410,27 +315,19 @@ export async function getExecution(
   const row = await requireExecution(db, scope, notebookId, executionId);
   const cells = row.cell_results as CellResult[];
   const done = cells.filter((c) => c.status === 'Success' || c.status === 'Error');
-  const seconds =
-    row.ended_at && row.started_at
-      ? (new Date(row.ended_at as string).getTime() - new Date(row.started_at as string).getTime()) / 1000
-      : null;
-  const error = row.error as { errorType: string; errorMessage: string; cellId: string | null } | null;
+  const seconds = row.ended_at && row.started_at ? (row.ended_at.getTime() - row.started_at.getTime()) / 1000 : null;
+  const error = row.error;
   // While it runs, its job knows the queue position and the blocks done so far.
-  const [job] = await db.query('SELECT * FROM jobs WHERE id = $1', [row.job_id]);
+  const job = await jobById(db, row.job_id);
   const running = row.status === 'Running';
-  const live = (job?.progress ?? {}) as {
-    cellsDone?: number;
-    cellsTotal?: number;
-    currentCell?: string | null;
-    percentage?: number;
-  };
+  const live = job?.progress ?? {};
   const estimate = running && job ? await queueEstimate(db, job) : null;
-  const typical = running && job ? await typicalDuration(db, String(job.job_type)) : null;
+  const typical = running && job ? await typicalDuration(db, job.job_type) : null;
   return {
-    executionId: String(row.id),
-    notebookId: String(row.notebook_id),
-    jobId: String(row.job_id),
-    status: row.status as NotebookExecution['status'],
+    executionId: row.id,
+    notebookId: row.notebook_id,
+    jobId: row.job_id,
+    status: row.status,
     queuePosition: estimate?.position ?? null,
     startTime: isoOrNull(row.started_at),
     endTime: isoOrNull(row.ended_at),
@@ -458,13 +355,11 @@ export async function getExecution(
           percentComplete:
             row.status === 'Completed' ? 100 : cells.length ? Math.floor((done.length / cells.length) * 100) : 0,
         },
-    parameters: row.parameters as Record<string, unknown>,
+    parameters: row.parameters,
     cellResults: cells,
     // Peak memory and CPU time of the kernel (Jupyter notebooks), measured in it at the end.
-    ...(row.resources
-      ? { resources: resourcesView(row.resources as { peakMemoryBytes: number; cpuSeconds: number }) }
-      : {}),
-    outputs: outputSummary(row.outputs as StoredOutput[], (row.products ?? {}) as Products),
+    ...(row.resources ? { resources: resourcesView(row.resources) } : {}),
+    outputs: outputSummary(row.outputs as StoredOutput[], row.products as Products),
     error,
   };
 }
@@ -514,7 +409,7 @@ function resourcesView(r: { peakMemoryBytes: number; cpuSeconds: number }) {
   };
 }
 
-/** The outputs of a finished execution, filtered as page 000's query parameters ask. */
+/** The outputs of a finished execution, filtered as the results operation's query parameters ask. */
 export async function getResults(
   db: Db,
   scope: Scope,
@@ -526,7 +421,7 @@ export async function getResults(
   const row = await requireExecution(db, scope, notebookId, executionId);
   if (row.status === 'Running') {
     throw new ConflictError(
-      'Execution has not finished',
+      'EXECUTION_NOT_FINISHED',
       'Results are available once the execution is Completed, Error or Cancelled.',
       { ExecutionId: executionId, CurrentStatus: 'Running' },
     );
@@ -568,11 +463,13 @@ export async function getResults(
   };
 }
 
-async function requireExecution(db: Db, scope: Scope, notebookId: string, executionId: string): Promise<Row> {
-  const rows = await db.query(
-    `SELECT e.* FROM executions e JOIN notebooks n ON n.id = e.notebook_id WHERE e.id = $1 AND e.notebook_id = $2 AND n.project_id = $3`,
-    [executionId, notebookId, scope.projectId],
-  );
-  if (rows.length === 0) throw new NotFoundError('Execution', 'ExecutionId', executionId);
-  return rows[0];
+async function requireExecution(
+  db: Db,
+  scope: Scope,
+  notebookId: string,
+  executionId: string,
+): Promise<executionStore.ExecutionRow> {
+  const row = await executionStore.findExecution(db, scope.projectId, notebookId, executionId);
+  if (!row) throw new NotFoundError('EXECUTION_NOT_FOUND', 'ExecutionId', executionId);
+  return row;
 }

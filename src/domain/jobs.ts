@@ -1,15 +1,23 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Job, JobCancel, JobList, JobResults, JobRetry, JobSubmit, JobSubmitted } from '../api/types';
-import type { JobQueue, TenantLimits } from '../jobs/queue';
-import type { Db, Row } from '../store/db';
+import { findDataset, datasetExists } from '../store/datasets';
+import type { Db } from '../store/db';
+import { findInvestigation } from '../store/investigations';
+import * as store from '../store/jobs';
+import { isIdempotencyConflict, type JobRow } from '../store/jobs';
+import { datasetOfNotebook, NOTEBOOK_TYPE, standardNotebookCount } from '../store/notebooks';
+import { recentWorkers } from '../store/workers';
+import * as lifecycle from './lifecycle';
 import { artifactUrl } from './artifacts';
 import { ConflictError, InvalidError, NotFoundError, QuotaError } from './errors';
-import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
+import { DEFAULT_TIMEOUT_MINUTES, WORKER_LIVE_SECONDS } from './constants';
+import { iso, isoOrNull, isUuid, pageInfo, type PageRequest, type Scope } from './scope';
 import { describeBytes, describeSeconds } from './units';
-import { checkParameters } from '../kernels/parameters';
+import type { StoredCell } from './cells';
+import { requireFittingParameters } from './runChecks';
 
 /**
- * Jobs as the API sees them (page 002): submit, status, list, cancel, retry and results. Workers
+ * Jobs as the job API sees them: submit, status, list, cancel, retry and results. Workers
  * (src/jobs/worker.ts) run them; this module never runs one.
  */
 
@@ -39,6 +47,23 @@ export interface StoredJobOutput {
   datasetId?: string;
   recordCount?: number;
   accuracy?: number | null;
+}
+
+/** How much of the queue one tenant may hold (see createJob); absent limits mean none. */
+export interface TenantLimits {
+  /** Jobs waiting (Queued). */
+  queuedJobs: number;
+  /** Notebook jobs (each a kernel) queued or running. */
+  kernels: number;
+}
+
+/** What jobs need of the queue (src/jobs/queue.ts provides it): sending, taking back, the tenant limits. */
+export interface JobQueue {
+  readonly tenantLimits: TenantLimits;
+  /** Puts a job on the queue; `priority` is its rank (higher first), `startAfter` for scheduled jobs. */
+  send(jobId: string, o: { priority: number; startAfter?: Date; expireInSeconds: number }): Promise<void>;
+  /** Takes a job off the queue if it has not started. */
+  cancel(jobId: string): Promise<void>;
 }
 
 /** What a new job needs besides its request: who submits it (an API key id, or `system`). */
@@ -77,7 +102,7 @@ export async function submitJob(
     return submittedView(db, row);
   } catch (err) {
     // Two submits with one key at the same moment: the unique index lets one in; answer the other with it.
-    if (idempotencyKey && /jobs_idempotency/.test((err as Error).message)) {
+    if (idempotencyKey && isIdempotencyConflict(err)) {
       const earlier = await findByIdempotencyKey(db, scope, idempotencyKey, requestHash);
       if (earlier) return submittedView(db, earlier);
     }
@@ -85,81 +110,65 @@ export async function submitJob(
   }
 }
 
-async function findByIdempotencyKey(db: Db, scope: Scope, key: string, requestHash: string): Promise<Row | null> {
-  const rows = await db.query('SELECT * FROM jobs WHERE project_id = $1 AND idempotency_key = $2', [
-    scope.projectId,
-    key,
-  ]);
-  if (rows.length === 0) return null;
-  if (rows[0].request_hash !== requestHash) {
+async function findByIdempotencyKey(db: Db, scope: Scope, key: string, requestHash: string): Promise<JobRow | null> {
+  const row = await store.findByIdempotencyKey(db, scope.projectId, key);
+  if (!row) return null;
+  if (row.request_hash !== requestHash) {
     throw new ConflictError(
-      'Idempotency key reused',
+      'IDEMPOTENCY_KEY_REUSED',
       'This Idempotency-Key was used for a different request; use a new key.',
-      { JobId: String(rows[0].id) },
+      { JobId: row.id },
     );
   }
-  return rows[0];
+  return row;
 }
 
 /** Records a job and queues it. Also used for retries and for notebook executions. */
-export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHash?: string): Promise<Row> {
+export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHash?: string): Promise<JobRow> {
   const { scope, request } = job;
   const resource = await resolveResource(db, scope, request);
-  const id = job.id ?? randomUUID();
   const now = new Date();
   const scheduling = {
     executeImmediately: request.scheduling?.executeImmediately ?? true,
     scheduledTime: request.scheduling?.scheduledTime ?? null,
-    timeoutMinutes: request.scheduling?.timeoutMinutes ?? 120,
+    timeoutMinutes: request.scheduling?.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES,
   };
-  const runAfter = startTimeOf(scheduling, now);
   const priority = request.priority ?? 'Normal';
-  const rank = PRIORITY_RANK[priority] + (job.immediate ? IMMEDIATE_BONUS : 0);
-  const [row] = await db.transaction(async (tx) => {
+  const row = await db.transaction(async (tx) => {
     await checkTenantLimits(tx, queue.tenantLimits, scope.tenantId, request.jobType);
-    return tx.query(
-      `INSERT INTO jobs (id, tenant_id, project_id, job_type, name, description, priority, priority_rank, status,
-       resource_type, resource_id, resource_name, parameters, scheduling, notifications, submitted_by, created_at,
-       run_after, updated_at, retry_of, retry_reason, idempotency_key, request_hash, execution_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Queued', $9, $10, $11, $12, $13, $14, $15, $16, $17, $16, $18, $19, $20, $21, $22)
-     RETURNING *`,
-      [
-        id,
-        scope.tenantId,
-        scope.projectId,
-        request.jobType,
-        request.jobName,
-        request.jobDescription ?? null,
-        priority,
-        rank,
-        request.resource.resourceType,
-        request.resource.resourceId.toLowerCase(),
-        resource.name,
-        JSON.stringify(request.parameters ?? {}),
-        JSON.stringify(scheduling),
-        JSON.stringify({
-          onCompletion: request.notifications?.onCompletion ?? false,
-          onFailure: request.notifications?.onFailure ?? false,
-          emailRecipients: request.notifications?.emailRecipients ?? [],
-        }),
-        job.submittedBy,
-        now,
-        runAfter,
-        job.retryOf?.id ?? null,
-        job.retryOf?.reason ?? null,
-        job.idempotencyKey ?? null,
-        requestHash ?? null,
-        job.executionId ?? null,
-      ],
-    );
+    return lifecycle.jobQueued(tx, {
+      id: job.id ?? randomUUID(),
+      tenant_id: scope.tenantId,
+      project_id: scope.projectId,
+      job_type: request.jobType,
+      name: request.jobName,
+      description: request.jobDescription ?? null,
+      priority,
+      priority_rank: PRIORITY_RANK[priority] + (job.immediate ? IMMEDIATE_BONUS : 0),
+      resource_type: request.resource.resourceType,
+      resource_id: request.resource.resourceId.toLowerCase(),
+      resource_name: resource.name,
+      parameters: request.parameters ?? {},
+      scheduling,
+      notifications: {
+        onCompletion: request.notifications?.onCompletion ?? false,
+        onFailure: request.notifications?.onFailure ?? false,
+        emailRecipients: request.notifications?.emailRecipients ?? [],
+      },
+      submitted_by: job.submittedBy,
+      created_at: now,
+      run_after: startTimeOf(scheduling, now),
+      retry_of: job.retryOf?.id ?? null,
+      retry_reason: job.retryOf?.reason ?? null,
+      idempotency_key: job.idempotencyKey ?? null,
+      request_hash: requestHash ?? null,
+      execution_id: job.executionId ?? null,
+    });
   });
   try {
     await enqueue(queue, row);
   } catch (err) {
-    await db.query(
-      `UPDATE jobs SET status = 'Failed', status_reason = $2, ended_at = now(), updated_at = now() WHERE id = $1`,
-      [id, `The queue refused the job: ${(err as Error).message}`],
-    );
+    await lifecycle.jobNotQueued(db, row, `The queue refused the job: ${(err as Error).message}`);
     throw err;
   }
   return row;
@@ -172,17 +181,12 @@ export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHas
  */
 async function checkTenantLimits(tx: Db, limits: TenantLimits, tenantId: string, jobType: JobType): Promise<void> {
   if (limits.queuedJobs === Infinity && limits.kernels === Infinity) return;
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`assay-tenant-limits:${tenantId}`]);
-  const [n] = await tx.query<{ queued: number; kernels: number }>(
-    `SELECT count(*) FILTER (WHERE status = 'Queued')::int AS queued,
-       count(*) FILTER (WHERE job_type = 'Notebook')::int AS kernels
-     FROM jobs WHERE tenant_id = $1 AND status IN ('Queued', 'Running')`,
-    [tenantId],
-  );
+  const n = await store.lockedInFlightOfTenant(tx, tenantId);
   const retryAfter = async (type: string | null) =>
     Math.min(3600, Math.max(1, Math.ceil(await typicalDuration(tx, type))));
   if (n.queued >= limits.queuedJobs) {
     throw new QuotaError(
+      'QUEUED_JOBS_QUOTA_EXCEEDED',
       `This tenant has ${n.queued} jobs waiting, the limit is ${limits.queuedJobs}; nothing was queued. Retry once some have started.`,
       await retryAfter(null),
       { Limit: limits.queuedJobs, Current: n.queued },
@@ -190,6 +194,7 @@ async function checkTenantLimits(tx: Db, limits: TenantLimits, tenantId: string,
   }
   if (jobType === 'Notebook' && n.kernels >= limits.kernels) {
     throw new QuotaError(
+      'KERNEL_QUOTA_EXCEEDED',
       `This tenant has ${n.kernels} notebook executions queued or running, the limit of concurrent kernels is ${limits.kernels}; nothing was queued. Retry once one has finished.`,
       await retryAfter('Notebook'),
       { Limit: limits.kernels, Current: n.kernels },
@@ -198,11 +203,11 @@ async function checkTenantLimits(tx: Db, limits: TenantLimits, tenantId: string,
 }
 
 /** Puts a recorded job on the queue (again: pg-boss ignores an id it already has). */
-export async function enqueue(queue: JobQueue, row: Row): Promise<void> {
-  const timeoutMinutes = Number((row.scheduling as { timeoutMinutes?: number }).timeoutMinutes ?? 120);
-  await queue.send(String(row.id), {
-    priority: Number(row.priority_rank),
-    startAfter: new Date(row.run_after as string),
+export async function enqueue(queue: JobQueue, row: JobRow): Promise<void> {
+  const timeoutMinutes = row.scheduling.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
+  await queue.send(row.id, {
+    priority: row.priority_rank,
+    startAfter: row.run_after,
     // The worker enforces the timeout itself; pg-boss's expiry is only the backstop, and pg-boss
     // refuses one over 24 hours (the contract's longest timeout).
     expireInSeconds: Math.min(MAX_QUEUE_EXPIRY_SECONDS, Math.ceil(timeoutMinutes * 60) + 120),
@@ -212,7 +217,7 @@ export async function enqueue(queue: JobQueue, row: Row): Promise<void> {
 function startTimeOf(s: { executeImmediately: boolean; scheduledTime: string | null }, now: Date): Date {
   if (s.executeImmediately) return now;
   if (!s.scheduledTime) {
-    throw new InvalidError('Validation failed', 'A job that does not execute immediately needs a scheduledTime.', [
+    throw new InvalidError('VALIDATION_FAILED', 'A job that does not execute immediately needs a scheduledTime.', [
       { field: 'body.scheduling.scheduledTime', message: 'is required when executeImmediately is false' },
     ]);
   }
@@ -237,7 +242,7 @@ async function resolveResource(db: Db, scope: Scope, request: JobSubmit): Promis
   const resourceId = request.resource.resourceId.toLowerCase();
   if (!ACCEPTED[request.jobType].includes(resourceType)) {
     throw new InvalidError(
-      'Validation failed',
+      'VALIDATION_FAILED',
       `A ${request.jobType} job works on ${ACCEPTED[request.jobType].join(', ')}, not on a ${resourceType}; nothing was queued.`,
       [{ field: 'body.resource.resourceType', message: `must be one of ${ACCEPTED[request.jobType].join(', ')}` }],
     );
@@ -246,79 +251,54 @@ async function resolveResource(db: Db, scope: Scope, request: JobSubmit): Promis
   if (parameterDataset !== undefined) await requireParameterDataset(db, scope, parameterDataset);
   switch (resourceType) {
     case 'Dataset': {
-      const rows = await db.query('SELECT name FROM datasets WHERE id = $1 AND project_id = $2', [
-        resourceId,
-        scope.projectId,
-      ]);
-      if (rows.length === 0) throw notFound('Dataset', 'DatasetId', resourceId);
-      return { name: String(rows[0].name) };
+      const dataset = await findDataset(db, scope.projectId, resourceId);
+      if (!dataset) throw notFound('Dataset', 'DatasetId', resourceId);
+      return { name: dataset.name };
     }
     case 'Investigation':
     case 'Pipeline': {
-      const rows = await db.query('SELECT name FROM investigations WHERE id = $1 AND project_id = $2', [
-        resourceId,
-        scope.projectId,
-      ]);
-      if (rows.length === 0) throw notFound(resourceType, 'InvestigationId', resourceId);
+      const investigation = await findInvestigation(db, scope.projectId, resourceId);
+      if (!investigation) throw notFound(resourceType, 'InvestigationId', resourceId);
       if (request.jobType === 'Analysis') {
-        const [{ n }] = await db.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM notebooks WHERE investigation_id = $1 AND notebook_type = 0',
-          [resourceId],
-        );
-        if (n === 0) {
+        if ((await standardNotebookCount(db, resourceId)) === 0) {
           throw new InvalidError(
-            'Validation failed',
+            'VALIDATION_FAILED',
             'The investigation has no standard notebook to run; nothing was queued.',
             [{ field: 'body.resource.resourceId', message: 'has no standard notebook' }],
           );
         }
       }
-      return { name: String(rows[0].name) };
+      return { name: investigation.name };
     }
     case 'Notebook': {
-      const rows = await db.query(
-        `SELECT n.name, n.notebook_type, coalesce(i.dataset_id::text, n.integration->>'datasetBinding') AS dataset_id
-         FROM notebooks n LEFT JOIN investigations i ON i.id = n.investigation_id WHERE n.id = $1 AND n.project_id = $2`,
-        [resourceId, scope.projectId],
-      );
-      if (rows.length === 0) throw notFound('Notebook', 'NotebookId', resourceId);
-      const jupyter = Number(rows[0].notebook_type) === 1;
+      const notebook = await datasetOfNotebook(db, scope.projectId, resourceId);
+      if (!notebook) throw notFound('Notebook', 'NotebookId', resourceId);
+      const jupyter = notebook.notebook_type === NOTEBOOK_TYPE.jupyter;
       if (request.jobType === 'Notebook' && !jupyter) {
         throw new InvalidError(
-          'Validation failed',
+          'VALIDATION_FAILED',
           'A Notebook job runs a Jupyter notebook; run a standard one as an Analysis job.',
           [{ field: 'body.jobType', message: 'must be Analysis for a standard notebook' }],
         );
       }
       if (request.jobType === 'Analysis' && jupyter) {
         throw new InvalidError(
-          'Validation failed',
+          'VALIDATION_FAILED',
           'An Analysis job runs a standard notebook; run a Jupyter one as a Notebook job.',
           [{ field: 'body.jobType', message: 'must be Notebook for a Jupyter notebook' }],
         );
       }
       if (jupyter) {
-        const [nb] = await db.query('SELECT cells FROM notebooks WHERE id = $1', [resourceId]);
-        const cells = (nb.cells as { cell_type: string; source: string; metadata: { tags?: string[] } }[]) ?? [];
-        const problems = checkParameters(
-          cells.map((c) => ({ cellType: c.cell_type, source: c.source, tags: c.metadata?.tags ?? [] })),
-          notebookParameters(request.parameters ?? {}),
-        );
-        if (problems.length > 0) {
-          throw new InvalidError(
-            'Validation failed',
-            "The parameters do not fit the notebook's parameters cell; nothing was queued.",
-            problems,
-          );
-        }
-        return { name: String(rows[0].name) };
+        const cells = (notebook.cells as StoredCell[] | null) ?? [];
+        requireFittingParameters(cells, notebookParameters(request.parameters ?? {}));
+        return { name: notebook.name };
       }
-      if (!rows[0].dataset_id && parameterDataset === undefined) {
-        throw new InvalidError('Validation failed', 'The notebook is bound to no dataset; pass parameters.datasetId.', [
+      if (!notebook.dataset_id && parameterDataset === undefined) {
+        throw new InvalidError('VALIDATION_FAILED', 'The notebook is bound to no dataset; pass parameters.datasetId.', [
           { field: 'body.parameters.datasetId', message: 'is required for a notebook without a dataset' },
         ]);
       }
-      return { name: String(rows[0].name) };
+      return { name: notebook.name };
     }
     default:
       throw new Error(`Unknown resource type ${String(resourceType)}`);
@@ -334,23 +314,25 @@ export function notebookParameters(parameters: Record<string, unknown>): Record<
 }
 
 async function requireParameterDataset(db: Db, scope: Scope, value: unknown): Promise<void> {
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (typeof value !== 'string' || !uuid.test(value)) {
-    throw new InvalidError('Validation failed', 'parameters.datasetId must be the id of a dataset of this project.', [
+  if (!isUuid(value)) {
+    throw new InvalidError('VALIDATION_FAILED', 'parameters.datasetId must be the id of a dataset of this project.', [
       { field: 'body.parameters.datasetId', message: 'must be a GUID' },
     ]);
   }
-  const rows = await db.query('SELECT 1 FROM datasets WHERE id = $1 AND project_id = $2', [
-    value.toLowerCase(),
-    scope.projectId,
-  ]);
-  if (rows.length === 0) throw notFound('Dataset', 'DatasetId', value.toLowerCase());
+  if (!(await datasetExists(db, scope.projectId, value.toLowerCase()))) {
+    throw notFound('Dataset', 'DatasetId', value.toLowerCase());
+  }
 }
 
-function notFound(what: string, idKey: string, id: string): NotFoundError {
-  const err = new NotFoundError(what === 'Pipeline' ? 'Pipeline' : what, idKey, id);
-  err.message = `No ${what} ${id} in this project; nothing was queued.`;
-  return err;
+const NOT_FOUND = {
+  Dataset: 'DATASET_NOT_FOUND',
+  Investigation: 'INVESTIGATION_NOT_FOUND',
+  Pipeline: 'PIPELINE_NOT_FOUND',
+  Notebook: 'NOTEBOOK_NOT_FOUND',
+} as const;
+
+function notFound(what: keyof typeof NOT_FOUND, idKey: string, id: string): NotFoundError {
+  return new NotFoundError(NOT_FOUND[what], idKey, id, `No ${what} ${id} in this project; nothing was queued.`);
 }
 
 /** The request's fingerprint for idempotency: its JSON with keys sorted. */
@@ -373,10 +355,10 @@ function hashRequest(request: JobSubmit): string {
 // --- reading ------------------------------------------------------------------------------------
 
 /** A job of the project, or 404 (also for another project's). */
-export async function requireJob(db: Db, scope: Scope, jobId: string): Promise<Row> {
-  const rows = await db.query('SELECT * FROM jobs WHERE id = $1 AND project_id = $2', [jobId, scope.projectId]);
-  if (rows.length === 0) throw new NotFoundError('Job', 'JobId', jobId);
-  return rows[0];
+export async function requireJob(db: Db, scope: Scope, jobId: string): Promise<JobRow> {
+  const row = await store.findJob(db, scope.projectId, jobId);
+  if (!row) throw new NotFoundError('JOB_NOT_FOUND', 'JobId', jobId);
+  return row;
 }
 
 export async function getJob(db: Db, scope: Scope, jobId: string): Promise<Job> {
@@ -388,53 +370,33 @@ export async function typicalDuration(db: Db, jobType: string | null): Promise<n
   // Every status answer needs it and it changes slowly: remember it for a few seconds.
   const cached = typicalCache.get(jobType ?? '*');
   if (cached && cached.until > Date.now()) return cached.seconds;
-  const [r] = await db.query<{ s: number | null }>(
-    `SELECT avg(extract(epoch FROM ended_at - started_at))::float8 AS s FROM jobs
-     WHERE ($1::text IS NULL OR job_type = $1) AND status = 'Completed' AND ended_at > now() - interval '7 days'`,
-    [jobType],
-  );
-  const seconds = r.s ?? DEFAULT_DURATION_SECONDS;
+  const seconds = (await store.averageDuration(db, jobType)) ?? DEFAULT_DURATION_SECONDS;
   typicalCache.set(jobType ?? '*', { seconds, until: Date.now() + 5_000 });
   return seconds;
 }
 const typicalCache = new Map<string, { seconds: number; until: number }>();
 
 /** Where a queued job stands: jobs ahead of it (all tenants share the workers) and when it may start. */
-export async function queueEstimate(db: Db, row: Row): Promise<{ position: number; startAt: Date } | null> {
+export async function queueEstimate(db: Db, row: JobRow): Promise<{ position: number; startAt: Date } | null> {
   if (row.status !== 'Queued') return null;
-  const [r] = await db.query<{ ahead: number; running: number; capacity: number }>(
-    `SELECT
-       (SELECT count(*)::int FROM jobs WHERE status = 'Queued' AND run_after <= now()
-          AND (priority_rank > $1 OR (priority_rank = $1 AND (created_at, id) < ($2, $3)))) AS ahead,
-       (SELECT count(*)::int FROM jobs WHERE status = 'Running') AS running,
-       (SELECT coalesce(sum(capacity), 0)::int FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds') AS capacity`,
-    [row.priority_rank, row.created_at, row.id],
-  );
+  const r = await store.queueFigures(db, row, WORKER_LIVE_SECONDS);
   const typical = await typicalDuration(db, null);
   const slots = Math.max(1, r.capacity);
   // Jobs ahead and running share the slots; each takes a typical job's time.
   const waves = Math.floor((r.ahead + r.running) / slots);
-  const earliest = Math.max(Date.now(), new Date(row.run_after as string).getTime());
+  const earliest = Math.max(Date.now(), row.run_after.getTime());
   return { position: r.ahead + 1, startAt: new Date(earliest + waves * typical * 1000) };
 }
 
-/** The job as page 002 shows it. */
-export async function jobView(db: Db, row: Row): Promise<Job> {
-  const progress = row.progress as {
-    percentage?: number;
-    stage?: string;
-    recordsProcessed?: number;
-    totalRecords?: number;
-    warnings?: number;
-    errors?: number;
-  };
-  const usage = row.usage as { memoryBytes?: number; cpuPercent?: number; diskBytes?: number };
-  const started = row.started_at ? new Date(row.started_at as string) : null;
-  const ended = row.ended_at ? new Date(row.ended_at as string) : null;
+/** The job as the job API shows it. */
+export async function jobView(db: Db, row: JobRow): Promise<Job> {
+  const progress = row.progress;
+  const usage = row.usage;
+  const started = row.started_at;
+  const ended = row.ended_at;
   const elapsed = started ? ((ended ?? new Date()).getTime() - started.getTime()) / 1000 : null;
   const estimate = await queueEstimate(db, row);
-  const typical =
-    row.status === 'Queued' || row.status === 'Running' ? await typicalDuration(db, String(row.job_type)) : 0;
+  const typical = row.status === 'Queued' || row.status === 'Running' ? await typicalDuration(db, row.job_type) : 0;
   const percentage = row.status === 'Completed' ? 100 : Math.floor(progress.percentage ?? 0);
   let completion: Date | null = null;
   if (row.status === 'Queued' && estimate) completion = new Date(estimate.startAt.getTime() + typical * 1000);
@@ -447,14 +409,14 @@ export async function jobView(db: Db, row: Row): Promise<Job> {
   const records = progress.recordsProcessed ?? 0;
   const rate = elapsed && elapsed > 0 && records > 0 ? records / elapsed : null;
   return {
-    jobId: String(row.id),
-    projectId: String(row.project_id),
-    jobType: row.job_type as JobType,
-    jobName: String(row.name),
-    jobDescription: (row.description as string | null) ?? null,
-    status: row.status as Job['status'],
-    statusReason: (row.status_reason as string | null) ?? null,
-    priority: row.priority as Priority,
+    jobId: row.id,
+    projectId: row.project_id,
+    jobType: row.job_type,
+    jobName: row.name,
+    jobDescription: row.description,
+    status: row.status,
+    statusReason: row.status_reason,
+    priority: row.priority,
     queuePosition: estimate?.position ?? null,
     progress: {
       percentage,
@@ -464,15 +426,15 @@ export async function jobView(db: Db, row: Row): Promise<Job> {
       elapsedSeconds: elapsed,
     },
     resource: {
-      resourceType: row.resource_type as ResourceType,
-      resourceId: String(row.resource_id),
-      resourceName: String(row.resource_name ?? ''),
+      resourceType: row.resource_type,
+      resourceId: row.resource_id,
+      resourceName: row.resource_name ?? '',
     },
     execution: {
       startTime: isoOrNull(row.started_at),
       endTime: isoOrNull(row.ended_at),
-      submittedBy: String(row.submitted_by),
-      executionNode: (row.worker_id as string | null) ?? null,
+      submittedBy: row.submitted_by,
+      executionNode: row.worker_id,
       memoryUsage: usage.memoryBytes ? describeBytes(usage.memoryBytes) : null,
       memoryBytes: usage.memoryBytes ?? null,
       cpuUsage: usage.cpuPercent !== undefined ? `${Math.round(usage.cpuPercent)}%` : null,
@@ -488,34 +450,34 @@ export async function jobView(db: Db, row: Row): Promise<Job> {
       averageProcessingRate: rate === null ? null : `${Math.round(rate)} records/second`,
       recordsPerSecond: rate,
     },
-    error: (row.error as Job['error']) ?? null,
-    parameters: row.parameters as Record<string, unknown>,
-    scheduling: row.scheduling as Job['scheduling'],
-    notifications: row.notifications as Job['notifications'],
-    notificationLog: row.notified as Job['notificationLog'],
-    retryOf: (row.retry_of as string | null) ?? null,
-    retryReason: (row.retry_reason as string | null) ?? null,
+    error: row.error,
+    parameters: row.parameters,
+    scheduling: row.scheduling,
+    notifications: row.notifications,
+    notificationLog: row.notified,
+    retryOf: row.retry_of,
+    retryReason: row.retry_reason,
     dateCreated: iso(row.created_at),
     lastUpdated: iso(row.updated_at),
   };
 }
 
-/** The submit answer of page 002. */
-async function submittedView(db: Db, row: Row): Promise<JobSubmitted> {
+/** The answer to a submit. */
+async function submittedView(db: Db, row: JobRow): Promise<JobSubmitted> {
   const estimate = await queueEstimate(db, row);
-  const typical = await typicalDuration(db, String(row.job_type));
+  const typical = await typicalDuration(db, row.job_type);
   return {
-    jobId: String(row.id),
-    jobType: row.job_type as JobType,
-    status: row.status as JobSubmitted['status'],
+    jobId: row.id,
+    jobType: row.job_type,
+    status: row.status,
     queuePosition: estimate?.position ?? null,
     estimatedStartTime: estimate ? estimate.startAt.toISOString() : isoOrNull(row.started_at),
     estimatedDuration: describeSeconds(typical),
     estimatedDurationSeconds: typical,
-    jobName: String(row.name),
-    priority: row.priority as Priority,
+    jobName: row.name,
+    priority: row.priority,
     dateSubmitted: iso(row.created_at),
-    submittedBy: String(row.submitted_by),
+    submittedBy: row.submitted_by,
   };
 }
 
@@ -533,39 +495,26 @@ export async function listJobs(
   },
   paging: PageRequest,
 ): Promise<JobList> {
-  const where = ['project_id = $1'];
-  const params: unknown[] = [scope.projectId];
-  const add = (sql: string, value: unknown) => {
-    params.push(value);
-    where.push(sql.replace('?', `$${params.length}`));
+  const filter = {
+    status: filters.status,
+    jobType: filters.jobType,
+    priority: filters.priority,
+    submittedBy: filters.submittedBy,
+    dateFrom: filters.dateFrom ? new Date(filters.dateFrom) : undefined,
+    dateTo: filters.dateTo ? new Date(filters.dateTo) : undefined,
   };
-  if (filters.jobType) add('job_type = ?', filters.jobType);
-  if (filters.priority) add('priority = ?', filters.priority);
-  if (filters.submittedBy) add('submitted_by = ?', filters.submittedBy);
-  if (filters.dateFrom) add('created_at >= ?', new Date(filters.dateFrom));
-  if (filters.dateTo) add('created_at <= ?', new Date(filters.dateTo));
-  const [counts] = await db.query<Record<string, number>>(
-    `SELECT count(*)::int AS total,
-       count(*) FILTER (WHERE status = 'Running')::int AS running, count(*) FILTER (WHERE status = 'Queued')::int AS queued,
-       count(*) FILTER (WHERE status = 'Completed')::int AS completed, count(*) FILTER (WHERE status = 'Failed')::int AS failed,
-       count(*) FILTER (WHERE status = 'Cancelled')::int AS cancelled
-     FROM jobs WHERE ${where.join(' AND ')}`,
-    params,
-  );
-  if (filters.status) add('status = ?', filters.status);
+  const offset = (paging.page - 1) * paging.pageSize;
+  const { rows, counts } = await store.jobsOf(db, scope.projectId, filter, paging.pageSize, offset);
+  const byStatus = {
+    Running: 'running',
+    Queued: 'queued',
+    Completed: 'completed',
+    Failed: 'failed',
+    Cancelled: 'cancelled',
+  };
   const totalCount = filters.status
-    ? Number(
-        counts[
-          { Running: 'running', Queued: 'queued', Completed: 'completed', Failed: 'failed', Cancelled: 'cancelled' }[
-            filters.status
-          ]!
-        ],
-      )
+    ? counts[byStatus[filters.status as JobRow['status']] as keyof typeof counts]
     : counts.total;
-  const rows = await db.query(
-    `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-    [...params, paging.pageSize, (paging.page - 1) * paging.pageSize],
-  );
   const jobs = await Promise.all(
     rows.map(async (row) => {
       const view = await jobView(db, row);
@@ -617,29 +566,15 @@ export async function cancelJob(db: Db, queue: JobQueue, scope: Scope, jobId: st
     at: new Date().toISOString(),
   };
   const row = await db.transaction(async (tx) => {
-    const [current] = await tx.query('SELECT * FROM jobs WHERE id = $1 AND project_id = $2 FOR UPDATE', [
-      jobId,
-      scope.projectId,
-    ]);
-    if (!current) throw new NotFoundError('Job', 'JobId', jobId);
+    const current = await store.findJob(tx, scope.projectId, jobId, true);
+    if (!current) throw new NotFoundError('JOB_NOT_FOUND', 'JobId', jobId);
     if (current.status !== 'Queued' && current.status !== 'Running') {
-      throw new ConflictError('Job has finished', `The job is ${String(current.status)} and cannot be cancelled.`, {
+      throw new ConflictError('JOB_FINISHED', `The job is ${current.status} and cannot be cancelled.`, {
         JobId: jobId,
         CurrentStatus: current.status,
       });
     }
-    const [updated] = await tx.query(
-      `UPDATE jobs SET status = 'Cancelled', status_reason = $2, cancel_request = $3, ended_at = now(), updated_at = now()
-       WHERE id = $1 RETURNING *`,
-      [jobId, reason, JSON.stringify(request)],
-    );
-    if (current.execution_id) {
-      await tx.query(
-        `UPDATE executions SET status = 'Cancelled', ended_at = now() WHERE id = $1 AND status = 'Running'`,
-        [current.execution_id],
-      );
-    }
-    return updated;
+    return lifecycle.jobCancelled(tx, current, request);
   });
   // Off the queue if it had not started; a running job's worker sees the row and stops.
   await queue.cancel(jobId);
@@ -655,33 +590,33 @@ export async function retryJob(db: Db, queue: JobQueue, scope: Scope, jobId: str
   const original = await requireJob(db, scope, jobId);
   if (original.status !== 'Failed' && original.status !== 'Cancelled') {
     throw new ConflictError(
-      'Job cannot be retried',
-      `Only Failed or Cancelled jobs can be retried; this one is ${String(original.status)}.`,
+      'JOB_NOT_RETRYABLE',
+      `Only Failed or Cancelled jobs can be retried; this one is ${original.status}.`,
       { JobId: jobId, CurrentStatus: original.status },
     );
   }
   if (body.updatedParameters && !body.modifyParameters) {
-    throw new InvalidError('Validation failed', 'updatedParameters apply only with modifyParameters: true.', [
+    throw new InvalidError('VALIDATION_FAILED', 'updatedParameters apply only with modifyParameters: true.', [
       { field: 'body.modifyParameters', message: 'must be true when updatedParameters is given' },
     ]);
   }
   const parameters = {
-    ...(original.parameters as Record<string, unknown>),
+    ...original.parameters,
     ...(body.modifyParameters ? (body.updatedParameters ?? {}) : {}),
   };
-  const scheduling = original.scheduling as JobSubmit['scheduling'] & { timeoutMinutes: number };
+  const scheduling = original.scheduling;
   // A retry runs now; `timeoutMinutes` among the updated parameters also sets its timeout.
   const timeout =
     typeof parameters.timeoutMinutes === 'number' ? parameters.timeoutMinutes : scheduling?.timeoutMinutes;
   const request: JobSubmit = {
-    jobName: String(original.name),
-    jobDescription: (original.description as string | null) ?? null,
-    jobType: original.job_type as JobType,
-    priority: body.priority ?? (original.priority as Priority),
-    resource: { resourceType: original.resource_type as ResourceType, resourceId: String(original.resource_id) },
+    jobName: original.name,
+    jobDescription: original.description,
+    jobType: original.job_type,
+    priority: body.priority ?? original.priority,
+    resource: { resourceType: original.resource_type, resourceId: original.resource_id },
     parameters,
     scheduling: { executeImmediately: true, timeoutMinutes: timeout },
-    notifications: original.notifications as JobSubmit['notifications'],
+    notifications: original.notifications,
   };
   const row = await createJob(db, queue, {
     scope,
@@ -702,7 +637,7 @@ const OUTPUT_KINDS: Record<string, string[]> = {
   visualizations: ['ProcessMap'],
 };
 
-/** The results of a finished job (page 002); 409 while it is queued or running. */
+/** The results of a finished job; 409 while it is queued or running. */
 export async function getJobResults(
   db: Db,
   scope: Scope,
@@ -713,7 +648,7 @@ export async function getJobResults(
   const row = await requireJob(db, scope, jobId);
   if (row.status === 'Queued' || row.status === 'Running') {
     throw new ConflictError(
-      'Job has not finished',
+      'JOB_NOT_FINISHED',
       'Results are available once the job is Completed, Failed or Cancelled.',
       { JobId: jobId, CurrentStatus: row.status },
     );
@@ -730,14 +665,13 @@ export async function getJobResults(
   });
   const include = query.includeArtifacts !== false;
   const primary = include ? stored.find((o) => o.role === 'primary') : undefined;
-  const progress = row.progress as { recordsProcessed?: number; totalRecords?: number; warnings?: number };
-  const quality =
-    (row.quality as { validRecords?: number; totalRecords?: number; warnings?: unknown[] } | null) ?? null;
-  const started = row.started_at ? new Date(row.started_at as string).getTime() : null;
-  const ended = new Date(row.ended_at as string).getTime();
-  const created = new Date(row.created_at as string).getTime();
+  const progress = row.progress;
+  const quality = row.quality as { validRecords?: number; totalRecords?: number; warnings?: unknown[] } | null;
+  const started = row.started_at?.getTime() ?? null;
+  const ended = row.ended_at!.getTime();
+  const created = row.created_at.getTime();
   const seconds = started === null ? 0 : (ended - started) / 1000;
-  const usage = row.usage as { cpuSeconds?: number; peakMemoryBytes?: number };
+  const usage = row.usage;
   const result: JobResults = {
     jobId,
     status: row.status as JobResults['status'],
@@ -776,14 +710,7 @@ export async function getJobResults(
         duplicatesRemoved: 0,
         invalidRecords: (quality?.totalRecords ?? 0) - (quality?.validRecords ?? 0),
       },
-      processingErrors: row.error
-        ? [
-            {
-              type: String((row.error as { errorType: string }).errorType),
-              message: String((row.error as { message: string }).message),
-            },
-          ]
-        : [],
+      processingErrors: row.error ? [{ type: row.error.errorType, message: row.error.message }] : [],
       warnings: (quality?.warnings as { type: string; message: string; count: number }[] | undefined) ?? [],
     };
   }
@@ -792,31 +719,10 @@ export async function getJobResults(
 
 // --- system status ------------------------------------------------------------------------------
 
-/** A worker silent this long is shown Inactive. */
-const INACTIVE_AFTER_SECONDS = 30;
-
 /** Workers (shared by all tenants) and the tenant's queue and performance figures, from the store. */
 export async function systemStatus(db: Db, tenantId: string, diskAvailableBytes: number) {
-  const workers = await db.query(
-    `SELECT *, heartbeat_at > now() - make_interval(secs => $1) AS alive FROM workers
-     WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '1 hour' ORDER BY started_at`,
-    [INACTIVE_AFTER_SECONDS],
-  );
-  const [q] = await db.query<Record<string, number | null>>(
-    `SELECT count(*) FILTER (WHERE status = 'Queued')::int AS queued,
-       count(*) FILTER (WHERE status = 'Queued' AND priority = 'Critical')::int AS critical,
-       count(*) FILTER (WHERE status = 'Queued' AND priority = 'High')::int AS high,
-       count(*) FILTER (WHERE status = 'Queued' AND priority = 'Normal')::int AS normal,
-       count(*) FILTER (WHERE status = 'Queued' AND priority = 'Low')::int AS low,
-       avg(extract(epoch FROM started_at - run_after)) FILTER (WHERE started_at > now() - interval '1 day')::float8 AS wait_s,
-       count(*) FILTER (WHERE status = 'Completed' AND ended_at >= date_trunc('day', now()))::int AS completed_today,
-       avg(extract(epoch FROM ended_at - started_at)) FILTER (WHERE status = 'Completed' AND ended_at > now() - interval '1 day')::float8 AS duration_s,
-       count(*) FILTER (WHERE status IN ('Completed', 'Failed') AND ended_at > now() - interval '1 day')::int AS finished_day,
-       count(*) FILTER (WHERE status = 'Completed' AND ended_at > now() - interval '1 day')::int AS completed_day,
-       count(*) FILTER (WHERE status = 'Completed' AND ended_at > now() - interval '1 hour')::int AS completed_hour
-     FROM jobs WHERE tenant_id = $1`,
-    [tenantId],
-  );
+  const workers = await recentWorkers(db, WORKER_LIVE_SECONDS);
+  const q = await store.tenantQueueFigures(db, tenantId);
   const active = workers.filter((w) => w.alive);
   const capacity = active.reduce((n, w) => n + Number(w.capacity), 0);
   const duration = q.duration_s ?? DEFAULT_DURATION_SECONDS;

@@ -1,4 +1,3 @@
-import type { Row } from '../store/db';
 import { ConflictError } from './errors';
 import type { Scope } from './scope';
 
@@ -7,7 +6,7 @@ import type { Scope } from './scope';
  * least by 1 ms), so two updates in the same millisecond still tell each other apart.
  */
 
-/** The resource an update is about, for the 409 body of page 003. */
+/** The resource an update is about, for the 409 body of a stale update. */
 export interface Locked {
   /** `Notebook`, `Block`, `Investigation`. */
   resource: string;
@@ -15,32 +14,26 @@ export interface Locked {
   /** The path segment of the resource's GET, such as `notebook`. */
   pathSegment: string;
   /** The stored row: its `modified_at` and `modified_by`. */
-  row: Row;
+  row: { modified_at: Date; modified_by: string | null };
 }
 
 /**
- * Refuses an update whose `dateModified` is not the stored one with page 003's 409 body; an
+ * Refuses an update whose `dateModified` is not the stored one with a 409 naming both dates; an
  * update without `dateModified` opts out of the check.
  */
 export function checkNotStale(scope: Scope, sent: string | null | undefined, locked: Locked): void {
   if (sent === undefined || sent === null) return;
-  if (new Date(sent).getTime() === toDate(locked.row.modified_at).getTime()) return;
-  throw new ConflictError('CONFLICT', `${locked.resource} was modified by another user since you last fetched it`, {
+  if (new Date(sent).getTime() === locked.row.modified_at.getTime()) return;
+  throw new ConflictError('STALE_UPDATE', `${locked.resource} was modified by another user since you last fetched it`, {
     [`${locked.resource}Id`]: locked.id,
     YourDateModified: sent,
-    CurrentDateModified: toDate(locked.row.modified_at).toISOString(),
-    ModifiedBy: locked.row.modified_by ?? null,
+    CurrentDateModified: locked.row.modified_at.toISOString(),
+    ModifiedBy: locked.row.modified_by,
     Resolution: `GET /api/${scope.tenantId}/${scope.projectId}/${locked.pathSegment}/${locked.id} to fetch current state, then retry`,
   });
 }
 
 /** The `dateModified` of the next change: now, or 1 ms after the current one if the clock lags. */
-export function nextModified(current: unknown): Date {
-  const now = Date.now();
-  const previous = toDate(current).getTime();
-  return new Date(Math.max(now, previous + 1));
-}
-
-function toDate(value: unknown): Date {
-  return value instanceof Date ? value : new Date(String(value));
+export function nextModified(current: Date): Date {
+  return new Date(Math.max(Date.now(), current.getTime() + 1));
 }

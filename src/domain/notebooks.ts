@@ -13,11 +13,15 @@ import type {
   StandardNotebookUpdate,
 } from '../api/types';
 import type { ContractSchemas } from '../api/schemas';
-import type { Db, Row } from '../store/db';
+import { artifactIdsOfNotebook } from '../store/artifacts';
+import type { Db } from '../store/db';
+import * as store from '../store/notebooks';
 import { problemsFromSchemaErrors } from './schemaProblems';
-import { artifactsWhere, removeArtifactFiles } from './artifacts';
+import { removeArtifactFiles } from './artifacts';
 import { insertBlock, toBlock } from './blocks';
-import { runInThread, ThreadMemoryError } from '../threads/pool';
+import { requireInvestigation, requireNotebook } from './notebookLocks';
+import { requireInstalledKernel } from './runChecks';
+import { runInThread, TaskInputRefused, ThreadMemoryError } from '../threads/pool';
 import { apiCellsJson, cellsChanged, cellsFromInput, NOTEBOOK_LIMITS, toApiCell, type StoredCell } from './cells';
 import { requireDataset } from './datasets';
 import { ConflictError, InvalidError, NotFoundError, TooLargeError } from './errors';
@@ -26,16 +30,8 @@ import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope'
 import { CronExpressionParser } from 'cron-parser';
 import { jupyterTemplate, jupyterTemplateIds, standardTemplate } from './templates';
 
-const STANDARD = 0;
-const JUPYTER = 1;
-
-const BLOCK_COUNT = '(SELECT count(*)::int FROM blocks b WHERE b.notebook_id = n.id) AS block_count';
-const SELECT = `SELECT n.*, ${BLOCK_COUNT} FROM notebooks n`;
-/** Every column but the cells and the notebook metadata, which can be large: reads that do not need them skip them. */
-const LIGHT_COLUMNS = `n.id, n.project_id, n.investigation_id, n.notebook_type, n.name, n.description, n.notebook_order,
-  n.status, n.kernel_type, n.notebook_version, n.integration, n.environment, n.last_execution_seconds, n.last_execution_at,
-  n.execution_count, n.created_at, n.created_by, n.modified_at, n.modified_by, n.schedule_execution,
-  jsonb_array_length(n.cells) AS cell_count, ${BLOCK_COUNT}`;
+const STANDARD = store.NOTEBOOK_TYPE.standard;
+const JUPYTER = store.NOTEBOOK_TYPE.jupyter;
 /** Cells (as JSON text) beyond this size are turned into the answer in a worker thread, and the answer is sent as text. */
 const ANSWER_IN_THREAD_CHARS = 256 * 1024;
 
@@ -52,7 +48,7 @@ export interface NotebookFile {
   originalName: string;
 }
 
-/** Filters of the project's notebook list (page 000). */
+/** Filters of the project's notebook list. */
 export interface NotebookFilters {
   status?: string;
   kernelType?: string;
@@ -75,39 +71,19 @@ export class Notebooks {
 
   /** Refuses a kernelType with no kernelspec here, listing those there are. */
   private async checkKernel(kernelType: string, field: string): Promise<void> {
-    const available = await this.kernelNames();
-    if (!available.includes(kernelType)) {
-      throw new InvalidError(
-        'Kernel not available',
-        `No kernelspec '${kernelType}' is installed; nothing was stored.`,
-        [{ field, message: `must be one of ${available.join(', ') || '(none installed)'}` }],
-        { Available: available },
-      );
-    }
+    requireInstalledKernel(await this.kernelNames(), kernelType, field, 'nothing was stored');
   }
 
   /** The project's notebooks of both types, newest first. */
   async list(scope: Scope, filters: NotebookFilters, paging: PageRequest) {
-    const where = `n.project_id = $1
-      AND ($2::text IS NULL OR n.status = $2)
-      AND ($3::text IS NULL OR n.kernel_type = $3)
-      AND ($4::boolean IS NULL OR COALESCE((n.integration->>'enrichmentMode')::boolean, false) = $4)
-      AND ($5::int IS NULL OR n.notebook_type = $5)`;
-    const args = [
-      scope.projectId,
-      filters.status ?? null,
-      filters.kernelType ?? null,
-      filters.enrichmentMode ?? null,
-      filters.notebookType ?? null,
-    ];
-    const [{ count }] = await this.db.query<{ count: number }>(
-      `SELECT count(*)::int AS count FROM notebooks n WHERE ${where}`,
-      args,
-    );
-    const rows = await this.db.query(
-      `SELECT ${LIGHT_COLUMNS} FROM notebooks n WHERE ${where} ORDER BY n.created_at DESC, n.id LIMIT $6 OFFSET $7`,
-      [...args, paging.pageSize, (paging.page - 1) * paging.pageSize],
-    );
+    const filter = {
+      status: filters.status ?? null,
+      kernelType: filters.kernelType ?? null,
+      enrichmentMode: filters.enrichmentMode ?? null,
+      notebookType: filters.notebookType ?? null,
+    };
+    const offset = (paging.page - 1) * paging.pageSize;
+    const { rows, count } = await store.notebooksOf(this.db, scope.projectId, filter, paging.pageSize, offset);
     return { notebooks: rows.map(toSummary), ...pageInfo(paging, count) };
   }
 
@@ -116,14 +92,10 @@ export class Notebooks {
    * as text; a large notebook's answer is built in a worker thread and comes back as JSON text.
    */
   async get(scope: Scope, id: string): Promise<Notebook | SerialisedAnswer> {
-    const rows = await this.db.query(
-      `SELECT ${LIGHT_COLUMNS}, n.cells::text AS cells_text FROM notebooks n WHERE n.id = $1 AND n.project_id = $2`,
-      [id, scope.projectId],
-    );
-    if (rows.length === 0) throw new NotFoundError('Notebook', 'NotebookId', id);
-    const row = rows[0];
-    if (Number(row.notebook_type) === STANDARD) return toStandard(row);
-    return jupyterAnswer(row, { stored: (row.cells_text as string | null) ?? '[]' });
+    const row = await store.findNotebookCellsAsText(this.db, scope.projectId, id);
+    if (!row) throw new NotFoundError('NOTEBOOK_NOT_FOUND', 'NotebookId', id);
+    if (row.notebook_type === STANDARD) return toStandard(row);
+    return jupyterAnswer(row, { stored: row.cells_text ?? '[]' });
   }
 
   /** Creates a Jupyter notebook from a template's cells followed by `initialCells`. */
@@ -133,7 +105,7 @@ export class Notebooks {
       const template = jupyterTemplate(input.template);
       if (!template) {
         throw new InvalidError(
-          'Unknown template',
+          'UNKNOWN_TEMPLATE',
           `There is no Jupyter template '${input.template}'.`,
           [{ field: 'body.template', message: 'is not a Jupyter template' }],
           { Available: jupyterTemplateIds() },
@@ -182,7 +154,7 @@ export class Notebooks {
     const binding = form.datasetBinding ? form.datasetBinding : null;
     const kernelType = form.kernelType || parsed.kernelName || 'python3';
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(kernelType)) {
-      throw new InvalidError('Validation failed', 'The kernel type is not a valid kernelspec name.', [
+      throw new InvalidError('VALIDATION_FAILED', 'The kernel type is not a valid kernelspec name.', [
         { field: 'body.kernelType', message: 'must match ^[A-Za-z0-9_.-]{1,64}$' },
       ]);
     }
@@ -203,7 +175,7 @@ export class Notebooks {
         cellsJson: parsed.storedCells,
         metadataJson: parsed.metadata,
       });
-      const [row] = await tx.query(`SELECT ${LIGHT_COLUMNS} FROM notebooks n WHERE n.id = $1`, [id]);
+      const row = (await store.findNotebookSummary(tx, id))!;
       const parseResult = {
         nbformat: 4,
         nbformatMinor: parsed.nbformatMinor,
@@ -226,13 +198,13 @@ export class Notebooks {
     if (kernelType) await this.checkKernel(kernelType, 'body.kernelType');
     const { notebook, before, after } = await this.db.transaction(async (tx) => {
       const current = await requireNotebook(tx, scope, id, true);
-      const isStandard = Number(current.notebook_type) === STANDARD;
+      const isStandard = current.notebook_type === STANDARD;
       // The contract's body is a oneOf of both types; check it against this notebook's own type.
       const errors = this.schemas.validate(isStandard ? 'StandardNotebookUpdate' : 'JupyterNotebookUpdate', body);
       if (errors) {
-        const kind = isStandard ? 'a standard notebook (page 003)' : 'a Jupyter notebook (page 000)';
+        const kind = isStandard ? 'a standard notebook' : 'a Jupyter notebook';
         throw new InvalidError(
-          'Validation failed',
+          'VALIDATION_FAILED',
           `The body is not a valid update of ${kind}; nothing was changed.`,
           problemsFromSchemaErrors(errors, 'body'),
         );
@@ -251,26 +223,26 @@ export class Notebooks {
   /** A Jupyter notebook as an nbformat 4 document, with the outputs of its last execution. */
   async ipynb(scope: Scope, id: string): Promise<{ name: string; document: Record<string, unknown> }> {
     const row = await requireNotebook(this.db, scope, id);
-    if (Number(row.notebook_type) !== JUPYTER) {
+    if (row.notebook_type !== JUPYTER) {
       throw new InvalidError(
-        'Not a Jupyter notebook',
+        'NOT_A_JUPYTER_NOTEBOOK',
         'A standard notebook has blocks, not cells; it has no .ipynb form.',
         [{ field: 'path.notebookId', message: 'is a standard notebook' }],
       );
     }
-    const kernel = String(row.kernel_type);
-    const cells = ((row.cells as StoredCell[]) ?? []).map(({ assay: _assay, ...cell }) =>
+    const kernel = row.kernel_type ?? 'python3';
+    const cells = ((row.cells as StoredCell[] | null) ?? []).map(({ assay: _assay, ...cell }) =>
       cell.cell_type === 'code'
         ? { ...cell, outputs: cell.outputs ?? [], execution_count: cell.execution_count ?? null }
         : cell,
     );
     return {
-      name: String(row.name),
+      name: row.name,
       document: {
         nbformat: 4,
         nbformat_minor: 5,
         metadata: {
-          ...((row.nb_metadata as object) ?? {}),
+          ...(row.nb_metadata ?? {}),
           kernelspec: {
             name: kernel,
             display_name: kernel === 'python3' ? 'Python 3' : kernel,
@@ -288,7 +260,7 @@ export class Notebooks {
       const current = await requireNotebook(tx, scope, id, true);
       if (current.status === 'Running') {
         throw new ConflictError(
-          'Notebook is executing',
+          'NOTEBOOK_LOCKED',
           'Cancel the running execution or wait for it to finish, then retry.',
           {
             NotebookId: id,
@@ -296,12 +268,10 @@ export class Notebooks {
           },
         );
       }
-      const files = await artifactsWhere(tx, 'a.execution_id IN (SELECT id FROM executions WHERE notebook_id = $1)', [
-        id,
-      ]);
-      await tx.query('DELETE FROM notebooks WHERE id = $1', [id]);
+      const files = await artifactIdsOfNotebook(tx, id);
+      await store.deleteNotebook(tx, id);
       return {
-        kind: Number(current.notebook_type) === STANDARD ? ('standard' as const) : ('jupyter' as const),
+        kind: current.notebook_type === STANDARD ? ('standard' as const) : ('jupyter' as const),
         artifacts: files,
       };
     });
@@ -313,11 +283,7 @@ export class Notebooks {
   /** The standard notebooks of an investigation in `notebookOrder`. */
   async listInInvestigation(scope: Scope, investigationId: string): Promise<StandardNotebook[]> {
     await requireInvestigation(this.db, scope, investigationId);
-    const rows = await this.db.query(
-      `${SELECT} WHERE n.investigation_id = $1 ORDER BY n.notebook_order, n.created_at, n.id`,
-      [investigationId],
-    );
-    return rows.map(toStandard);
+    return (await store.notebooksOfInvestigation(this.db, investigationId)).map(toStandard);
   }
 
   /** Creates an empty standard notebook at the end of an investigation; names are unique there. */
@@ -342,7 +308,7 @@ export class Notebooks {
     return this.db.transaction(async (tx) => {
       await requireInvestigation(tx, scope, investigationId, true);
       const template = standardTemplate(input.templateId);
-      if (!template) throw new NotFoundError('Template', 'TemplateId', input.templateId);
+      if (!template) throw new NotFoundError('TEMPLATE_NOT_FOUND', 'TemplateId', input.templateId);
       const id = await insertStandard(
         tx,
         scope,
@@ -361,35 +327,34 @@ export class Notebooks {
   async copy(scope: Scope, id: string, input: NotebookCopy): Promise<Notebook> {
     return this.db.transaction(async (tx) => {
       const source = await requireNotebook(tx, scope, id);
-      if (Number(source.notebook_type) === JUPYTER) {
+      if (source.notebook_type === JUPYTER) {
         if (input.destinationInvestigationId) {
-          throw new InvalidError('Validation failed', 'A Jupyter notebook does not belong to an investigation.', [
+          throw new InvalidError('VALIDATION_FAILED', 'A Jupyter notebook does not belong to an investigation.', [
             { field: 'body.destinationInvestigationId', message: 'must be absent for a Jupyter notebook' },
           ]);
         }
         const copyId = await insertJupyter(tx, scope, {
-          name: input.name ?? `Copy of ${String(source.name)}`,
-          description: (source.description as string | null) ?? null,
-          kernelType: String(source.kernel_type),
+          name: input.name ?? `Copy of ${source.name}`,
+          description: source.description,
+          kernelType: source.kernel_type ?? 'python3',
           integration: source.integration as JupyterNotebookCreate['integration'],
           environment: source.environment as JupyterNotebookCreate['environment'],
-          cellsJson: JSON.stringify(((source.cells as StoredCell[]) ?? []).map(freshCell)),
+          cellsJson: JSON.stringify(((source.cells as StoredCell[] | null) ?? []).map(freshCell)),
           metadataJson: JSON.stringify(source.nb_metadata ?? {}),
         });
         return toJupyter(await requireNotebook(tx, scope, copyId));
       }
-      const destination = input.destinationInvestigationId ?? String(source.investigation_id);
+      const destination = input.destinationInvestigationId ?? source.investigation_id!;
       await requireInvestigation(tx, scope, destination, true);
-      const name = input.name ?? (await freeCopyName(tx, destination, String(source.name)));
-      const copyId = await insertStandard(tx, scope, destination, name, (source.description as string | null) ?? null);
-      const blocks = await tx.query('SELECT * FROM blocks WHERE notebook_id = $1 ORDER BY block_order', [id]);
-      for (const b of blocks) {
+      const name = input.name ?? (await freeCopyName(tx, destination, source.name));
+      const copyId = await insertStandard(tx, scope, destination, name, source.description);
+      for (const b of await store.blocksOf(tx, id)) {
         await insertBlock(tx, scope, copyId, {
-          blockType: String(b.block_type),
-          blockTitle: String(b.title),
-          blockDescription: (b.description as string | null) ?? null,
-          isDisabled: Boolean(b.is_disabled),
-          configurationText: String(b.configuration),
+          blockType: b.block_type,
+          blockTitle: b.title,
+          blockDescription: b.description,
+          isDisabled: b.is_disabled,
+          configurationText: b.configuration,
         });
       }
       return withBlocks(tx, toStandard(await requireNotebook(tx, scope, copyId)));
@@ -400,46 +365,11 @@ export class Notebooks {
   async url(scope: Scope, id: string): Promise<NotebookUrl> {
     const row = await requireNotebook(this.db, scope, id);
     const relativePath =
-      Number(row.notebook_type) === STANDARD
-        ? `/investigation/${scope.tenantId}/${scope.projectId}/${String(row.investigation_id)}/notebook/${id}`
+      row.notebook_type === STANDARD
+        ? `/investigation/${scope.tenantId}/${scope.projectId}/${row.investigation_id}/notebook/${id}`
         : `/notebook/${scope.tenantId}/${scope.projectId}/${id}`;
     return { notebookId: id, url: this.publicUrl + relativePath, relativePath, expiresAt: null };
   }
-}
-
-/**
- * Locks a standard notebook of the project for a block change (or just checks it exists), so
- * that concurrent block changes of one notebook keep `blockOrder` without gaps.
- */
-export async function lockStandardNotebook(tx: Db, scope: Scope, id: string, forUpdate: boolean): Promise<Row> {
-  const row = await requireNotebook(tx, scope, id, forUpdate);
-  if (Number(row.notebook_type) !== STANDARD) {
-    throw new InvalidError(
-      'Not a standard notebook',
-      'Blocks belong to standard notebooks; this is a Jupyter notebook.',
-      [],
-      { NotebookId: id },
-    );
-  }
-  return row;
-}
-
-async function requireNotebook(db: Db, scope: Scope, id: string, forUpdate = false): Promise<Row> {
-  const rows = await db.query(`${SELECT} WHERE n.id = $1 AND n.project_id = $2${forUpdate ? ' FOR UPDATE OF n' : ''}`, [
-    id,
-    scope.projectId,
-  ]);
-  if (rows.length === 0) throw new NotFoundError('Notebook', 'NotebookId', id);
-  return rows[0];
-}
-
-async function requireInvestigation(db: Db, scope: Scope, id: string, forUpdate = false): Promise<void> {
-  // Locking the investigation serialises name checks and `notebookOrder` of concurrent creates.
-  const rows = await db.query(
-    `SELECT id FROM investigations WHERE id = $1 AND project_id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
-    [id, scope.projectId],
-  );
-  if (rows.length === 0) throw new NotFoundError('Investigation', 'InvestigationId', id);
 }
 
 async function checkBinding(db: Db, scope: Scope, datasetId: string | null | undefined): Promise<void> {
@@ -448,7 +378,7 @@ async function checkBinding(db: Db, scope: Scope, datasetId: string | null | und
     await requireDataset(db, scope, datasetId);
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
-    throw new InvalidError('Validation failed', 'The bound dataset does not exist in this project.', [
+    throw new InvalidError('VALIDATION_FAILED', 'The bound dataset does not exist in this project.', [
       { field: 'body.integration.datasetBinding', message: `dataset ${datasetId} does not exist in this project` },
     ]);
   }
@@ -461,30 +391,26 @@ async function insertStandard(
   name: string,
   description: string | null,
 ): Promise<string> {
-  const taken = await tx.query('SELECT 1 FROM notebooks WHERE investigation_id = $1 AND lower(name) = lower($2)', [
-    investigationId,
-    name,
-  ]);
-  if (taken.length > 0) {
-    // Page 003 answers a taken name with 400 and this message.
+  if (await store.nameTaken(tx, investigationId, name)) {
+    // A taken name answers 400 with the catalogue's summary, as clients of the notebook API expect.
     throw new InvalidError(
-      'Failed to create notebook. The name may already exist in this investigation.',
+      'NOTEBOOK_NAME_TAKEN',
       `A notebook named '${name}' already exists in this investigation.`,
       [{ field: 'body.name', message: 'is already used in this investigation' }],
       { InvestigationId: investigationId },
     );
   }
-  const [{ next }] = await tx.query<{ next: number }>(
-    'SELECT COALESCE(max(notebook_order), 0) + 1 AS next FROM notebooks WHERE investigation_id = $1',
-    [investigationId],
-  );
   const id = randomUUID();
-  const now = new Date();
-  await tx.query(
-    `INSERT INTO notebooks (id, project_id, investigation_id, notebook_type, name, description, notebook_order, created_at, created_by, modified_at)
-     VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $8, $7)`,
-    [id, scope.projectId, investigationId, name, description, Number(next), now, scope.actor],
-  );
+  await store.insertStandardNotebook(tx, {
+    id,
+    project_id: scope.projectId,
+    investigation_id: investigationId,
+    name,
+    description,
+    notebook_order: await store.nextNotebookOrder(tx, investigationId),
+    created_at: new Date(),
+    created_by: scope.actor,
+  });
   return id;
 }
 
@@ -515,100 +441,83 @@ async function insertJupyter(
     packages: nb.environment?.packages ?? [],
     customLibraries: nb.environment?.customLibraries ?? [],
   };
-  await tx.query(
-    `INSERT INTO notebooks (id, project_id, notebook_type, name, description, kernel_type, integration, environment, cells, nb_metadata,
-       created_at, created_by, modified_at)
-     VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)`,
-    [
-      id,
-      scope.projectId,
-      nb.name,
-      nb.description,
-      nb.kernelType,
-      JSON.stringify(integration),
-      JSON.stringify(environment),
-      nb.cellsJson,
-      nb.metadataJson,
-      now,
-      scope.actor,
-    ],
-  );
+  await store.insertJupyterNotebook(tx, {
+    id,
+    project_id: scope.projectId,
+    name: nb.name,
+    description: nb.description,
+    kernel_type: nb.kernelType,
+    integration,
+    environment,
+    cellsJson: nb.cellsJson,
+    metadataJson: nb.metadataJson,
+    created_at: now,
+    created_by: scope.actor,
+  });
   return id;
 }
 
 async function updateStandard(
   tx: Db,
   scope: Scope,
-  current: Row,
+  current: store.NotebookView,
   body: StandardNotebookUpdate,
   modifiedAt: Date,
 ): Promise<void> {
-  if (body.name.toLowerCase() !== String(current.name).toLowerCase()) {
-    await tx.query('SELECT id FROM investigations WHERE id = $1 FOR UPDATE', [current.investigation_id]);
-    const taken = await tx.query(
-      'SELECT 1 FROM notebooks WHERE investigation_id = $1 AND lower(name) = lower($2) AND id <> $3',
-      [current.investigation_id, body.name, current.id],
-    );
-    if (taken.length > 0) {
+  if (body.name.toLowerCase() !== current.name.toLowerCase()) {
+    await requireInvestigation(tx, scope, current.investigation_id!, true);
+    if (await store.nameTaken(tx, current.investigation_id!, body.name, current.id)) {
       throw new InvalidError(
-        'Validation failed',
+        'NOTEBOOK_NAME_TAKEN',
         `A notebook named '${body.name}' already exists in this investigation.`,
         [{ field: 'body.name', message: 'is already used in this investigation' }],
+        {},
+        'Validation failed', // a rename is no creation: the creation's summary would mislead
       );
     }
   }
   const schedule =
     body.scheduleExecution !== undefined
       ? checkCron(body.scheduleExecution, 'body.scheduleExecution')
-      : (current.schedule_execution as string | null);
-  await tx.query(
-    `UPDATE notebooks SET name = $2, description = $3, notebook_order = $4, modified_at = $5, modified_by = $6,
-       schedule_execution = $7 WHERE id = $1`,
-    [
-      current.id,
-      body.name,
-      body.description !== undefined ? body.description : current.description,
-      body.notebookOrder ?? current.notebook_order,
-      modifiedAt,
-      scope.actor,
-      schedule,
-    ],
-  );
+      : current.schedule_execution;
+  await store.updateStandardNotebook(tx, {
+    id: current.id,
+    name: body.name,
+    description: body.description !== undefined ? (body.description ?? null) : current.description,
+    notebook_order: body.notebookOrder ?? current.notebook_order,
+    modified_at: modifiedAt,
+    modified_by: scope.actor,
+    schedule_execution: schedule,
+  });
 }
 
 async function updateJupyter(
   tx: Db,
   scope: Scope,
-  current: Row,
+  current: store.NotebookView,
   body: JupyterNotebookUpdate,
   modifiedAt: Date,
 ): Promise<void> {
-  const integration = { ...(current.integration as object), ...(body.integration ?? {}) };
+  const integration = { ...current.integration, ...(body.integration ?? {}) };
   checkCron(body.integration?.scheduleExecution, 'body.integration.scheduleExecution');
   await checkBinding(tx, scope, body.integration?.datasetBinding);
-  const environment = { ...(current.environment as object), ...(body.environment ?? {}) };
-  delete (environment as { pythonVersion?: unknown }).pythonVersion;
-  const oldCells = (current.cells as StoredCell[]) ?? [];
+  const environment = { ...current.environment, ...(body.environment ?? {}) };
+  delete environment.pythonVersion;
+  const oldCells = (current.cells as StoredCell[] | null) ?? [];
   const cells = body.cells ? cellsFromInput(body.cells, oldCells) : oldCells;
-  const version = cellsChanged(oldCells, cells)
-    ? bumpVersion(String(current.notebook_version))
-    : String(current.notebook_version);
-  await tx.query(
-    `UPDATE notebooks SET name = $2, description = $3, kernel_type = $4, integration = $5, environment = $6, cells = $7,
-       notebook_version = $8, modified_at = $9, modified_by = $10 WHERE id = $1`,
-    [
-      current.id,
-      body.notebookName ?? current.name,
-      body.notebookDescription !== undefined ? body.notebookDescription : current.description,
-      body.kernelType ?? current.kernel_type,
-      JSON.stringify(integration),
-      JSON.stringify(environment),
-      JSON.stringify(cells),
-      version,
-      modifiedAt,
-      scope.actor,
-    ],
-  );
+  const version = cellsChanged(oldCells, cells) ? bumpVersion(current.notebook_version) : current.notebook_version;
+  await store.updateJupyterNotebook(tx, {
+    id: current.id,
+    name: body.notebookName ?? current.name,
+    description: body.notebookDescription !== undefined ? (body.notebookDescription ?? null) : current.description,
+    kernel_type: body.kernelType ?? current.kernel_type,
+    integration,
+    environment,
+    cells,
+    notebook_version: version,
+    modified_at: modifiedAt,
+    modified_by: scope.actor,
+  });
 }
 
 /** A change of cells is a new patch version: 1.3.2 becomes 1.3.3. */
@@ -619,11 +528,7 @@ function bumpVersion(version: string): string {
 
 async function freeCopyName(tx: Db, investigationId: string, name: string): Promise<string> {
   const base = `Copy of ${name}`;
-  const rows = await tx.query<{ name: string }>(
-    'SELECT name FROM notebooks WHERE investigation_id = $1 AND lower(name) LIKE lower($2)',
-    [investigationId, `${base}%`],
-  );
-  const taken = new Set(rows.map((r) => r.name.toLowerCase()));
+  const taken = new Set((await store.namesStartingWith(tx, investigationId, base)).map((n) => n.toLowerCase()));
   if (!taken.has(base.toLowerCase())) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base} (${i})`.toLowerCase())) return `${base} (${i})`;
 }
@@ -637,74 +542,75 @@ function freshCell(cell: StoredCell): StoredCell {
 }
 
 async function withBlocks(tx: Db, notebook: StandardNotebook): Promise<StandardNotebook> {
-  const blocks = await tx.query('SELECT * FROM blocks WHERE notebook_id = $1 ORDER BY block_order', [
-    notebook.notebookId,
-  ]);
-  return { ...notebook, blocks: blocks.map(toBlock) };
+  return { ...notebook, blocks: (await store.blocksOf(tx, notebook.notebookId)).map(toBlock) };
 }
 
-function toNotebook(row: Row): Notebook {
-  return Number(row.notebook_type) === STANDARD ? toStandard(row) : toJupyter(row);
+function toNotebook(row: store.NotebookView): Notebook {
+  return row.notebook_type === STANDARD ? toStandard(row) : toJupyter(row);
 }
 
-function toStandard(row: Row): StandardNotebook {
+function toStandard(row: store.NotebookHead): StandardNotebook {
   return {
-    notebookId: String(row.id),
-    investigationId: String(row.investigation_id),
-    name: String(row.name),
-    description: (row.description as string | null) ?? null,
+    notebookId: row.id,
+    investigationId: row.investigation_id!,
+    name: row.name,
+    description: row.description,
     dateCreated: iso(row.created_at),
     dateModified: iso(row.modified_at),
-    createdBy: String(row.created_by),
-    modifiedBy: (row.modified_by as string | null) ?? null,
+    createdBy: row.created_by,
+    modifiedBy: row.modified_by,
     notebookType: STANDARD,
-    notebookOrder: Number(row.notebook_order),
-    lastExecutionDuration: Number(row.last_execution_seconds),
-    blockCount: Number(row.block_count ?? 0),
-    scheduleExecution: (row.schedule_execution as string | null) ?? null,
+    notebookOrder: row.notebook_order,
+    lastExecutionDuration: row.last_execution_seconds,
+    blockCount: row.block_count,
+    scheduleExecution: row.schedule_execution,
   };
 }
 
 /** The cron a notebook runs on, whichever its type: the standard column or the Jupyter integration. */
-function scheduleOf(row: Row): string | null {
-  const integration = row.integration as { scheduleExecution?: string | null } | null;
-  return (row.schedule_execution as string | null) ?? integration?.scheduleExecution ?? null;
+function scheduleOf(row: store.NotebookRow): string | null {
+  return row.schedule_execution ?? row.integration?.scheduleExecution ?? null;
 }
 
-/** A cron expression as the scheduler reads it (UTC; five fields, or six with seconds), or a 400. */
+/**
+ * What is wrong with a cron expression as the scheduler reads it (UTC; five fields, or six with
+ * seconds first), or null when it can be used.
+ */
+export function cronProblem(cron: string): string | null {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) return 'must have five fields, or six with seconds first';
+  try {
+    CronExpressionParser.parse(cron, { tz: 'UTC', strict: false });
+  } catch (err) {
+    return `is not a valid cron expression: ${(err as Error).message}`;
+  }
+  return null;
+}
+
+/** A cron expression as the scheduler reads it, trimmed, or a 400 saying what is wrong with it. */
 function checkCron(cron: string | null | undefined, field: string): string | null {
   if (cron === undefined || cron === null) return null;
-  const fields = cron.trim().split(/\s+/);
-  let problem: string | null =
-    fields.length === 5 || fields.length === 6 ? null : 'must have five fields, or six with seconds first';
-  if (!problem) {
-    try {
-      CronExpressionParser.parse(cron, { tz: 'UTC', strict: false });
-    } catch (err) {
-      problem = `is not a valid cron expression: ${(err as Error).message}`;
-    }
-  }
+  const problem = cronProblem(cron);
   if (problem)
-    throw new InvalidError('Validation failed', `The schedule '${cron}' cannot be used; nothing was changed.`, [
+    throw new InvalidError('VALIDATION_FAILED', `The schedule '${cron}' cannot be used; nothing was changed.`, [
       { field, message: problem },
     ]);
   return cron.trim();
 }
 
-function toJupyter(row: Row): JupyterNotebook {
-  const environment =
-    (row.environment as { packages?: string[]; customLibraries?: string[]; pythonVersion?: string }) ?? {};
+function toJupyter(row: store.NotebookHead & { cells?: unknown[] | null }): JupyterNotebook {
+  const environment = row.environment ?? {};
   return {
-    notebookId: String(row.id),
-    projectId: String(row.project_id),
+    notebookId: row.id,
+    projectId: row.project_id,
     notebookType: JUPYTER,
-    notebookName: String(row.name),
-    notebookDescription: (row.description as string | null) ?? null,
-    notebookVersion: String(row.notebook_version),
-    kernelType: String(row.kernel_type),
-    status: row.status as JupyterNotebook['status'],
+    notebookName: row.name,
+    notebookDescription: row.description,
+    notebookVersion: row.notebook_version,
+    kernelType: row.kernel_type ?? 'python3',
+    status: row.status,
     integration: row.integration as JupyterNotebook['integration'],
-    cells: ((row.cells as StoredCell[]) ?? []).map(toApiCell),
+    cells: ((row.cells as StoredCell[] | null | undefined) ?? []).map(toApiCell),
     environment: {
       pythonVersion: environment.pythonVersion ?? null,
       packages: environment.packages ?? [],
@@ -712,9 +618,9 @@ function toJupyter(row: Row): JupyterNotebook {
     },
     dateCreated: iso(row.created_at),
     dateModified: iso(row.modified_at),
-    createdBy: String(row.created_by),
+    createdBy: row.created_by,
     lastExecutionDate: isoOrNull(row.last_execution_at),
-    executionCount: Number(row.execution_count),
+    executionCount: row.execution_count,
   };
 }
 
@@ -724,7 +630,7 @@ function toJupyter(row: Row): JupyterNotebook {
  * thread and sent as text, so that no request parses and serialises megabytes on the service's thread.
  */
 async function jupyterAnswer(
-  row: Row,
+  row: store.NotebookSummaryRow,
   cells: { stored: string } | { api: Uint8Array },
   extra: Partial<JupyterNotebook> = {},
 ): Promise<JupyterNotebook | SerialisedAnswer> {
@@ -748,25 +654,28 @@ async function readIpynbOffThread(file: string) {
   try {
     return await runInThread('readIpynb', { file }, 'import');
   } catch (err) {
+    if (err instanceof TaskInputRefused) {
+      const f = err.failure;
+      throw new InvalidError(f.code, f.message, f.problems, f.details);
+    }
     if (!(err instanceof ThreadMemoryError)) throw err;
-    throw new InvalidError('Invalid notebook file', `Reading the notebook failed: ${err.message}`, [
+    throw new InvalidError('INVALID_NOTEBOOK_FILE', `Reading the notebook failed: ${err.message}`, [
       { field: 'file', message: 'needs too much memory to read' },
     ]);
   }
 }
 
-function toSummary(row: Row): NotebookSummary {
-  const standard = Number(row.notebook_type) === STANDARD;
-  const integration = (row.integration as { enrichmentMode?: boolean } | null) ?? {};
+function toSummary(row: store.NotebookSummaryRow): NotebookSummary {
+  const standard = row.notebook_type === STANDARD;
   return {
-    notebookId: String(row.id),
-    notebookType: standard ? 0 : 1,
-    notebookName: String(row.name),
-    investigationId: standard ? String(row.investigation_id) : null,
-    kernelType: standard ? null : String(row.kernel_type),
-    status: row.status as NotebookSummary['status'],
-    enrichmentMode: Boolean(integration.enrichmentMode),
-    cellCount: standard ? Number(row.block_count ?? 0) : Number(row.cell_count ?? 0),
+    notebookId: row.id,
+    notebookType: row.notebook_type,
+    notebookName: row.name,
+    investigationId: standard ? row.investigation_id : null,
+    kernelType: standard ? null : row.kernel_type,
+    status: row.status,
+    enrichmentMode: Boolean(row.integration?.enrichmentMode),
+    cellCount: standard ? row.block_count : (row.cell_count ?? 0),
     lastExecutionDate: isoOrNull(row.last_execution_at),
     dateCreated: iso(row.created_at),
   };

@@ -1,17 +1,15 @@
 import type { Db } from '../store/db';
+import { storedBytesOfTenant } from '../store/artifacts';
+import { tenantOfProject as findTenantOfProject } from '../store/projects';
+import { lockTenant } from '../store/tenants';
 import { StorageQuotaError } from './errors';
 
 /**
  * The bytes a tenant stores on disk: the files of its datasets (original and Parquet) and its
  * artifacts (job and execution outputs), over all its projects.
  */
-export async function storedBytes(db: Db, tenantId: string): Promise<number> {
-  const [r] = await db.query<{ used: string | number }>(
-    `SELECT (SELECT coalesce(sum(d.stored_bytes), 0) FROM datasets d JOIN projects p ON p.id = d.project_id WHERE p.tenant_id = $1)
-          + (SELECT coalesce(sum(a.size_bytes), 0) FROM artifacts a JOIN projects p ON p.id = a.project_id WHERE p.tenant_id = $1) AS used`,
-    [tenantId],
-  );
-  return Number(r.used);
+export function storedBytes(db: Db, tenantId: string): Promise<number> {
+  return storedBytesOfTenant(db, tenantId);
 }
 
 /**
@@ -27,14 +25,14 @@ export async function reserveStorage(
   what: string,
 ): Promise<void> {
   if (!limitBytes) return;
-  await tx.query('SELECT id FROM tenants WHERE id = $1 FOR UPDATE', [tenantId]);
-  const used = await storedBytes(tx, tenantId);
+  await lockTenant(tx, tenantId);
+  const used = await storedBytesOfTenant(tx, tenantId);
   if (used + bytes > limitBytes) throw new StorageQuotaError(limitBytes, used, bytes, what);
 }
 
 /** The tenant a project belongs to (artifacts are stored by project). */
 export async function tenantOfProject(db: Db, projectId: string): Promise<string> {
-  const [r] = await db.query<{ tenant_id: string }>('SELECT tenant_id FROM projects WHERE id = $1', [projectId]);
-  if (!r) throw new Error(`Project ${projectId} is gone`);
-  return String(r.tenant_id);
+  const tenantId = await findTenantOfProject(db, projectId);
+  if (!tenantId) throw new Error(`Project ${projectId} is gone`);
+  return tenantId;
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { ApiKey, ApiKeyCreated, Project, TenantCreated } from '../api/types';
-import type { Db, Row } from '../store/db';
+import type { Db } from '../store/db';
+import * as store from '../store/tenants';
 import { AuthError, NotFoundError } from './errors';
 import { createProject } from './projects';
 import { iso, isoOrNull } from './scope';
@@ -27,7 +28,7 @@ export async function createTenant(
   return db.transaction(async (tx) => {
     const tenantId = randomUUID();
     const now = new Date();
-    await tx.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [tenantId, input.tenantName, now]);
+    await store.insertTenant(tx, { id: tenantId, name: input.tenantName, created_at: now });
     const project: Project = await createProject(tx, tenantId, { name: input.projectName ?? 'Default' }, actor);
     const apiKey = await insertKey(tx, tenantId, input.keyName ?? 'default');
     return { tenantId, tenantName: input.tenantName, dateCreated: now.toISOString(), project, apiKey };
@@ -43,18 +44,13 @@ export async function createApiKey(db: Db, tenantId: string, name: string): Prom
 /** Lists a tenant's keys, revoked ones included, oldest first. */
 export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKey[]> {
   await requireTenant(db, tenantId);
-  const rows = await db.query('SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id', [tenantId]);
-  return rows.map(toApiKey);
+  return (await store.apiKeysOf(db, tenantId)).map(toApiKey);
 }
 
 /** Revokes a key; revoking it again changes nothing. */
 export async function revokeApiKey(db: Db, tenantId: string, keyId: string): Promise<void> {
   await requireTenant(db, tenantId);
-  const rows = await db.query(
-    'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND tenant_id = $2 RETURNING id',
-    [keyId, tenantId],
-  );
-  if (rows.length === 0) throw new NotFoundError('API key', 'KeyId', keyId);
+  if (!(await store.revokeApiKey(db, tenantId, keyId))) throw new NotFoundError('API_KEY_NOT_FOUND', 'KeyId', keyId);
   for (const [hash, known] of knownKeys) if (known.caller.keyId === keyId) knownKeys.delete(hash);
 }
 
@@ -73,12 +69,9 @@ export async function authenticate(db: Db, token: string): Promise<Caller> {
   if (known && known.until > Date.now()) {
     caller = known.caller;
   } else {
-    const rows = await db.query<{ id: string; tenant_id: string }>(
-      'SELECT id, tenant_id FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL',
-      [hash],
-    );
-    if (rows.length === 0) throw new AuthError('unauthenticated', 'The API key is unknown or revoked.');
-    caller = { tenantId: rows[0].tenant_id, keyId: rows[0].id };
+    const key = await store.liveKeyByHash(db, hash);
+    if (!key) throw new AuthError('API_KEY_INVALID', 'The API key is unknown or revoked.');
+    caller = { tenantId: key.tenant_id, keyId: key.id };
     if (knownKeys.size > 10_000) knownKeys.clear();
     knownKeys.set(hash, { caller, until: Date.now() + KEY_CACHE_MS });
   }
@@ -91,14 +84,14 @@ function recordUse(db: Db, keyId: string): void {
   const now = Date.now();
   if (now - (lastRecordedUse.get(keyId) ?? 0) < 60_000) return;
   lastRecordedUse.set(keyId, now);
-  db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [keyId]).catch(() => {
+  store.stampKeyUse(db, keyId).catch(() => {
     // A missed "last used" stamp is not worth failing or logging a request for (e.g. during shutdown).
   });
 }
 
 /** True when the store has no tenant yet (first start). */
 export async function isEmpty(db: Db): Promise<boolean> {
-  return (await db.query('SELECT 1 FROM tenants LIMIT 1')).length === 0;
+  return store.noTenants(db);
 }
 
 async function insertKey(db: Db, tenantId: string, name: string): Promise<ApiKeyCreated> {
@@ -106,24 +99,27 @@ async function insertKey(db: Db, tenantId: string, name: string): Promise<ApiKey
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const tokenPrefix = token.slice(0, 10);
   const now = new Date();
-  await db.query(
-    'INSERT INTO api_keys (id, tenant_id, name, token_hash, token_prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-    [keyId, tenantId, name, hashToken(token), tokenPrefix, now],
-  );
+  await store.insertApiKey(db, {
+    id: keyId,
+    tenant_id: tenantId,
+    name,
+    token_hash: hashToken(token),
+    token_prefix: tokenPrefix,
+    created_at: now,
+  });
   return { keyId, tenantId, name, token, tokenPrefix, dateCreated: now.toISOString() };
 }
 
 async function requireTenant(db: Db, tenantId: string): Promise<void> {
-  const rows = await db.query('SELECT 1 FROM tenants WHERE id = $1', [tenantId]);
-  if (rows.length === 0) throw new NotFoundError('Tenant', 'TenantId', tenantId);
+  if (!(await store.tenantExists(db, tenantId))) throw new NotFoundError('TENANT_NOT_FOUND', 'TenantId', tenantId);
 }
 
-function toApiKey(row: Row): ApiKey {
+function toApiKey(row: store.ApiKeyRow): ApiKey {
   return {
-    keyId: String(row.id),
-    tenantId: String(row.tenant_id),
-    name: String(row.name),
-    tokenPrefix: String(row.token_prefix),
+    keyId: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    tokenPrefix: row.token_prefix,
     dateCreated: iso(row.created_at),
     lastUsed: isoOrNull(row.last_used_at),
     revokedAt: isoOrNull(row.revoked_at),

@@ -1,4 +1,4 @@
-/** Figures for people, as page 002 shows them next to the numbers: `8 minutes 32 seconds`, `2.3 MB`. */
+/** Figures for people, as the job API shows them next to the numbers: `8 minutes 32 seconds`, `2.3 MB`. */
 
 export function describeSeconds(seconds: number): string {
   // Short jobs are the common case: keep a tenth of a second below ten seconds.

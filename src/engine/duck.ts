@@ -45,3 +45,12 @@ function plain(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(plain);
   return v;
 }
+
+/**
+ * The kind of a DuckDB error, such as `Out of Memory` or `Conversion`. DuckDB's errors carry no
+ * code: their message starts with the exception type (`Conversion Error: ...`), read here once.
+ */
+export function duckErrorKind(err: unknown): string | null {
+  const message = err instanceof Error ? err.message : '';
+  return /^([A-Z][A-Za-z ]{0,40}) Error: /.exec(message)?.[1] ?? null;
+}

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { ident, literal, rows } from './duck';
+import { duckErrorKind, ident, literal, rows } from './duck';
 import { importEventLog, type ColumnMapping, type ImportResult } from './importLog';
+import { LogRefused } from './limits';
 import { profileLog, type LogProfile } from './profile';
 
 /** The analysis engine of one process: a DuckDB instance and the files of imported logs. */
@@ -45,11 +46,15 @@ export class Engine {
     dir: string,
   ): Promise<{ result: ImportResult; profile: LogProfile }> {
     const parquet = eventsFile(dir);
-    return this.withConnection(async (con) => {
-      const result = await importEventLog(con, { source, format, mapping, parquet, workDir: path.join(dir, 'work') });
-      fs.rmSync(path.join(dir, 'work'), { recursive: true, force: true });
-      return { result, profile: await profileLog(con, parquetRelation(parquet)) };
-    });
+    try {
+      return await this.withConnection(async (con) => {
+        const result = await importEventLog(con, { source, format, mapping, parquet, workDir: path.join(dir, 'work') });
+        fs.rmSync(path.join(dir, 'work'), { recursive: true, force: true });
+        return { result, profile: await profileLog(con, parquetRelation(parquet)) };
+      });
+    } catch (err) {
+      throw importRefusal(err) ?? err;
+    }
   }
 
   /** Profiles the log in `dir/events.parquet` (a derived log, such as an enriched one). */
@@ -138,4 +143,22 @@ export function eventsFile(dir: string): string {
 /** The SQL relation of a Parquet file. */
 export function parquetRelation(file: string): string {
   return `read_parquet(${literal(file)})`;
+}
+
+/** The refusal of a log DuckDB could not import for the log's own sake (too large, unreadable CSV); null for anything else. */
+function importRefusal(err: unknown): LogRefused | null {
+  const kind = duckErrorKind(err);
+  if (kind === 'Out of Memory') {
+    return new LogRefused(
+      'LOG_TOO_LARGE',
+      'Importing the log needed more memory than the analysis engine may use (DUCKDB_MEMORY_LIMIT), also spilling to disk. Split the log, or try again when fewer imports run at once.',
+    );
+  }
+  if (kind === 'Invalid Input' || kind === 'Conversion' || kind === 'CSV') {
+    return new LogRefused(
+      'INVALID_CSV_FILE',
+      `The CSV file could not be read: ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  return null;
 }

@@ -90,7 +90,7 @@ export function checkCsvHeader(header: string[], mapped: string[]): void {
   if (attributes.length > LOG_LIMITS.maxAttributes) {
     const max = figure(LOG_LIMITS.maxAttributes);
     throw new LogRefused(
-      'Too many attributes',
+      'TOO_MANY_ATTRIBUTES',
       `The CSV has ${figure(header.length)} columns, ${figure(attributes.length)} of them attributes besides the mapped ones; a log may have at most ${max} attributes.`,
     );
   }
@@ -102,7 +102,7 @@ export function checkCsvHeader(header: string[], mapped: string[]): void {
     const first = seen.get(key);
     if (first !== undefined) {
       throw new LogRefused(
-        'Duplicate column names',
+        'DUPLICATE_COLUMN_NAMES',
         `Columns ${first + 1} and ${i + 1} are named '${header[first]}' and '${name}'; ${attribute ? 'attribute names are compared without case, so each must be unique' : 'a mapped column must be named once'}.`,
       );
     }
@@ -131,7 +131,7 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
   if (rejected[0]?.line === 1) {
     throw new LogRefused(
-      'Invalid CSV file',
+      'INVALID_CSV_FILE',
       `Line 1, the header, does not have the columns of the rows: ${rejected[0].message}.`,
     );
   }
@@ -141,7 +141,7 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   ) as string[];
   checkCsvHeader(header, mapped);
   for (const c of mapped) {
-    if (!header.includes(c)) throw new LogRefused('Invalid CSV file', `Column '${c}' is not in the CSV header.`);
+    if (!header.includes(c)) throw new LogRefused('INVALID_CSV_FILE', `Column '${c}' is not in the CSV header.`);
   }
   const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${columnOf(c)}), '')` : 'NULL');
   const tsText = value(mapping.timestampColumn);

@@ -1,3 +1,8 @@
+import { ERROR_CODES, type CodeWithStatus } from '../api/errorCodes';
+
+/** The error codes of a log the engine refuses (a 400 of the upload). */
+export type LogRefusal = CodeWithStatus<400>;
+
 /**
  * The shape limits of an imported event log. They keep every step after the upload (parsing,
  * profiling, variants, enrichment) bounded in memory whatever the file looks like; the contract's
@@ -14,14 +19,19 @@ export const LOG_LIMITS = {
   maxRecordBytes: 1024 * 1024,
 } as const;
 
-/** Thrown when an event log cannot be imported as it is: `summary` names the problem, the message says what to change. */
+/** Thrown when an event log cannot be imported as it is: `code` names the problem, the message says what to change. */
 export class LogRefused extends Error {
   constructor(
-    readonly summary: string,
+    readonly code: LogRefusal,
     message: string,
   ) {
     super(message);
     this.name = 'LogRefused';
+  }
+
+  /** The problem in words, the `Error` of the upload's 400. */
+  get summary(): string {
+    return ERROR_CODES[this.code].error;
   }
 }
 

@@ -51,7 +51,7 @@ async function checkShape(con: DuckDBConnection, relation: string): Promise<void
   if (longest && Number(longest.n) > LOG_LIMITS.maxCaseEvents) {
     const max = figure(LOG_LIMITS.maxCaseEvents);
     throw new LogRefused(
-      'Case too long',
+      'CASE_TOO_LONG',
       `Case '${String(longest.case_id).slice(0, 100)}' has ${figure(Number(longest.n))} events; a case may have at most ${max} events.`,
     );
   }
@@ -59,7 +59,7 @@ async function checkShape(con: DuckDBConnection, relation: string): Promise<void
   if (Number(activities) > LOG_LIMITS.maxActivities) {
     const max = figure(LOG_LIMITS.maxActivities);
     throw new LogRefused(
-      'Too many activities',
+      'TOO_MANY_ACTIVITIES',
       `The log has ${figure(Number(activities))} distinct activities; a log may have at most ${max}.`,
     );
   }

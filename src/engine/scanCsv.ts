@@ -21,7 +21,7 @@ export async function scanCsv(input: { source: string }): Promise<{ sha256: stri
       const end = newline < 0 ? bytes.length : newline;
       if (nul >= at && nul < end) {
         throw new LogRefused(
-          'Invalid CSV file',
+          'INVALID_CSV_FILE',
           `Line ${line} holds a NUL character (byte 0), which CSV text cannot contain.`,
         );
       }
@@ -40,7 +40,7 @@ export async function scanCsv(input: { source: string }): Promise<{ sha256: stri
 export function lineTooLong(line: number): LogRefused {
   const max = figure(LOG_LIMITS.maxRecordBytes);
   return new LogRefused(
-    'Line too long',
+    'LINE_TOO_LONG',
     `Line ${line} is longer than ${max} bytes; a CSV line may have at most ${max} bytes.`,
   );
 }

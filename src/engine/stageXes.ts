@@ -118,7 +118,7 @@ export async function stageXes(input: { source: string; gzipped: boolean; workDi
 function caseTooLong(caseIndex: number): LogRefused {
   const max = figure(LOG_LIMITS.maxCaseEvents);
   return new LogRefused(
-    'Case too long',
+    'CASE_TOO_LONG',
     `Trace ${caseIndex + 1} has more than ${max} events; a case may have at most ${max} events.`,
   );
 }
@@ -161,7 +161,7 @@ class AttributeKeys {
     if (seen === name) return;
     if (seen !== undefined) {
       throw new LogRefused(
-        'Attribute names differ only in case',
+        'ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE',
         `The attribute keys '${seen}' and '${name}' differ only in upper and lower case; attribute names are compared without case, so a log cannot hold both. Rename one of them.`,
       );
     }
@@ -169,7 +169,7 @@ class AttributeKeys {
     if (this.names.size > LOG_LIMITS.maxAttributes) {
       const max = figure(LOG_LIMITS.maxAttributes);
       throw new LogRefused(
-        'Too many attributes',
+        'TOO_MANY_ATTRIBUTES',
         `The log has more than ${max} distinct attribute keys; a log may have at most ${max}.`,
       );
     }
@@ -195,7 +195,7 @@ class LineWriter {
     const line = JSON.stringify(row);
     if (Buffer.byteLength(line) > LOG_LIMITS.maxRecordBytes) {
       throw new LogRefused(
-        'Record too large',
+        'RECORD_TOO_LARGE',
         `${what()} has more than ${figure(LOG_LIMITS.maxRecordBytes)} bytes of attributes; an event or a trace may have at most that many.`,
       );
     }

@@ -7,7 +7,7 @@ import { LogRefused } from './limits';
 /** Thrown for XES that is not well-formed or uses what we refuse (DTDs, entities). */
 export class XesError extends LogRefused {
   constructor(message: string) {
-    super('Invalid XES file', message);
+    super('INVALID_XES_FILE', message);
   }
 }
 

@@ -1,15 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CellResult } from '../api/types';
-import { deleteArtifacts, LostJobError, storeArtifact } from '../domain/artifacts';
+import { deleteArtifacts, storeArtifact } from '../domain/artifacts';
+import { CellError, JobInputError, KernelDiedError, LostJobError, RunFileError } from '../domain/jobErrors';
 import type { StoredCell } from '../domain/cells';
 import { datasetDir, deleteDataset, storeDataset } from '../domain/datasets';
 import { cleanText, runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
-import { injectedParametersSource, parametersCellIndex } from '../kernels/parameters';
+import { injectedParametersSource, parametersCellIndex } from '../domain/parameters';
 import type { KernelPlace, KernelServers } from '../kernels/servers';
 import { renderNotebookReport } from '../kernels/report';
-import { copyRunFile, readRunFile, RunFileError } from '../kernels/runFiles';
-import { JobInputError, type JobContext, type JobRunner } from './runners';
+import { copyRunFile, readRunFile } from '../kernels/runFiles';
+import type { JobContext, JobRunner } from './runners';
+import { InvalidError } from '../domain/errors';
+import { requireInstalledKernel, selectRange } from '../domain/runChecks';
+import * as lifecycle from '../domain/lifecycle';
+import { findNotebook, type NotebookRow } from '../store/notebooks';
+import { randomUUID } from 'node:crypto';
 
 /** Output content larger than this is truncated in the status; the whole output is an artifact. */
 const INLINE_LIMIT = 64 * 1024;
@@ -52,34 +58,11 @@ export interface NotebookRunnerOptions {
  */
 export function notebookRunner(servers: KernelServers, options: NotebookRunnerOptions): JobRunner {
   return async (ctx) => {
-    const job = ctx.job;
-    const notebookId = String(job.resource_id);
-    const [nb] = await ctx.db.query('SELECT * FROM notebooks WHERE id = $1 AND project_id = $2', [
-      notebookId,
-      ctx.scope.projectId,
-    ]);
-    if (!nb) throw new JobInputError('The notebook no longer exists.');
-    // From POST .../execute: the execution's options; from the job API: the notebook's parameters.
-    type Options = {
-      executionMode?: string;
-      cellRange?: { startCell: string; endCell: string };
-      parameters?: Record<string, unknown>;
-      generateReport?: boolean;
-    };
-    const raw = job.parameters as Record<string, unknown>;
-    const runOptions: Options = 'executionMode' in raw ? (raw as Options) : { parameters: raw };
-    const kernelName = String(nb.kernel_type);
-    const available = await servers.kernelNames();
-    if (!available.includes(kernelName)) {
-      throw new JobInputError(`No kernelspec '${kernelName}' is installed here; available: ${available.join(', ')}.`);
-    }
-    const stored = (nb.cells as StoredCell[]) ?? [];
-    const toRun = cellsToRun(stored, runOptions);
-    const executionId = job.execution_id ? String(job.execution_id) : await newExecution(ctx, notebookId);
-    await ctx.db.query(`UPDATE executions SET started_at = now(), status = 'Running', ended_at = NULL WHERE id = $1`, [
-      executionId,
-    ]);
-    await ctx.db.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
+    const plan = await planRun(ctx, servers);
+    const notebookId = plan.notebook.id;
+    const executionId = ctx.job.execution_id ?? (await newExecution(ctx, notebookId));
+    await lifecycle.executionStarted(ctx.db, executionId, notebookId);
+    const started = Date.now();
 
     const outcomes: CellOutcome[] = [];
     let place: KernelPlace | undefined;
@@ -87,52 +70,23 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
     const stopPlace = () => void place?.stop();
     ctx.signal.addEventListener('abort', stopPlace);
     try {
-      await ctx.progress('Preparing kernel', 2, { cellsDone: 0, cellsTotal: toRun.length, currentCell: null });
-      const binding = (nb.integration as { datasetBinding?: string | null } | null)?.datasetBinding;
+      await ctx.progress('Preparing kernel', 2, { cellsDone: 0, cellsTotal: plan.cells.length, currentCell: null });
       ctx.signal.throwIfAborted();
-      place = await servers.open(ctx.scope.tenantId, ctx.workDir, async (inputDir) => {
-        if (binding) {
-          const target = path.join(inputDir, 'dataset.csv');
-          await ctx.engine.exportLog(datasetDir(ctx.dataDir, binding), 'csv', target, ctx.signal);
-        }
-      });
-      const setup = [
-        'import os as _os, sys as _sys',
-        `_os.chdir(${JSON.stringify(place.inside.runDir)})`,
-        `_os.environ['ASSAY_RUN_DIR'] = ${JSON.stringify(place.inside.runDir)}`,
-        `_os.environ['ASSAY_INPUT_DIR'] = ${JSON.stringify(place.inside.inputDir)}`,
-        ...(place.inside.python ? [`_sys.path.insert(0, ${JSON.stringify(place.inside.python)})`] : []),
-        'del _os, _sys',
-      ].join('\n');
-      const run = await runInKernel(place, {
-        kernelName,
-        setup,
-        cells: toRun,
-        signal: ctx.signal,
-        onCellStart: (index, cell) =>
-          ctx.progress(`Running cell ${index + 1} of ${toRun.length}`, 5 + (index / toRun.length) * 85, {
-            cellsDone: index,
-            cellsTotal: toRun.length,
-            currentCell: cell.cellId,
-          }),
-        onCellDone: (_index, outcome) => {
-          outcomes.push(outcome);
-        },
-      });
+      place = await openPlace(ctx, servers, plan.notebook);
+      const run = await runCells(ctx, place, plan, outcomes);
       // Nothing of the run may still be writing while its files are read.
       await place.stop();
       const memory = Boolean(run.died?.memory) || place.memoryRanOut();
       await ctx.progress('Writing outputs', 92, { cellsDone: outcomes.length, currentCell: null });
       const outputs = await storeOutputs(ctx, executionId, outcomes);
-      let failed: { errorType: string; errorMessage: string; cellId: string | null } | null = null;
       const cellFailure = outcomes.find((o) => o.status === 'Error');
-      if (cellFailure) {
-        failed = {
-          errorType: cellFailure.errorType ?? 'Error',
-          errorMessage: cellFailure.errorMessage ?? '',
-          cellId: cellFailure.cellId,
-        };
-      }
+      let failed: RunFailure | null = cellFailure
+        ? {
+            errorType: cellFailure.errorType ?? 'Error',
+            errorMessage: cellFailure.errorMessage ?? '',
+            cellId: cellFailure.cellId,
+          }
+        : null;
       const products = emptyProducts();
       if (!failed) {
         try {
@@ -142,63 +96,28 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
           failed = { errorType: err.name, errorMessage: err.message, cellId: null };
         }
       }
-      const executed = executedCells(stored, outcomes);
-      if (runOptions.generateReport) {
-        const title = `${String(nb.name)} report`;
-        const report = await ctx.output({
-          role: 'primary',
-          type: 'NotebookReport',
-          title,
-          format: 'html',
-          fileName: 'notebook-report.html',
-          contentType: 'text/html; charset=utf-8',
-          content: renderNotebookReport(String(nb.name), executed),
-        });
-        products.reports.push({ name: title, format: 'html', artifactId: report.artifactId! });
-      }
+      const executed = executedCells(plan.stored, outcomes);
+      if (plan.options.generateReport) products.reports.push(await storeReport(ctx, plan.notebook.name, executed));
       ctx.signal.throwIfAborted();
       const finished = await finishExecution(ctx, notebookId, executionId, {
         status: failed ? 'Error' : 'Completed',
-        cells: cellResults(toRun, outcomes),
+        cells: cellResults(plan.cells, outcomes),
         outputs,
         products,
         error: failed,
         executed,
         resources: run.resources,
         kernelDead: Boolean(run.died),
+        seconds: (Date.now() - started) / 1000,
       });
       if (!finished) {
         // Cancelled or taken over while the outputs were written: what this run published goes.
         await takeBack(ctx, products);
-        throw ctx.signal.aborted ? ctx.signal.reason : new LostJobError(String(job.id));
+        throw ctx.signal.aborted ? ctx.signal.reason : new LostJobError(String(ctx.job.id));
       }
-      if (run.died) {
-        throw new KernelDiedError(
-          `The kernel died in cell ${run.died.cellId} (${run.died.reason})${memory ? '; memory ran out' : ''}.`,
-        );
-      }
-      if (cellFailure) {
-        throw new CellError(`Cell ${cellFailure.cellId} failed: ${cellFailure.errorType}: ${cellFailure.errorMessage}`);
-      }
-      if (failed) throw new CellError(`${failed.errorType}: ${failed.errorMessage}`);
+      throwIfFailed(run, memory, cellFailure, failed);
     } catch (err) {
-      if (ctx.signal.aborted || !(err instanceof KernelDiedError || err instanceof CellError)) {
-        const reason = ctx.signal.aborted ? ctx.signal.reason : err;
-        await ctx.db.query(
-          `UPDATE executions SET status = $2, ended_at = now(), cell_results = $3, error = $4 WHERE id = $1 AND status = 'Running'`,
-          [
-            executionId,
-            stopKind(ctx.signal) === 'cancelled' || stopKind(ctx.signal) === 'shutdown' ? 'Cancelled' : 'Error',
-            JSON.stringify(cellResults(toRun, outcomes)),
-            JSON.stringify({
-              errorType: (reason as Error).name,
-              errorMessage: (reason as Error).message,
-              cellId: null,
-            }),
-          ],
-        );
-        await ctx.db.query(`UPDATE notebooks SET status = 'Ready' WHERE id = $1 AND status = 'Running'`, [notebookId]);
-      }
+      await recordStop(ctx, executionId, err, cellResults(plan.cells, outcomes));
       throw err;
     } finally {
       ctx.signal.removeEventListener('abort', stopPlace);
@@ -207,16 +126,138 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
   };
 }
 
+/** Why a run failed, as the execution records it. */
+interface RunFailure {
+  errorType: string;
+  errorMessage: string;
+  cellId: string | null;
+}
+
+/** How a run was asked for: from POST .../execute, the execution's options; from the job API, parameters. */
+interface RunOptions {
+  executionMode?: string;
+  cellRange?: { startCell: string; endCell: string };
+  parameters?: Record<string, unknown>;
+  generateReport?: boolean;
+}
+
+/** What a run will do, checked before anything starts. */
+interface RunPlan {
+  notebook: NotebookRow;
+  options: RunOptions;
+  kernelName: string;
+  stored: StoredCell[];
+  cells: CellToRun[];
+}
+
+/** Reads the notebook and picks the cells; the kernel and the range were checked at submit, but may have changed since. */
+async function planRun(ctx: JobContext, servers: KernelServers): Promise<RunPlan> {
+  const notebook = await findNotebook(ctx.db, ctx.scope.projectId, ctx.job.resource_id);
+  if (!notebook) throw new JobInputError('The notebook no longer exists.');
+  const raw = ctx.job.parameters;
+  const options: RunOptions = 'executionMode' in raw ? (raw as RunOptions) : { parameters: raw };
+  const kernelName = notebook.kernel_type ?? 'python3';
+  const stored = (notebook.cells as StoredCell[] | null) ?? [];
+  try {
+    requireInstalledKernel(await servers.kernelNames(), kernelName, 'kernelType', 'nothing ran');
+    return { notebook, options, kernelName, stored, cells: cellsToRun(stored, options) };
+  } catch (err) {
+    throw err instanceof InvalidError ? new JobInputError(err.message) : err;
+  }
+}
+
+/** A sandbox of the run's own, with the bound dataset handed in as `dataset.csv`. */
+async function openPlace(ctx: JobContext, servers: KernelServers, notebook: NotebookRow): Promise<KernelPlace> {
+  const binding = (notebook.integration as { datasetBinding?: string | null } | null)?.datasetBinding;
+  return servers.open(ctx.scope.tenantId, ctx.workDir, async (inputDir) => {
+    if (binding) {
+      const target = path.join(inputDir, 'dataset.csv');
+      await ctx.engine.exportLog(datasetDir(ctx.dataDir, binding), 'csv', target, ctx.signal);
+    }
+  });
+}
+
+/** Runs the plan's cells in a fresh kernel of the sandbox, reporting progress per cell. */
+function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, outcomes: CellOutcome[]) {
+  const setup = [
+    'import os as _os, sys as _sys',
+    `_os.chdir(${JSON.stringify(place.inside.runDir)})`,
+    `_os.environ['ASSAY_RUN_DIR'] = ${JSON.stringify(place.inside.runDir)}`,
+    `_os.environ['ASSAY_INPUT_DIR'] = ${JSON.stringify(place.inside.inputDir)}`,
+    ...(place.inside.python ? [`_sys.path.insert(0, ${JSON.stringify(place.inside.python)})`] : []),
+    'del _os, _sys',
+  ].join('\n');
+  const total = plan.cells.length;
+  return runInKernel(place, {
+    kernelName: plan.kernelName,
+    setup,
+    cells: plan.cells,
+    signal: ctx.signal,
+    onCellStart: (index, cell) =>
+      ctx.progress(`Running cell ${index + 1} of ${total}`, 5 + (index / total) * 85, {
+        cellsDone: index,
+        cellsTotal: total,
+        currentCell: cell.cellId,
+      }),
+    onCellDone: (_index, outcome) => {
+      outcomes.push(outcome);
+    },
+  });
+}
+
+/** The HTML report of the executed notebook, stored as the run's primary output. */
+async function storeReport(ctx: JobContext, notebookName: string, executed: ReturnType<typeof executedCells>) {
+  const title = `${notebookName} report`;
+  const report = await ctx.output({
+    role: 'primary',
+    type: 'NotebookReport',
+    title,
+    format: 'html',
+    fileName: 'notebook-report.html',
+    contentType: 'text/html; charset=utf-8',
+    content: renderNotebookReport(notebookName, executed),
+  });
+  return { name: title, format: 'html', artifactId: report.artifactId! };
+}
+
+/** Fails the job when the kernel died, a cell failed or publishing was refused (the execution is already recorded). */
+function throwIfFailed(
+  run: { died?: { cellId: string; reason: string } | null },
+  memory: boolean,
+  cellFailure: CellOutcome | undefined,
+  failed: RunFailure | null,
+): void {
+  if (run.died) {
+    throw new KernelDiedError(
+      `The kernel died in cell ${run.died.cellId} (${run.died.reason})${memory ? '; memory ran out' : ''}.`,
+    );
+  }
+  if (cellFailure) {
+    throw new CellError(`Cell ${cellFailure.cellId} failed: ${cellFailure.errorType}: ${cellFailure.errorMessage}`);
+  }
+  if (failed) throw new CellError(`${failed.errorType}: ${failed.errorMessage}`);
+}
+
+/**
+ * Records a run that stopped before its execution was finished: Cancelled when the user or a
+ * shutdown stopped it, Error otherwise. A dead kernel or a failed cell was recorded already.
+ */
+async function recordStop(ctx: JobContext, executionId: string, err: unknown, cells: CellResult[]): Promise<void> {
+  if (!ctx.signal.aborted && (err instanceof KernelDiedError || err instanceof CellError)) return;
+  const reason = (ctx.signal.aborted ? ctx.signal.reason : err) as Error;
+  const kind = stopKind(ctx.signal);
+  await lifecycle.executionStopped(
+    ctx.db,
+    executionId,
+    kind === 'cancelled' || kind === 'shutdown' ? 'Cancelled' : 'Error',
+    { errorType: reason.name, errorMessage: reason.message, cellId: null },
+    cells,
+  );
+}
+
 /** Why the worker stopped the run (cancelled, timeout, shutdown), if it did. */
 function stopKind(signal: AbortSignal): string | null {
   return signal.aborted ? ((signal.reason as { stop?: { kind?: string } }).stop?.kind ?? 'cancelled') : null;
-}
-
-class KernelDiedError extends Error {
-  override name = 'KernelDied';
-}
-class CellError extends Error {
-  override name = 'CellError';
 }
 
 /** The code cells to run, with the injected parameters cell where papermill puts it. */
@@ -228,14 +269,7 @@ function cellsToRun(
     parameters?: Record<string, unknown>;
   },
 ): CellToRun[] {
-  let chosen = stored;
-  if (options.executionMode === 'range' && options.cellRange) {
-    const start = stored.findIndex((c) => c.id === options.cellRange!.startCell);
-    const end = stored.findIndex((c) => c.id === options.cellRange!.endCell);
-    if (start < 0 || end < start)
-      throw new JobInputError('The cell range no longer names cells of this notebook in order.');
-    chosen = stored.slice(start, end + 1);
-  }
+  const chosen = selectRange(stored, options, { one: 'a cell', many: 'cells' });
   const cells: CellToRun[] = chosen
     .filter((c) => c.cell_type === 'code')
     .map((c) => ({ cellId: c.id, source: c.source }));
@@ -611,7 +645,8 @@ function cellResults(cells: CellToRun[], outcomes: CellOutcome[]): CellResult[] 
   });
 }
 
-async function finishExecution(
+/** Records the run's results and the notebook's cells with their outputs, while the run holds its job. */
+function finishExecution(
   ctx: JobContext,
   notebookId: string,
   executionId: string,
@@ -619,59 +654,47 @@ async function finishExecution(
     status: 'Completed' | 'Error';
     cells: CellResult[];
     outputs: StoredOutput[];
-    products: object;
-    error: object | null;
+    products: Products;
+    error: { errorType: string; errorMessage: string; cellId: string | null } | null;
     executed: StoredCell[];
     resources: { peakMemoryBytes: number; cpuSeconds: number } | null;
     kernelDead: boolean;
+    seconds: number;
   },
 ): Promise<boolean> {
-  return ctx.db.transaction(async (tx) => {
-    // Only while this attempt still holds the job: a cancel or a takeover meanwhile keeps its say.
-    const updated = await tx.query(
-      `UPDATE executions SET status = $2, ended_at = now(), cell_results = $3, outputs = $4, products = $5, error = $6, resources = $7
-       WHERE id = $1 AND status = 'Running'
-         AND EXISTS (SELECT 1 FROM jobs WHERE id = $8 AND attempt = $9 AND status = 'Running') RETURNING id`,
-      [
-        executionId,
-        r.status,
-        JSON.stringify(r.cells),
-        JSON.stringify(r.outputs),
-        JSON.stringify(r.products),
-        r.error ? JSON.stringify(r.error) : null,
-        r.resources ? JSON.stringify(r.resources) : null,
-        ctx.fence.jobId,
-        ctx.fence.attempt,
-      ],
-    );
-    if (updated.length === 0) return false;
-    await tx.query(
-      `UPDATE notebooks SET status = $2, cells = $3, execution_count = execution_count + 1, last_execution_at = now(),
-         last_execution_seconds = extract(epoch FROM now() - (SELECT started_at FROM executions WHERE id = $4))
-       WHERE id = $1`,
-      [
-        notebookId,
-        r.kernelDead ? 'Kernel_Dead' : r.status === 'Error' ? 'Error' : 'Ready',
-        JSON.stringify(r.executed),
-        executionId,
-      ],
-    );
-    return true;
+  return lifecycle.executionFinished(ctx.db, {
+    executionId,
+    notebookId,
+    results: {
+      status: r.status,
+      cell_results: r.cells,
+      outputs: r.outputs,
+      error: r.error,
+      products: r.products,
+      resources: r.resources,
+    },
+    notebook: {
+      status: r.kernelDead ? 'Kernel_Dead' : r.status === 'Error' ? 'Error' : 'Ready',
+      seconds: r.seconds,
+      cells: r.executed,
+    },
+    fence: ctx.fence,
   });
 }
 
+/** An execution for a Notebook job submitted through the job API (not by execute). */
 async function newExecution(ctx: JobContext, notebookId: string): Promise<string> {
-  const id = crypto.randomUUID();
-  await ctx.db.query(
-    `INSERT INTO executions (id, notebook_id, job_id, status, parameters, created_at, created_by)
-     VALUES ($1, $2, $3, 'Running', $4, now(), $5)`,
-    [
+  const id = randomUUID();
+  await lifecycle.executionAccepted(
+    ctx.db,
+    {
       id,
       notebookId,
-      ctx.job.id,
-      JSON.stringify((ctx.job.parameters as { parameters?: object }).parameters ?? {}),
-      String(ctx.job.submitted_by),
-    ],
+      jobId: ctx.job.id,
+      parameters: (ctx.job.parameters as { parameters?: Record<string, unknown> }).parameters ?? {},
+      createdBy: ctx.job.submitted_by,
+    },
+    true,
   );
   return id;
 }

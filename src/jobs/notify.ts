@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
-import type { Db, Row } from '../store/db';
+import type { Db } from '../store/db';
+import { recordNotification, type JobRow } from '../store/jobs';
 
 /** Sends a job's completion or failure mail; `SMTP_URL` unset means mails are only recorded. */
 export interface Mailer {
@@ -23,8 +24,8 @@ export function smtpMailer(url: string | undefined, from: string): Mailer | null
  * is configured) and records what happened on the job, sent or not. A mail that fails never
  * changes the job's outcome.
  */
-export async function notifyJobEnded(db: Db, mailer: Mailer | null, logger: Logger, job: Row, publicUrl: string) {
-  const settings = job.notifications as { onCompletion?: boolean; onFailure?: boolean; emailRecipients?: string[] };
+export async function notifyJobEnded(db: Db, mailer: Mailer | null, logger: Logger, job: JobRow, publicUrl: string) {
+  const settings = job.notifications;
   const event = job.status === 'Completed' ? 'onCompletion' : job.status === 'Failed' ? 'onFailure' : null;
   if (!event || !settings[event]) return;
   const recipients = settings.emailRecipients ?? [];
@@ -34,22 +35,21 @@ export async function notifyJobEnded(db: Db, mailer: Mailer | null, logger: Logg
   else if (!mailer) detail = 'SMTP_URL is not set; the mail was recorded, not sent.';
   else {
     try {
-      const jobUrl = `${publicUrl}/api/${String(job.tenant_id)}/${String(job.project_id)}/execution/job/${String(job.id)}`;
+      const jobUrl = `${publicUrl}/api/${job.tenant_id}/${job.project_id}/execution/job/${job.id}`;
       const text = [
-        `Job "${String(job.name)}" (${String(job.job_type)}) ${event === 'onCompletion' ? 'completed' : 'failed'}.`,
-        job.status_reason ? `Reason: ${String(job.status_reason)}` : '',
+        `Job "${job.name}" (${job.job_type}) ${event === 'onCompletion' ? 'completed' : 'failed'}.`,
+        job.status_reason ? `Reason: ${job.status_reason}` : '',
         `Status: ${jobUrl}`,
         `Results: ${jobUrl}/results`,
       ]
         .filter(Boolean)
         .join('\n');
-      detail = await mailer.send(recipients, `[Assay] ${String(job.name)}: ${String(job.status)}`, text);
+      detail = await mailer.send(recipients, `[Assay] ${job.name}: ${job.status}`, text);
       sent = true;
     } catch (err) {
       detail = `SMTP error: ${(err as Error).message}`;
       logger.warn({ err, jobId: job.id }, 'job notification not sent');
     }
   }
-  const entry = { event, recipients, at: new Date().toISOString(), sent, detail };
-  await db.query(`UPDATE jobs SET notified = notified || $2::jsonb WHERE id = $1`, [job.id, JSON.stringify([entry])]);
+  await recordNotification(db, job.id, { event, recipients, at: new Date().toISOString(), sent, detail });
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { JobQueue as QueuePort, TenantLimits } from '../domain/jobs';
 import type { Db } from '../store/db';
 
 type PgBossModule = typeof import('pg-boss');
@@ -15,14 +16,6 @@ const POLL_SECONDS = 2;
 /** Seconds without a heartbeat after which pg-boss takes a job from its worker and retries it. */
 export const HEARTBEAT_SECONDS = 10;
 
-/** How much of the queue one tenant may hold (see createJob); absent limits mean none. */
-export interface TenantLimits {
-  /** Jobs waiting (Queued). */
-  queuedJobs: number;
-  /** Notebook jobs (each a kernel) queued or running. */
-  kernels: number;
-}
-
 /** What a job's worker is told: its id. Everything else is read from the jobs table. */
 export interface Delivery {
   jobId: string;
@@ -35,7 +28,7 @@ export interface Delivery {
  * PostgreSQL with its own pool). pg-boss delivers job ids by priority, first in first out within
  * one, wakes workers by LISTEN/NOTIFY, and hands a job whose worker stopped heartbeating to another.
  */
-export class JobQueue {
+export class JobQueue implements QueuePort {
   private constructor(
     private readonly boss: PgBoss,
     private readonly logger: Logger,

@@ -4,6 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { storeArtifact, type ArtifactFence } from '../domain/artifacts';
 import { datasetDir, storeDerivedDataset } from '../domain/datasets';
 import { releaseExecution, runExecution } from '../domain/executions';
+import { JobInputError, NotebookError } from '../domain/jobErrors';
 import type { StoredJobOutput } from '../domain/jobs';
 import type { Scope } from '../domain/scope';
 import * as calc from '../engine/calculators';
@@ -13,7 +14,13 @@ import { applyFilter } from '../engine/filters';
 import { defineLog, sizeOf, type Log } from '../engine/log';
 import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { renderReport } from '../engine/report';
-import type { Db, Row } from '../store/db';
+import { randomUUID } from 'node:crypto';
+import { executionAccepted } from '../domain/lifecycle';
+import { findDataset, type DatasetRow } from '../store/datasets';
+import type { Db } from '../store/db';
+import { datasetOfInvestigation } from '../store/investigations';
+import type { JobRow } from '../store/jobs';
+import { datasetOfNotebook, findNotebook, NOTEBOOK_TYPE, notebooksOfInvestigation } from '../store/notebooks';
 
 /** What a job's code gets from its worker: the job, a stop signal, and fenced ways to report. */
 export interface JobContext {
@@ -21,7 +28,7 @@ export interface JobContext {
   engine: Engine;
   dataDir: string;
   /** The job's row as claimed. */
-  job: Row;
+  job: JobRow;
   scope: Scope;
   signal: AbortSignal;
   fence: ArtifactFence;
@@ -63,51 +70,30 @@ export const runners: Record<string, JobRunner> = {
 };
 
 /** The dataset a job analyses: `parameters.datasetId`, else the one its resource is bound to. */
-async function datasetOf(ctx: JobContext): Promise<Row> {
+async function datasetOf(ctx: JobContext): Promise<DatasetRow> {
   const parameters = ctx.job.parameters as { datasetId?: string };
-  let id = parameters.datasetId?.toLowerCase();
-  if (!id) {
-    const resourceId = String(ctx.job.resource_id);
-    switch (ctx.job.resource_type) {
-      case 'Dataset':
-        id = resourceId;
-        break;
-      case 'Investigation':
-      case 'Pipeline': {
-        const [r] = await ctx.db.query('SELECT dataset_id FROM investigations WHERE id = $1', [resourceId]);
-        id = r ? String(r.dataset_id) : undefined;
-        break;
-      }
-      case 'Notebook': {
-        const [r] = await ctx.db.query(
-          `SELECT coalesce(i.dataset_id::text, n.integration->>'datasetBinding') AS dataset_id FROM notebooks n
-           LEFT JOIN investigations i ON i.id = n.investigation_id WHERE n.id = $1`,
-          [resourceId],
-        );
-        id = r?.dataset_id ? String(r.dataset_id) : undefined;
-        break;
-      }
-    }
+  const projectId = ctx.scope.projectId;
+  const resourceId = ctx.job.resource_id;
+  let id: string | null | undefined = parameters.datasetId?.toLowerCase();
+  if (!id && ctx.job.resource_type === 'Dataset') id = resourceId;
+  else if (!id && ctx.job.resource_type === 'Notebook')
+    id = (await datasetOfNotebook(ctx.db, projectId, resourceId))?.dataset_id;
+  else if (!id) id = await datasetOfInvestigation(ctx.db, projectId, resourceId);
+  const dataset = id ? await findDataset(ctx.db, projectId, id) : null;
+  if (!dataset) {
+    throw new JobInputError(`The job's ${ctx.job.resource_type.toLowerCase()} or its dataset no longer exists.`);
   }
-  const [dataset] = id
-    ? await ctx.db.query('SELECT * FROM datasets WHERE id = $1 AND project_id = $2', [id, ctx.scope.projectId])
-    : [];
-  if (!dataset)
-    throw new JobInputError(
-      `The job's ${String(ctx.job.resource_type).toLowerCase()} or its dataset no longer exists.`,
-    );
   return dataset;
 }
 
-/** A problem with what the job was given, as opposed to a failure of the engine. */
-export class JobInputError extends Error {
-  override name = 'InputError';
-}
-
 /** Loads the dataset's log, narrowed to `parameters.timeWindow` when given. */
-async function loadLog(ctx: JobContext, con: DuckDBConnection, dataset: Row): Promise<{ log: Log; filters: string[] }> {
+async function loadLog(
+  ctx: JobContext,
+  con: DuckDBConnection,
+  dataset: DatasetRow,
+): Promise<{ log: Log; filters: string[] }> {
   await ctx.progress('Loading data', 5);
-  const relation = parquetRelation(eventsFile(datasetDir(ctx.dataDir, String(dataset.id))));
+  const relation = parquetRelation(eventsFile(datasetDir(ctx.dataDir, dataset.id)));
   let log = await defineLog(con, relation);
   const total = await sizeOf(con, log);
   ctx.records(0, total.events);
@@ -126,7 +112,7 @@ async function loadLog(ctx: JobContext, con: DuckDBConnection, dataset: Row): Pr
   const kept = await sizeOf(con, log);
   if (kept.events === 0) ctx.warn('EmptyTimeWindow', 'No case lies within the time window.', 1);
   ctx.records(total.events, total.events);
-  const stats = dataset.import_warnings as { invalidRowCount?: number } | null;
+  const stats = dataset.import_warnings;
   const invalid = stats?.invalidRowCount ?? 0;
   ctx.quality(total.events, total.events + invalid);
   if (invalid > 0) ctx.warn('DataQuality', 'Rows of the uploaded file that could not be imported.', invalid);
@@ -162,7 +148,7 @@ async function processMining(ctx: JobContext): Promise<void> {
   fs.mkdirSync(path.join(ctx.workDir, 'csv'), { recursive: true });
   fs.renameSync(enrichedParquet, eventsFile(path.join(ctx.workDir, 'csv')));
   await ctx.engine.exportLog(path.join(ctx.workDir, 'csv'), 'csv', enrichedCsv, ctx.signal);
-  const name = String(dataset.name);
+  const name = dataset.name;
   const report = renderReport({
     title: String(ctx.job.name),
     datasetName: name,
@@ -193,7 +179,7 @@ async function processMining(ctx: JobContext): Promise<void> {
     content: svg,
   });
   const metrics = {
-    datasetId: String(dataset.id),
+    datasetId: dataset.id,
     filters: results.filters,
     summary: results.summary,
     throughputTime: results.throughput,
@@ -232,13 +218,11 @@ async function dataEnrichment(ctx: JobContext): Promise<void> {
     return (await writeEnrichedLog(con, log, target)).events;
   }, ctx.signal);
   await ctx.progress('Writing outputs', 70);
-  const name = String(
-    (ctx.job.parameters as { outputName?: unknown }).outputName ?? `${String(dataset.name)} (enriched)`,
-  );
+  const name = String((ctx.job.parameters as { outputName?: unknown }).outputName ?? `${dataset.name} (enriched)`);
   const created = await storeDerivedDataset(ctx.db, ctx.engine, ctx.dataDir, ctx.scope, {
     name,
     parquet: target,
-    fromDatasetId: String(dataset.id),
+    fromDatasetId: dataset.id,
     signal: ctx.signal,
     storageLimitBytes: ctx.fence.storageLimitBytes,
   });
@@ -248,7 +232,7 @@ async function dataEnrichment(ctx: JobContext): Promise<void> {
     title: name,
     format: 'csv',
     sizeBytes: created.sizeBytes,
-    sha256: (await ctx.db.query('SELECT sha256 FROM datasets WHERE id = $1', [created.datasetId]))[0].sha256 as string,
+    sha256: (await findDataset(ctx.db, ctx.scope.projectId, created.datasetId))!.sha256,
     datasetId: created.datasetId,
     recordCount: events,
   });
@@ -257,7 +241,8 @@ async function dataEnrichment(ctx: JobContext): Promise<void> {
 
 /**
  * Standard notebooks block by block: the notebook of the job, or every standard notebook of an
- * investigation (Pipeline) in `notebookOrder`. Each run is an execution with page 000's results.
+ * investigation (Pipeline) in `notebookOrder`. Each run is an execution, with results in
+ * the execution shape the notebook API documents.
  */
 async function analysis(ctx: JobContext): Promise<void> {
   const parameters = ctx.job.parameters as {
@@ -267,24 +252,15 @@ async function analysis(ctx: JobContext): Promise<void> {
   };
   const executions: { executionId: string; notebookId: string; name: string }[] = [];
   if (ctx.job.resource_type === 'Notebook') {
-    const notebookId = String(ctx.job.resource_id);
-    const [nb] = await ctx.db.query('SELECT name FROM notebooks WHERE id = $1', [notebookId]);
+    const notebookId = ctx.job.resource_id;
+    const nb = await findNotebook(ctx.db, ctx.scope.projectId, notebookId);
     if (!nb) throw new JobInputError('The notebook no longer exists.');
-    let executionId = ctx.job.execution_id ? String(ctx.job.execution_id) : null;
-    if (!executionId) executionId = await newExecution(ctx, notebookId);
-    executions.push({ executionId, notebookId, name: String(nb.name) });
+    const executionId = ctx.job.execution_id ?? (await newExecution(ctx, notebookId));
+    executions.push({ executionId, notebookId, name: nb.name });
   } else {
-    const notebooks = await ctx.db.query(
-      `SELECT id, name FROM notebooks WHERE investigation_id = $1 AND notebook_type = 0
-       ORDER BY notebook_order, created_at, id`,
-      [ctx.job.resource_id],
-    );
-    for (const nb of notebooks) {
-      executions.push({
-        executionId: await newExecution(ctx, String(nb.id)),
-        notebookId: String(nb.id),
-        name: String(nb.name),
-      });
+    for (const nb of await notebooksOfInvestigation(ctx.db, ctx.job.resource_id)) {
+      if (nb.notebook_type !== NOTEBOOK_TYPE.standard) continue;
+      executions.push({ executionId: await newExecution(ctx, nb.id), notebookId: nb.id, name: nb.name });
     }
   }
   const summary: Record<string, unknown>[] = [];
@@ -325,7 +301,7 @@ async function analysis(ctx: JobContext): Promise<void> {
   await ctx.output({
     role: 'primary',
     type: 'BlockResults',
-    title: `${String(ctx.job.name)} results`,
+    title: `${ctx.job.name} results`,
     format: 'json',
     fileName: 'executions.json',
     contentType: 'application/json',
@@ -333,19 +309,16 @@ async function analysis(ctx: JobContext): Promise<void> {
   });
 }
 
-/** A failed block stops the job: Failed, naming the notebook and block error. */
-class NotebookError extends Error {
-  override name = 'BlockError';
-}
-
+/** An execution of one notebook of a job that was submitted for a resource, not executed. */
 async function newExecution(ctx: JobContext, notebookId: string): Promise<string> {
-  const id = crypto.randomUUID();
-  await ctx.db.query(
-    `INSERT INTO executions (id, notebook_id, job_id, status, parameters, created_at, created_by)
-     VALUES ($1, $2, $3, 'Running', '{}', now(), $4)`,
-    [id, notebookId, ctx.job.id, String(ctx.job.submitted_by)],
-  );
-  await ctx.db.query(`UPDATE notebooks SET status = 'Running' WHERE id = $1`, [notebookId]);
+  const id = randomUUID();
+  await executionAccepted(ctx.db, {
+    id,
+    notebookId,
+    jobId: ctx.job.id,
+    parameters: {},
+    createdBy: ctx.job.submitted_by,
+  });
   return id;
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createJob } from '../domain/jobs';
 import type { Db } from '../store/db';
+import { NOTEBOOK_TYPE, scheduledNotebook, scheduledNotebooks } from '../store/notebooks';
 import type { JobQueue } from './queue';
 
 /**
@@ -10,19 +11,10 @@ import type { JobQueue } from './queue';
  */
 export async function startSchedules(db: Db, queue: JobQueue, logger: Logger): Promise<void> {
   // A schedule saved while the queue was unreachable is registered now; registering is idempotent.
-  const scheduled = await db.query(
-    `SELECT id, coalesce(schedule_execution, integration->>'scheduleExecution') AS cron FROM notebooks
-     WHERE schedule_execution IS NOT NULL OR integration->>'scheduleExecution' IS NOT NULL`,
-  );
-  for (const nb of scheduled) await syncNotebookSchedule(queue, String(nb.id), String(nb.cron));
+  for (const nb of await scheduledNotebooks(db)) await syncNotebookSchedule(queue, nb.id, nb.cron);
   await queue.workTicks(async (key, data) => {
     const notebookId = String(data.notebookId);
-    const [nb] = await db.query(
-      `SELECT n.id, n.name, n.notebook_type, n.project_id, p.tenant_id,
-         coalesce(n.schedule_execution, n.integration->>'scheduleExecution') AS cron
-       FROM notebooks n JOIN projects p ON p.id = n.project_id WHERE n.id = $1`,
-      [notebookId],
-    );
+    const nb = await scheduledNotebook(db, notebookId);
     if (!nb || !nb.cron) {
       // The notebook is gone or no longer scheduled: drop the stale schedule.
       await queue.unschedule(key);
@@ -30,11 +22,11 @@ export async function startSchedules(db: Db, queue: JobQueue, logger: Logger): P
     }
     try {
       await createJob(db, queue, {
-        scope: { tenantId: String(nb.tenant_id), projectId: String(nb.project_id), actor: 'system' },
+        scope: { tenantId: nb.tenant_id, projectId: nb.project_id, actor: 'system' },
         submittedBy: 'system',
         request: {
-          jobName: `Scheduled: ${String(nb.name)}`,
-          jobType: Number(nb.notebook_type) === 0 ? 'Analysis' : 'Notebook',
+          jobName: `Scheduled: ${nb.name}`,
+          jobType: nb.notebook_type === NOTEBOOK_TYPE.standard ? 'Analysis' : 'Notebook',
           resource: { resourceType: 'Notebook', resourceId: notebookId },
           parameters: {},
         },

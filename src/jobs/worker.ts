@@ -3,11 +3,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { LostJobError, removeArtifactFiles } from '../domain/artifacts';
+import { removeArtifactFiles } from '../domain/artifacts';
+import { LostJobError, StopError, type Stop } from '../domain/jobErrors';
 import { enqueue, type StoredJobOutput } from '../domain/jobs';
 import { describeSeconds } from '../domain/units';
 import type { Engine } from '../engine/engine';
-import type { Db, Row } from '../store/db';
+import { DEFAULT_TIMEOUT_MINUTES } from '../domain/constants';
+import * as lifecycle from '../domain/lifecycle';
+import { deleteArtifactsOfJob } from '../store/artifacts';
+import type { Db } from '../store/db';
+import {
+  heartbeatJobs,
+  jobById,
+  keepCancelledOutputs,
+  overdueQueuedJobs,
+  watchedJobs,
+  type JobRow,
+} from '../store/jobs';
+import * as workers from '../store/workers';
 import { notifyJobEnded, type Mailer } from './notify';
 import type { Delivery, JobQueue } from './queue';
 import { runners as defaultRunners, storeJobOutput, type JobContext, type JobRunner } from './runners';
@@ -26,21 +39,6 @@ export interface WorkerOptions {
   runners?: Record<string, JobRunner>;
   /** Each tenant's stored-bytes quota, which every output of a run is held to (0: none). */
   storageLimitBytes?: number;
-}
-
-/** Why a run was stopped before it finished. */
-interface Stop {
-  kind: 'cancelled' | 'timeout' | 'expired' | 'shutdown' | 'lost';
-  message: string;
-  /** Stop waiting for the job's code after a second, instead of letting it reach a safe point. */
-  force?: boolean;
-}
-
-class StopError extends Error {
-  constructor(readonly stop: Stop) {
-    super(stop.message);
-    this.name = 'Stopped';
-  }
 }
 
 interface Run {
@@ -77,11 +75,14 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    await this.o.db.query(
-      `INSERT INTO workers (id, hostname, pid, capacity, total_memory_bytes, cores, started_at, heartbeat_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now(), now())`,
-      [this.id, os.hostname(), process.pid, this.o.capacity, os.totalmem(), os.availableParallelism()],
-    );
+    await workers.insertWorker(this.o.db, {
+      id: this.id,
+      hostname: os.hostname(),
+      pid: process.pid,
+      capacity: this.o.capacity,
+      total_memory_bytes: os.totalmem(),
+      cores: os.availableParallelism(),
+    });
     await this.heartbeat(); // load and memory are there from the start, not after the first interval
     await this.o.queue.work(this.o.capacity, (d, signal) => this.handle(d, signal));
     const every = (ms: number, tick: () => Promise<void>) => {
@@ -108,15 +109,15 @@ export class Worker {
     for (const t of this.timers) clearInterval(t);
     for (const run of this.runs.values()) run.stop({ kind: 'shutdown', message: 'The worker is shutting down' });
     await this.o.queue.stop(true);
-    await this.o.db.query('UPDATE workers SET stopped_at = now(), active_jobs = 0 WHERE id = $1', [this.id]);
+    await workers.stopWorker(this.o.db, this.id);
   }
 
   /** One delivery: claim, run, record. Throws only to have the queue deliver the job again. */
   private async handle(delivery: Delivery, queueSignal: AbortSignal): Promise<void> {
     const job = await this.claim(delivery.jobId);
     if (!job) return; // cancelled or finished meanwhile: nothing to run
-    const jobId = String(job.id);
-    const attempt = Number(job.attempt);
+    const jobId = job.id;
+    const attempt = job.attempt;
     const log = this.o.logger.child({ jobId, attempt, jobType: job.job_type });
     log.debug({ retryCount: delivery.retryCount }, 'job run starts');
     const controller = new AbortController();
@@ -126,7 +127,7 @@ export class Worker {
     this.runs.set(jobId, { attempt, stop });
     await this.countActive();
     queueSignal.addEventListener('abort', () => stop({ kind: 'expired', message: 'The queue expired the job' }));
-    const timeoutMinutes = Number((job.scheduling as { timeoutMinutes?: number }).timeoutMinutes ?? 120);
+    const timeoutMinutes = job.scheduling.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
     const timeout = setTimeout(
       () =>
         stop({
@@ -155,18 +156,14 @@ export class Worker {
       engine: this.o.engine,
       dataDir: this.o.dataDir,
       job,
-      scope: { tenantId: String(job.tenant_id), projectId: String(job.project_id), actor: String(job.submitted_by) },
+      scope: { tenantId: job.tenant_id, projectId: job.project_id, actor: job.submitted_by },
       signal: controller.signal,
       fence,
       workDir,
       progress: async (stage, percentage, extra = {}) => {
         state.progress = { ...state.progress, ...extra, stage, percentage: Math.min(99, Math.max(0, percentage)) };
         state.peakMemory = Math.max(state.peakMemory, process.memoryUsage().rss);
-        const updated = await this.o.db.query(
-          `UPDATE jobs SET progress = $3, updated_at = now() WHERE id = $1 AND attempt = $2 AND status = 'Running' RETURNING id`,
-          [jobId, attempt, JSON.stringify(state.progress)],
-        );
-        if (updated.length === 0) await this.watch();
+        if (!(await lifecycle.jobProgressed(this.o.db, jobId, attempt, state.progress))) await this.watch();
         controller.signal.throwIfAborted();
       },
       records: (processed, total) => {
@@ -191,8 +188,8 @@ export class Worker {
     };
     let outcome: { kind: 'completed' } | { kind: 'failed'; error: Error } | { kind: 'stopped'; stop: Stop };
     try {
-      const runner = this.runners[String(job.job_type)];
-      if (!runner) throw new Error(`This worker cannot run ${String(job.job_type)} jobs`);
+      const runner = this.runners[job.job_type];
+      if (!runner) throw new Error(`This worker cannot run ${job.job_type} jobs`);
       await untilSettledOrAbandoned(runner(ctx), controller.signal);
       controller.signal.throwIfAborted();
       outcome = { kind: 'completed' };
@@ -215,38 +212,20 @@ export class Worker {
     log.info({ outcome: outcome.kind === 'stopped' ? outcome.stop.kind : outcome.kind }, 'job run ended');
     if (outcome.kind === 'stopped' && outcome.stop.kind === 'shutdown') {
       // Back on the queue: the delivery fails, and pg-boss hands the job to the next worker.
-      await this.o.db.query(
-        `UPDATE jobs SET status = 'Queued', worker_id = NULL, progress = '{}', updated_at = now()
-         WHERE id = $1 AND attempt = $2 AND status = 'Running'`,
-        [jobId, attempt],
-      );
+      await lifecycle.jobReleased(this.o.db, job, attempt);
       throw new Error('Worker shut down; the job goes back on the queue');
     }
     await this.finish(job, attempt, outcome, state, usage);
   }
 
   /** Claims a delivered job: Running with a new attempt, unless it was cancelled or has finished. */
-  private async claim(jobId: string): Promise<Row | undefined> {
-    const [job] = await this.o.db.query(
-      `UPDATE jobs SET status = 'Running', attempt = attempt + 1, worker_id = $2, started_at = coalesce(started_at, now()),
-         heartbeat_at = now(), updated_at = now(), progress = '{"percentage": 0, "stage": "Starting"}', outputs = '[]'
-       WHERE id = $1 AND status IN ('Queued', 'Running') RETURNING *`,
-      [jobId, this.id],
-    );
-    if (!job) return undefined;
-    if (Number(job.attempt) > 1) {
+  private async claim(jobId: string): Promise<JobRow | null> {
+    const job = await lifecycle.jobStarted(this.o.db, jobId, this.id);
+    if (!job) return null;
+    if (job.attempt > 1) {
       // A worker died with it: what that run wrote is dropped, and the job starts over.
-      const stale = await this.o.db.query<{ id: string }>('DELETE FROM artifacts WHERE job_id = $1 RETURNING id', [
-        jobId,
-      ]);
-      removeArtifactFiles(
-        this.o.dataDir,
-        stale.map((r) => r.id),
-      );
-      await this.o.db.query(
-        `UPDATE executions SET status = 'Cancelled', ended_at = now() WHERE job_id = $1 AND status = 'Running' AND id IS DISTINCT FROM $2`,
-        [jobId, job.execution_id ?? null],
-      );
+      removeArtifactFiles(this.o.dataDir, await deleteArtifactsOfJob(this.o.db, jobId));
+      await lifecycle.otherExecutionsOfJobCancelled(this.o.db, jobId, job.execution_id);
       this.o.logger.warn({ jobId, attempt: job.attempt }, 'job taken over from a worker that stopped');
     }
     return job;
@@ -254,13 +233,13 @@ export class Worker {
 
   /** Records how a run ended, if the run still holds the job; then sends its notifications. */
   private async finish(
-    job: Row,
+    job: JobRow,
     attempt: number,
     outcome: { kind: 'completed' } | { kind: 'failed'; error: Error } | { kind: 'stopped'; stop: Stop },
     state: { progress: Record<string, unknown>; outputs: StoredJobOutput[]; quality: Record<string, unknown> },
     usage: Record<string, number>,
   ): Promise<void> {
-    const jobId = String(job.id);
+    const jobId = job.id;
     const progress = { ...state.progress };
     let status: 'Completed' | 'Failed';
     let reason: string | null = null;
@@ -281,36 +260,19 @@ export class Worker {
       await this.keepOrDropPartial(jobId, attempt, state.outputs, progress);
       return;
     } else return; // lost: another worker holds the job now
-    const [ended] = await this.o.db.query(
-      `UPDATE jobs SET status = $3, status_reason = $4, error = $5, progress = $6, outputs = $7, quality = $8,
-         usage = $9, ended_at = now(), updated_at = now()
-       WHERE id = $1 AND attempt = $2 AND status = 'Running' RETURNING *`,
-      [
-        jobId,
-        attempt,
-        status,
-        reason,
-        error ? JSON.stringify(error) : null,
-        JSON.stringify(progress),
-        JSON.stringify(state.outputs),
-        JSON.stringify(state.quality),
-        JSON.stringify(usage),
-      ],
-    );
+    const ended = await lifecycle.jobEnded(this.o.db, job, attempt, {
+      status,
+      status_reason: reason,
+      error,
+      progress,
+      outputs: state.outputs,
+      quality: state.quality,
+      usage,
+    });
     if (!ended) {
       // Cancelled while finishing: the cancel wins, and it decides about the outputs.
       await this.keepOrDropPartial(jobId, attempt, state.outputs, progress);
       return;
-    }
-    if (ended.execution_id && status === 'Failed') {
-      await this.o.db.query(
-        `UPDATE executions SET status = 'Error', ended_at = now(), error = coalesce(error, $2) WHERE id = $1 AND status = 'Running'`,
-        [ended.execution_id, JSON.stringify({ errorType: error!.errorType, errorMessage: reason, cellId: null })],
-      );
-      await this.o.db.query(
-        `UPDATE notebooks SET status = 'Ready' WHERE id = (SELECT notebook_id FROM executions WHERE id = $1) AND status = 'Running'`,
-        [ended.execution_id],
-      );
     }
     await notifyJobEnded(this.o.db, this.o.mailer, this.o.logger, ended, this.o.publicUrl);
   }
@@ -322,48 +284,23 @@ export class Worker {
     outputs: StoredJobOutput[],
     progress: Record<string, unknown>,
   ): Promise<void> {
-    const [job] = await this.o.db.query('SELECT status, cancel_request FROM jobs WHERE id = $1 AND attempt = $2', [
-      jobId,
-      attempt,
-    ]);
-    if (!job || job.status !== 'Cancelled') return;
-    const preserve =
-      (job.cancel_request as { preservePartialResults?: boolean } | null)?.preservePartialResults ?? true;
-    if (preserve) {
-      await this.o.db.query('UPDATE jobs SET outputs = $2, progress = $3 WHERE id = $1', [
-        jobId,
-        JSON.stringify(outputs),
-        JSON.stringify({ ...progress, stage: 'Cancelled' }),
-      ]);
-    } else {
-      const dropped = await this.o.db.query<{ id: string }>('DELETE FROM artifacts WHERE job_id = $1 RETURNING id', [
-        jobId,
-      ]);
-      removeArtifactFiles(
-        this.o.dataDir,
-        dropped.map((r) => r.id),
-      );
-      await this.o.db.query(`UPDATE jobs SET outputs = '[]', progress = $2 WHERE id = $1`, [
-        jobId,
-        JSON.stringify({ ...progress, stage: 'Cancelled' }),
-      ]);
-    }
+    const job = await jobById(this.o.db, jobId);
+    if (!job || job.attempt !== attempt || job.status !== 'Cancelled') return;
+    const preserve = job.cancel_request?.preservePartialResults ?? true;
+    if (!preserve) removeArtifactFiles(this.o.dataDir, await deleteArtifactsOfJob(this.o.db, jobId));
+    await keepCancelledOutputs(this.o.db, jobId, preserve ? outputs : [], { ...progress, stage: 'Cancelled' });
   }
 
   /** Stops runs whose job was cancelled (from any API process) or taken over by another worker. */
   private async watch(): Promise<void> {
     if (this.runs.size === 0) return;
-    const rows = await this.o.db.query(
-      'SELECT id, status, attempt, cancel_request FROM jobs WHERE id = ANY($1::uuid[])',
-      [[...this.runs.keys()]],
-    );
-    for (const row of rows) {
-      const run = this.runs.get(String(row.id));
+    for (const row of await watchedJobs(this.o.db, [...this.runs.keys()])) {
+      const run = this.runs.get(row.id);
       if (!run) continue;
       if (row.status === 'Cancelled') {
-        const request = row.cancel_request as { reason?: string; force?: boolean } | null;
+        const request = row.cancel_request;
         run.stop({ kind: 'cancelled', message: request?.reason ?? 'Cancelled', force: request?.force ?? false });
-      } else if (row.status !== 'Running' || Number(row.attempt) !== run.attempt) {
+      } else if (row.status !== 'Running' || row.attempt !== run.attempt) {
         // Nothing it does can be written any more, so there is nothing to wait for.
         run.stop({ kind: 'lost', message: 'Another worker took the job over', force: true });
       }
@@ -372,7 +309,7 @@ export class Worker {
 
   /** Keeps the worker's active job count current as runs start and end, not only on heartbeats. */
   private async countActive(): Promise<void> {
-    await this.o.db.query('UPDATE workers SET active_jobs = $2 WHERE id = $1', [this.id, this.runs.size]);
+    await workers.setActiveJobs(this.o.db, this.id, this.runs.size);
   }
 
   /** The worker's row (load, memory) and its jobs' heartbeats. */
@@ -383,20 +320,16 @@ export class Worker {
     const cpuPercent = ((used.user + used.system) / 1000 / (now - this.cpu.at) / cores) * 100;
     this.cpu = { usage: process.cpuUsage(), at: now };
     const rss = process.memoryUsage().rss;
-    await this.o.db.query(
-      `UPDATE workers SET heartbeat_at = now(), active_jobs = $2, cpu_percent = $3, memory_percent = $4, memory_bytes = $5
-       WHERE id = $1`,
-      [this.id, this.runs.size, Math.min(100, cpuPercent), (rss / os.totalmem()) * 100, rss],
-    );
+    await workers.heartbeatWorker(this.o.db, {
+      id: this.id,
+      active_jobs: this.runs.size,
+      cpu_percent: Math.min(100, cpuPercent),
+      memory_percent: (rss / os.totalmem()) * 100,
+      memory_bytes: rss,
+    });
     if (this.runs.size > 0) {
-      await this.o.db.query(
-        `UPDATE jobs SET heartbeat_at = now(), usage = $3 WHERE id = ANY($1::uuid[]) AND worker_id = $2 AND status = 'Running'`,
-        [
-          [...this.runs.keys()],
-          this.id,
-          JSON.stringify({ cpuPercent: Math.round(cpuPercent * cores), memoryBytes: rss }),
-        ],
-      );
+      const usage = { cpuPercent: Math.round(cpuPercent * cores), memoryBytes: rss };
+      await heartbeatJobs(this.o.db, [...this.runs.keys()], this.id, usage);
     }
   }
 
@@ -407,32 +340,11 @@ export class Worker {
    */
   private async sweep(): Promise<void> {
     if (this.stopping) return;
-    const lost = await this.o.db.query(
-      `UPDATE jobs SET status = 'Failed', ended_at = now(), updated_at = now(),
-         status_reason = 'Its worker stopped responding and no other worker took the job over; retry it.',
-         error = '{"errorType": "WorkerLost", "message": "The worker running the job stopped responding."}'
-       WHERE status = 'Running' AND heartbeat_at < now() - make_interval(secs => $1) RETURNING *`,
-      [LOST_AFTER_SECONDS],
-    );
-    for (const job of lost) {
+    for (const job of await lifecycle.jobsLost(this.o.db, LOST_AFTER_SECONDS)) {
       this.o.logger.warn({ jobId: job.id, worker: job.worker_id }, 'job failed: its worker was lost');
-      if (job.execution_id) {
-        await this.o.db.query(
-          `UPDATE executions SET status = 'Error', ended_at = now() WHERE id = $1 AND status = 'Running'`,
-          [job.execution_id],
-        );
-        await this.o.db.query(
-          `UPDATE notebooks SET status = 'Ready' WHERE id = (SELECT notebook_id FROM executions WHERE id = $1) AND status = 'Running'`,
-          [job.execution_id],
-        );
-      }
       await notifyJobEnded(this.o.db, this.o.mailer, this.o.logger, job, this.o.publicUrl);
     }
-    const waiting = await this.o.db.query(
-      `SELECT * FROM jobs WHERE status = 'Queued' AND run_after < now() - interval '60 seconds'
-       ORDER BY priority_rank DESC, created_at LIMIT 100`,
-    );
-    for (const job of waiting) await enqueue(this.o.queue, job);
+    for (const job of await overdueQueuedJobs(this.o.db)) await enqueue(this.o.queue, job);
   }
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { RunFileError } from '../domain/jobErrors';
 
 /**
  * Reading what notebook code left in its run directory. Every name and file there is hostile:
@@ -9,11 +10,6 @@ import path from 'node:path';
  * moved, to a place of the service's own. Read only after the run's processes are gone, so
  * nothing can change underneath.
  */
-
-/** A file of the run that the service refuses, with a message for the execution's error. */
-export class RunFileError extends Error {
-  override name = 'OutputRejected';
-}
 
 /** Copies the regular file `name` of `dir` to `target` (created new, mode 0600); answers its size. */
 export async function copyRunFile(dir: string, name: string, target: string, maxBytes: number): Promise<number> {

@@ -11,7 +11,7 @@ export type Row = Record<string, unknown>;
  * (PGlite and PostgreSQL) speak the same dialect, so everything above this file is store-agnostic.
  */
 export interface Db {
-  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T = Row>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Runs `work` in one transaction; it commits when `work` resolves and rolls back when it throws. */
   transaction<T>(work: (tx: Db) => Promise<T>): Promise<T>;
   /** Runs several statements without parameters (migrations). */
@@ -34,13 +34,18 @@ export async function openDb(opts: { databaseUrl?: string; dataDir?: string; inM
   return openPglite(dir);
 }
 
+/** bigint (int8) columns as JS numbers on both stores: counts and byte sizes stay far below 2^53. */
+const INT8 = 20;
+const int8AsNumber = (value: string) => Number(value);
+
 async function openPglite(dir: string | undefined): Promise<Db> {
-  const pglite = dir ? await PGlite.create(dir) : await PGlite.create();
+  const options = { parsers: { [INT8]: int8AsNumber } };
+  const pglite = dir ? await PGlite.create(dir, options) : await PGlite.create(options);
   type Queryable = Pick<typeof pglite, 'query' | 'exec'>;
   const wrap = (q: Queryable, inTx: boolean): Db => ({
     kind: 'pglite',
     embedded: pglite,
-    async query<T extends Row>(sql: string, params: unknown[] = []) {
+    async query<T = Row>(sql: string, params: unknown[] = []) {
       return (await q.query<T>(sql, params)).rows;
     },
     async exec(sql: string) {
@@ -57,12 +62,19 @@ async function openPglite(dir: string | undefined): Promise<Db> {
 }
 
 async function openPostgres(url: string): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === INT8 ? int8AsNumber : pg.types.getTypeParser(oid, format as 'text'),
+    },
+  });
   await pool.query('SELECT 1');
   type Client = Pick<pg.Pool, 'query'>;
   const wrap = (c: Client, inTx: boolean): Db => ({
     kind: 'postgres',
-    async query<T extends Row>(sql: string, params: unknown[] = []) {
+    async query<T = Row>(sql: string, params: unknown[] = []) {
       return (await c.query(sql, params)).rows as T[];
     },
     async exec(sql: string) {
@@ -86,4 +98,9 @@ async function openPostgres(url: string): Promise<Db> {
     close: () => pool.end(),
   });
   return wrap(pool, false);
+}
+
+/** A trivial query: resolves when the store answers, throws when it does not. */
+export async function ping(db: Db): Promise<void> {
+  await db.query('SELECT 1');
 }

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { InvalidError } from '../domain/errors';
 import { LogRefused } from '../engine/limits';
 import type { TaskFailure, TaskInput, TaskName, TaskOutput } from './tasks';
 
@@ -81,9 +80,16 @@ export function runInThread<N extends TaskName>(name: N, input: TaskInput<N>, la
   );
 }
 
+/** A task refused its input the way the domain refuses a request (a 400 for the caller to make). */
+export class TaskInputRefused extends Error {
+  constructor(readonly failure: Extract<TaskFailure, { kind: 'invalid' }>) {
+    super(failure.message);
+  }
+}
+
 function fromFailure(f: TaskFailure): Error {
-  if (f.kind === 'refused') return new LogRefused(f.summary, f.message);
-  if (f.kind === 'invalid') return new InvalidError(f.summary, f.message, f.problems, f.details);
+  if (f.kind === 'refused') return new LogRefused(f.code, f.message);
+  if (f.kind === 'invalid') return new TaskInputRefused(f);
   return new Error(f.message);
 }
 

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { apiCellsBytes, readIpynb } from '../domain/cells';
 import { InvalidError, type FieldProblem } from '../domain/errors';
-import { LogRefused } from '../engine/limits';
+import { LogRefused, type LogRefusal } from '../engine/limits';
 import { scanCsv } from '../engine/scanCsv';
 import { stageXes } from '../engine/stageXes';
 
@@ -25,16 +25,16 @@ export type TaskOutput<N extends TaskName> = Awaited<ReturnType<Tasks[N]>>;
 
 /** An error a task meant, as it crosses back to the service's thread. */
 export type TaskFailure =
-  | { kind: 'refused'; summary: string; message: string }
-  | { kind: 'invalid'; summary: string; message: string; problems: FieldProblem[]; details: Record<string, unknown> }
+  | { kind: 'refused'; code: LogRefusal; message: string }
+  | { kind: 'invalid'; code: LogRefusal; message: string; problems: FieldProblem[]; details: Record<string, unknown> }
   | { kind: 'error'; message: string };
 
 function toFailure(err: unknown): TaskFailure {
-  if (err instanceof LogRefused) return { kind: 'refused', summary: err.summary, message: err.message };
+  if (err instanceof LogRefused) return { kind: 'refused', code: err.code, message: err.message };
   if (err instanceof InvalidError) {
     return {
       kind: 'invalid',
-      summary: err.summary,
+      code: err.code,
       message: err.message,
       problems: err.problems,
       details: err.details,

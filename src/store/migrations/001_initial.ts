@@ -84,7 +84,7 @@ CREATE TABLE notebooks (
   CHECK ((notebook_type = 0) = (investigation_id IS NOT NULL))
 );
 CREATE INDEX notebooks_project ON notebooks (project_id, created_at);
--- Names are unique within an investigation (page 003).
+-- Names are unique within an investigation, whatever their case.
 CREATE UNIQUE INDEX notebooks_name_in_investigation ON notebooks (investigation_id, lower(name)) WHERE investigation_id IS NOT NULL;
 
 CREATE TABLE blocks (

@@ -1,0 +1,213 @@
+import { EventEmitter } from 'node:events';
+import type { Db } from '../store/db';
+import { deleteExecution, type ExecutionError, type ExecutionStatus } from '../store/executions';
+import { saveProgress, type CancelRequest, type JobProgress, type JobRow } from '../store/jobs';
+import type { NotebookStatus } from '../store/notebooks';
+import * as t from '../store/transitions';
+
+/**
+ * The one place where jobs, executions and notebooks change state, and where every change is
+ * announced. Workers, runners and the domain call these functions; nothing else writes a status.
+ * The announcements go to an in-process emitter for now (`lifecycleEvents`).
+ */
+
+/** What the lifecycle announces. */
+export type LifecycleEvent =
+  | { kind: 'job.status'; jobId: string; projectId: string; status: JobRow['status']; reason: string | null }
+  | { kind: 'job.progress'; jobId: string; progress: JobProgress }
+  | { kind: 'execution.status'; executionId: string; status: ExecutionStatus; error: ExecutionError | null }
+  | { kind: 'notebook.status'; notebookId: string; status: NotebookStatus };
+
+/** Every state change of this process, as it happens (`'change'` events of {@link LifecycleEvent}). */
+export const lifecycleEvents = new EventEmitter();
+lifecycleEvents.setMaxListeners(0);
+
+function announce(event: LifecycleEvent): void {
+  lifecycleEvents.emit('change', event);
+}
+
+function jobChanged(row: JobRow): JobRow {
+  announce({
+    kind: 'job.status',
+    jobId: row.id,
+    projectId: row.project_id,
+    status: row.status,
+    reason: row.status_reason,
+  });
+  return row;
+}
+
+// --- jobs ---------------------------------------------------------------------------------------
+
+/** Records a submitted job as Queued (the caller puts it on the queue). */
+export async function jobQueued(db: Db, job: t.NewJobRow): Promise<JobRow> {
+  return jobChanged(await t.insertQueuedJob(db, job));
+}
+
+/** A job the queue refused: Failed with the queue's reason. */
+export async function jobNotQueued(db: Db, job: JobRow, reason: string): Promise<void> {
+  await t.failUnqueuedJob(db, job.id, reason);
+  announce({ kind: 'job.status', jobId: job.id, projectId: job.project_id, status: 'Failed', reason });
+}
+
+/** A worker takes a delivered job (a new attempt), unless it was cancelled or has ended meanwhile. */
+export async function jobStarted(db: Db, jobId: string, workerId: string): Promise<JobRow | null> {
+  const row = await t.claimJob(db, jobId, workerId);
+  return row && jobChanged(row);
+}
+
+/** A run's progress, while its attempt holds the job; false when it no longer does. */
+export async function jobProgressed(db: Db, jobId: string, attempt: number, progress: JobProgress): Promise<boolean> {
+  const saved = await saveProgress(db, jobId, attempt, progress);
+  if (saved) announce({ kind: 'job.progress', jobId, progress });
+  return saved;
+}
+
+/** A run given back by a worker that shuts down: Queued for the next one. */
+export async function jobReleased(db: Db, job: JobRow, attempt: number): Promise<void> {
+  await t.requeueJob(db, job.id, attempt);
+  announce({ kind: 'job.status', jobId: job.id, projectId: job.project_id, status: 'Queued', reason: null });
+}
+
+/**
+ * How a run ended (Completed or Failed), while its attempt holds the job; a failed job's
+ * execution ends with it and its notebook is free again. Null when the run lost the job.
+ */
+export async function jobEnded(
+  db: Db,
+  job: JobRow,
+  attempt: number,
+  end: Parameters<typeof t.endJob>[3],
+): Promise<JobRow | null> {
+  const row = await t.endJob(db, job.id, attempt, end);
+  if (!row) return null;
+  jobChanged(row);
+  if (row.execution_id && end.status === 'Failed') {
+    const error = { errorType: end.error?.errorType ?? 'Error', errorMessage: end.status_reason ?? '', cellId: null };
+    await executionStopped(db, row.execution_id, 'Error', error);
+  }
+  return row;
+}
+
+/** Cancels a queued or running job (its row locked by the caller), and its execution. */
+export async function jobCancelled(tx: Db, job: JobRow, request: CancelRequest): Promise<JobRow> {
+  const row = jobChanged(await t.cancelJob(tx, job.id, request));
+  if (job.execution_id) {
+    await t.stopExecution(tx, job.execution_id, 'Cancelled', null);
+    announce({ kind: 'execution.status', executionId: job.execution_id, status: 'Cancelled', error: null });
+  }
+  return row;
+}
+
+/** Fails running jobs nobody heartbeats any more; their executions end and notebooks are freed. */
+export async function jobsLost(db: Db, seconds: number): Promise<JobRow[]> {
+  const lost = await t.failLostJobs(db, seconds);
+  for (const job of lost) {
+    jobChanged(job);
+    if (job.execution_id) await executionStopped(db, job.execution_id, 'Error', null);
+  }
+  return lost;
+}
+
+// --- executions ---------------------------------------------------------------------------------
+
+/** An execution accepted for a job: Running from acceptance, its notebook Running too. */
+export async function executionAccepted(
+  db: Db,
+  e: { id: string; notebookId: string; jobId: string; parameters: Record<string, unknown>; createdBy: string },
+  startedNow = false,
+): Promise<void> {
+  await t.insertRunningExecution(db, {
+    id: e.id,
+    notebook_id: e.notebookId,
+    job_id: e.jobId,
+    parameters: e.parameters,
+    created_by: e.createdBy,
+    started: startedNow,
+  });
+  await t.notebookRunning(db, e.notebookId);
+  announce({ kind: 'execution.status', executionId: e.id, status: 'Running', error: null });
+  announce({ kind: 'notebook.status', notebookId: e.notebookId, status: 'Running' });
+}
+
+/**
+ * An accepted execution whose job was not queued: refused by a rule, it leaves no trace; failed
+ * by the queue, it stays as an Error. Its notebook is free again.
+ */
+export async function executionNotQueued(
+  db: Db,
+  executionId: string,
+  notebookId: string,
+  queueError: string | null,
+): Promise<void> {
+  if (queueError === null) await deleteExecution(db, executionId);
+  else
+    await executionStopped(db, executionId, 'Error', {
+      errorType: 'QueueError',
+      errorMessage: queueError,
+      cellId: null,
+    });
+  await t.releaseNotebook(db, notebookId);
+  announce({ kind: 'notebook.status', notebookId, status: 'Ready' });
+}
+
+/** A worker starts an accepted execution (again, after a takeover). */
+export async function executionStarted(db: Db, executionId: string, notebookId: string): Promise<void> {
+  await t.startExecution(db, executionId);
+  await t.notebookRunning(db, notebookId);
+  announce({ kind: 'execution.status', executionId, status: 'Running', error: null });
+}
+
+/** Ends a running execution without results (cancelled, failed, its job gone); its notebook is free again. */
+export async function executionStopped(
+  db: Db,
+  executionId: string,
+  status: 'Cancelled' | 'Error',
+  error: ExecutionError | null,
+  /** The cells or blocks it got through, when known. */
+  cellResults: unknown[] | null = null,
+): Promise<void> {
+  await t.stopExecution(db, executionId, status, error, cellResults);
+  await t.releaseNotebookOfExecution(db, executionId);
+  announce({ kind: 'execution.status', executionId, status, error });
+}
+
+/** A takeover ends what the dead attempt left running, but for the job's own execution. */
+export async function otherExecutionsOfJobCancelled(db: Db, jobId: string, keep: string | null): Promise<void> {
+  await t.cancelOtherExecutionsOfJob(db, jobId, keep);
+}
+
+/**
+ * A finished execution (Completed or Error) with its results, and its notebook after it: in one
+ * transaction, and with a fence only while the run still holds its job (false: nothing written).
+ */
+export async function executionFinished(
+  db: Db,
+  e: {
+    executionId: string;
+    notebookId: string;
+    results: Omit<Parameters<typeof t.endExecution>[2], 'endedAt'>;
+    notebook: { status: NotebookStatus; seconds: number; cells?: unknown[] };
+    fence: { jobId: string; attempt: number } | null;
+    /** More writes of the same outcome, in the same transaction (blocks' last runs). */
+    alongside?: (tx: Db, ended: Date) => Promise<void>;
+  },
+): Promise<boolean> {
+  const ended = new Date();
+  const written = await db.transaction(async (tx) => {
+    if (!(await t.endExecution(tx, e.executionId, { ...e.results, endedAt: ended }, e.fence))) return false;
+    await t.notebookRan(tx, e.notebookId, { ...e.notebook, at: ended });
+    await e.alongside?.(tx, ended);
+    return true;
+  });
+  if (written) {
+    announce({
+      kind: 'execution.status',
+      executionId: e.executionId,
+      status: e.results.status,
+      error: e.results.error,
+    });
+    announce({ kind: 'notebook.status', notebookId: e.notebookId, status: e.notebook.status });
+  }
+  return written;
+}
