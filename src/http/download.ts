@@ -1,6 +1,7 @@
 import fs from 'node:fs';
+import type { ErrorResponse } from '../api/types';
 import { plainError } from './errors';
-import type { Reply } from './reply';
+import type { EmptyReply, JsonReply, RawReply } from './reply';
 import { wellFormed } from './requestValues';
 
 /** A stored file to send: where it is, its size and sha256 (the strong ETag), its type and name. */
@@ -19,12 +20,18 @@ export interface DownloadRequest {
   requestId: string;
 }
 
+/** The answers of a download, all of which both download operations document. */
+export type FileReply = RawReply<200> | RawReply<206> | EmptyReply<304> | JsonReply<416, ErrorResponse>;
+
+/** What names the file's resource in a 416 body. */
+type FileIds = Pick<ErrorResponse, 'ArtifactId' | 'DatasetId'>;
+
 /**
  * The one way files are sent (artifacts and datasets): `ETag`, `Content-Length`,
  * `If-None-Match` (304), a single byte range (206, 416) guarded by `If-Range`, and HEAD.
  * `ids` names the resource in a 416 body, such as `{ ArtifactId: '...' }`.
  */
-export function sendFile(file: FileToSend, req: DownloadRequest, ids: Record<string, string>): Reply {
+export function sendFile(file: FileToSend, req: DownloadRequest, ids: FileIds): FileReply {
   const etag = `"${file.sha256}"`;
   const head = req.method.toUpperCase() === 'HEAD';
   if (matchesAny(req.headers['if-none-match'], etag)) return { status: 304, headers: { ETag: etag } };
@@ -47,7 +54,7 @@ export function sendFile(file: FileToSend, req: DownloadRequest, ids: Record<str
   const bounds = parseRange(range, size);
   if (!bounds) {
     return {
-      ...plainError(416, 'Range not satisfiable', `The file has ${size} bytes.`, req.requestId, ids),
+      ...plainError('RANGE_NOT_SATISFIABLE', `The file has ${size} bytes.`, req.requestId, ids),
       headers: { 'Content-Range': `bytes */${size}` },
     };
   }

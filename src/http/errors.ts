@@ -1,24 +1,18 @@
 import type { ErrorObject } from 'ajv';
-import {
-  AuthError,
-  ConflictError,
-  DomainError,
-  InvalidError,
-  NotFoundError,
-  NotYetError,
-  QuotaError,
-  StorageQuotaError,
-  TooLargeError,
-} from '../domain/errors';
+import { ERROR_CODES } from '../api/errorCodes';
+import type { ErrorCode, StatusOf } from '../api/errorCodes';
+import { DomainError, InvalidError, QuotaError } from '../domain/errors';
 import type { FieldProblem } from '../domain/errors';
-import type { Reply } from './reply';
+import type { ErrorResponse } from '../api/types';
+import type { JsonReply, Reply } from './reply';
 import { wellFormed } from './requestValues';
 
-/** The one place where errors become HTTP: status by error class, body in the contract's envelope. */
+/** The one place where errors become HTTP: status and summary by code, body in the contract's envelope. */
 export function errorReply(err: unknown, requestId: string): Reply {
   if (err instanceof DomainError) {
     const body: Record<string, unknown> = {
       Error: err.summary,
+      Code: err.code,
       // Messages may quote what the client sent, cut anywhere: never half of a UTF-16 pair.
       Message: wellFormed(err.message),
       ...err.details,
@@ -26,34 +20,27 @@ export function errorReply(err: unknown, requestId: string): Reply {
     };
     if (err instanceof InvalidError && err.problems.length > 0) body.ValidationErrors = err.problems.map(toField);
     if (err instanceof QuotaError) {
-      return { status: 429, body, headers: { 'Retry-After': String(err.retryAfterSeconds) } };
+      return { status: err.status, body, headers: { 'Retry-After': String(err.retryAfterSeconds) } };
     }
-    return { status: statusOf(err), body };
+    return { status: err.status, body };
   }
   // Anything else is a bug: log it (the caller does) and never show its stack or text to clients.
-  return {
-    status: 500,
-    body: {
-      Error: 'Internal server error',
-      Message: 'The server failed to handle the request; the server log has the details.',
-      RequestId: requestId,
-    },
-  };
+  return plainError(
+    'INTERNAL_ERROR',
+    'The server failed to handle the request; the server log has the details.',
+    requestId,
+  );
 }
 
-/** A body in the error envelope for errors raised outside the domain (routing, parsing). */
-export function plainError(status: number, summary: string, message: string, requestId: string, extra = {}): Reply {
-  return { status, body: { Error: summary, Message: message, ...extra, RequestId: requestId } };
-}
-
-function statusOf(err: DomainError): number {
-  if (err instanceof NotFoundError) return 404;
-  if (err instanceof InvalidError) return 400;
-  if (err instanceof ConflictError) return 409;
-  if (err instanceof TooLargeError || err instanceof StorageQuotaError) return 413;
-  if (err instanceof AuthError) return err.reason === 'forbidden' ? 403 : 401;
-  if (err instanceof NotYetError) return 501;
-  return 400;
+/** A body in the error envelope for errors raised outside the domain (routing, parsing, readiness). */
+export function plainError<C extends ErrorCode>(
+  code: C,
+  message: string,
+  requestId: string,
+  extra: Partial<ErrorResponse> = {},
+): JsonReply<StatusOf<C>, ErrorResponse> {
+  const { status, error } = ERROR_CODES[code];
+  return { status, body: { Error: error, Code: code, Message: message, ...extra, RequestId: requestId } };
 }
 
 function toField(p: FieldProblem) {

@@ -1,5 +1,6 @@
 import type { AppDeps } from '../app';
 import type { Caller } from '../../domain/tenants';
+import type { OperationHandlers } from './types';
 import type { Reply } from '../reply';
 import { adminHandlers } from './admin';
 import { artifactHandlers } from './artifacts';
@@ -13,7 +14,7 @@ import { notebookHandlers } from './notebooks';
 import { projectHandlers } from './projects';
 import { ContractSchemas } from '../../api/schemas';
 
-/** A validated request as handlers see it. */
+/** A validated request of any operation, untyped: what the app passes to `Handler`. */
 export interface RequestContext {
   /** GET, HEAD (routed to the GET operation), POST, ... */
   method: string;
@@ -27,13 +28,17 @@ export interface RequestContext {
   requestId: string;
 }
 
-/** Unpacks a request, calls one domain function, picks the status. Nothing else. */
+/** A handler as the app calls it, by operationId; each is typed for its own operation in `operationHandlers`. */
 export type Handler = (ctx: RequestContext) => Promise<Reply>;
 
-/** Every implemented operation's handler, by operationId. Operations not listed answer 501. */
-export function allHandlers(deps: AppDeps): Record<string, Handler> {
+/**
+ * Every operation's handler. The map is built with its contract type (`OperationHandlers`), so a
+ * missing handler or a wrong request or answer type fails to compile; the app then calls it by
+ * operationId, which is why it is handed over untyped.
+ */
+export function allHandlers(deps: AppDeps): Readonly<Record<string, Handler>> {
   const schemas = new ContractSchemas(deps.document);
-  return {
+  const handlers: OperationHandlers = {
     ...healthHandlers(deps),
     ...adminHandlers(deps),
     ...projectHandlers(deps),
@@ -45,4 +50,6 @@ export function allHandlers(deps: AppDeps): Record<string, Handler> {
     ...jobHandlers(deps),
     ...artifactHandlers(deps),
   };
+  // Sound because routing hands every handler its own operation's request, validated by the contract.
+  return handlers as unknown as Record<string, Handler>;
 }

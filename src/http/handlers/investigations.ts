@@ -1,49 +1,27 @@
 import type { AppDeps } from '../app';
 import * as investigations from '../../domain/investigations';
-import type { InvestigationCreate, InvestigationUpdate } from '../../api/types';
 import { empty, json } from '../reply';
 import { location, pageOf, scopeOf } from './common';
-import type { Handler } from './index';
+import type { OperationHandlers } from './types';
 
 /** Investigations of a project. */
-export function investigationHandlers({ db, config }: AppDeps): Record<string, Handler> {
+export function investigationHandlers({ db, config }: AppDeps) {
   return {
     createInvestigation: async (ctx) => {
       const scope = scopeOf(ctx);
-      const created = await investigations.createInvestigation(db, scope, ctx.body as InvestigationCreate);
+      const created = await investigations.createInvestigation(db, scope, ctx.body);
       const path = `/api/${scope.tenantId}/${scope.projectId}/investigation/${created.investigationId}`;
       return json(201, created, location(config.publicUrl, path));
     },
     listInvestigations: async (ctx) =>
-      json(
-        200,
-        await investigations.listInvestigations(
-          db,
-          scopeOf(ctx),
-          pageOf(ctx),
-          ctx.query.datasetId as string | undefined,
-        ),
-      ),
+      json(200, await investigations.listInvestigations(db, scopeOf(ctx), pageOf(ctx), ctx.query.datasetId)),
     getInvestigation: async (ctx) =>
-      json(200, await investigations.getInvestigation(db, scopeOf(ctx), ctx.params.investigationId.toLowerCase())),
+      json(200, await investigations.getInvestigation(db, scopeOf(ctx), ctx.params.investigationId)),
     updateInvestigation: async (ctx) =>
-      json(
-        200,
-        await investigations.updateInvestigation(
-          db,
-          scopeOf(ctx),
-          ctx.params.investigationId.toLowerCase(),
-          ctx.body as InvestigationUpdate,
-        ),
-      ),
+      json(200, await investigations.updateInvestigation(db, scopeOf(ctx), ctx.params.investigationId, ctx.body)),
     deleteInvestigation: async (ctx) => {
-      await investigations.deleteInvestigation(
-        db,
-        config.dataDir,
-        scopeOf(ctx),
-        ctx.params.investigationId.toLowerCase(),
-      );
+      await investigations.deleteInvestigation(db, config.dataDir, scopeOf(ctx), ctx.params.investigationId);
       return empty();
     },
-  };
+  } satisfies Partial<OperationHandlers>;
 }

@@ -1,27 +1,14 @@
 import { Readable } from 'node:stream';
 import type { AppDeps } from '../app';
 import type { ContractSchemas } from '../../api/schemas';
-import { InvalidError } from '../../domain/errors';
 import { Notebooks, type SerialisedAnswer } from '../../domain/notebooks';
 import { syncNotebookSchedule } from '../../jobs/schedules';
-import type {
-  JupyterNotebookCreate,
-  Notebook,
-  JupyterNotebookUpdate,
-  NotebookCopy,
-  NotebookFromTemplate,
-  StandardNotebookCreate,
-  StandardNotebookUpdate,
-} from '../../api/types';
-import { empty, json, type Reply } from '../reply';
-import { location, pageOf, scopeOf } from './common';
-import type { Handler, RequestContext } from './index';
+import { empty, json, type JsonReply, type RawReply } from '../reply';
+import { location, pageOf, scopeOf, uploadedFile } from './common';
+import type { OperationHandlers } from './types';
 
-/** Notebooks of both types (pages 000 and 003). */
-export function notebookHandlers(
-  { db, queue, kernels, config }: AppDeps,
-  schemas: ContractSchemas,
-): Record<string, Handler> {
+/** Notebooks of both types: standard (analysis blocks) and Jupyter. */
+export function notebookHandlers({ db, queue, kernels, config }: AppDeps, schemas: ContractSchemas) {
   const notebooks = new Notebooks(
     db,
     schemas,
@@ -30,86 +17,59 @@ export function notebookHandlers(
     (id, cron) => syncNotebookSchedule(queue, id, cron),
     () => kernels.kernelNames(),
   );
-  const notebookUrl = (ctx: RequestContext, id: string) => {
-    const s = scopeOf(ctx);
-    return location(config.publicUrl, `/api/${s.tenantId}/${s.projectId}/notebook/${id}`);
-  };
-  const idOf = (ctx: RequestContext) => ctx.params.notebookId.toLowerCase();
+  const notebookUrl = (scope: { tenantId: string; projectId: string }, id: string) =>
+    location(config.publicUrl, `/api/${scope.tenantId}/${scope.projectId}/notebook/${id}`);
   return {
-    listNotebooks: async (ctx) => {
-      const q = ctx.query;
-      const filters = {
-        status: q.status as string | undefined,
-        kernelType: q.kernelType as string | undefined,
-        enrichmentMode: q.enrichmentMode as boolean | undefined,
-        notebookType: q.notebookType as number | undefined,
-      };
-      return json(200, await notebooks.list(scopeOf(ctx), filters, pageOf(ctx)));
-    },
-    downloadNotebook: async (ctx) => {
-      const { name, document } = await notebooks.ipynb(scopeOf(ctx), idOf(ctx));
-      const fileName = `${name.replace(/[^\w .-]+/g, '_').trim() || 'notebook'}.ipynb`;
-      return {
-        status: 200,
-        body: document,
-        contentType: 'application/x-ipynb+json',
-        headers: { 'Content-Disposition': `attachment; filename="${fileName}"` },
-      };
-    },
+    // The query holds only the contract's filters and paging (validation refuses other names).
+    listNotebooks: async (ctx) => json(200, await notebooks.list(scopeOf(ctx), ctx.query, pageOf(ctx))),
+    downloadNotebook: async (ctx) => ipynb(await notebooks.ipynb(scopeOf(ctx), ctx.params.notebookId)),
     createJupyterNotebook: async (ctx) => {
-      const created = await notebooks.createJupyter(scopeOf(ctx), ctx.body as JupyterNotebookCreate);
-      return json(201, created, notebookUrl(ctx, created.notebookId));
+      const scope = scopeOf(ctx);
+      const created = await notebooks.createJupyter(scope, ctx.body);
+      return json(201, created, notebookUrl(scope, created.notebookId));
     },
     uploadNotebook: async (ctx) => {
-      if (!ctx.file)
-        throw new InvalidError('Validation failed', 'Send the notebook as the `file` field.', [
-          { field: 'body.file', message: 'is required' },
-        ]);
-      const file = { path: ctx.file.path, size: ctx.file.size, originalName: ctx.file.originalname };
-      const created = await notebooks.upload(scopeOf(ctx), file, ctx.body as Record<string, string>);
-      return answer(201, created, notebookUrl(ctx, created.notebookId));
+      const file = uploadedFile(ctx, 'the notebook');
+      const scope = scopeOf(ctx);
+      const created = await notebooks.upload(scope, file, ctx.body);
+      return answer(201, created, notebookUrl(scope, created.notebookId));
     },
-    getNotebook: async (ctx) => answer(200, await notebooks.get(scopeOf(ctx), idOf(ctx))),
-    updateNotebook: async (ctx) =>
-      json(
-        200,
-        await notebooks.update(scopeOf(ctx), idOf(ctx), ctx.body as StandardNotebookUpdate | JupyterNotebookUpdate),
-      ),
+    getNotebook: async (ctx) => answer(200, await notebooks.get(scopeOf(ctx), ctx.params.notebookId)),
+    updateNotebook: async (ctx) => json(200, await notebooks.update(scopeOf(ctx), ctx.params.notebookId, ctx.body)),
     deleteNotebook: async (ctx) => {
-      const id = idOf(ctx);
+      const id = ctx.params.notebookId;
       const kind = await notebooks.delete(scopeOf(ctx), id);
-      // Page 003 answers a standard notebook's deletion with a message, page 000 a Jupyter one's with 204.
+      // A standard notebook's deletion is answered with a message, a Jupyter one's with 204.
       return kind === 'standard' ? json(200, { Message: 'Notebook successfully deleted', NotebookId: id }) : empty();
     },
     listInvestigationNotebooks: async (ctx) =>
-      json(200, await notebooks.listInInvestigation(scopeOf(ctx), ctx.params.investigationId.toLowerCase())),
+      json(200, await notebooks.listInInvestigation(scopeOf(ctx), ctx.params.investigationId)),
     createInvestigationNotebook: async (ctx) => {
-      const created = await notebooks.createInInvestigation(
-        scopeOf(ctx),
-        ctx.params.investigationId.toLowerCase(),
-        ctx.body as StandardNotebookCreate,
-      );
-      return json(201, created, notebookUrl(ctx, created.notebookId));
+      const scope = scopeOf(ctx);
+      const created = await notebooks.createInInvestigation(scope, ctx.params.investigationId, ctx.body);
+      return json(201, created, notebookUrl(scope, created.notebookId));
     },
     createNotebookFromTemplate: async (ctx) => {
-      const created = await notebooks.createFromTemplate(
-        scopeOf(ctx),
-        ctx.params.investigationId.toLowerCase(),
-        ctx.body as NotebookFromTemplate,
-      );
-      return json(201, created, notebookUrl(ctx, created.notebookId));
+      const scope = scopeOf(ctx);
+      const created = await notebooks.createFromTemplate(scope, ctx.params.investigationId, ctx.body);
+      return json(201, created, notebookUrl(scope, created.notebookId));
     },
     copyNotebook: async (ctx) => {
-      const copy = await notebooks.copy(scopeOf(ctx), idOf(ctx), (ctx.body as NotebookCopy | undefined) ?? {});
-      return json(201, copy, notebookUrl(ctx, copy.notebookId));
+      const scope = scopeOf(ctx);
+      const copy = await notebooks.copy(scope, ctx.params.notebookId, ctx.body ?? {});
+      return json(201, copy, notebookUrl(scope, copy.notebookId));
     },
-    getNotebookUrl: async (ctx) => json(200, await notebooks.url(scopeOf(ctx), idOf(ctx))),
-  };
+    getNotebookUrl: async (ctx) => json(200, await notebooks.url(scopeOf(ctx), ctx.params.notebookId)),
+  } satisfies Partial<OperationHandlers>;
 }
 
 /** A notebook's answer: a JSON body, or one already serialised (a large notebook's), streamed as it is. */
-function answer(status: number, body: Notebook | SerialisedAnswer, headers: Record<string, string> = {}): Reply {
-  if (!('json' in body)) return json(status, body, headers);
+function answer<S extends number, B extends object>(
+  status: S,
+  body: B | SerialisedAnswer,
+  headers: Record<string, string> = {},
+): JsonReply<S, B> | RawReply<S> {
+  if (!isSerialised(body)) return json(status, body, headers);
   const length = body.json.reduce((n, piece) => n + piece.byteLength, 0);
   return {
     status,
@@ -117,4 +77,19 @@ function answer(status: number, body: Notebook | SerialisedAnswer, headers: Reco
     contentType: 'application/json; charset=utf-8',
     headers: { ...headers, 'Content-Length': String(length) },
   };
+}
+
+/** A notebook as an `.ipynb` file to save, named after the notebook. */
+function ipynb({ name, document }: { name: string; document: object }): RawReply<200> {
+  const fileName = `${name.replace(/[^\w .-]+/g, '_').trim() || 'notebook'}.ipynb`;
+  return {
+    status: 200,
+    body: document,
+    contentType: 'application/x-ipynb+json',
+    headers: { 'Content-Disposition': `attachment; filename="${fileName}"` },
+  };
+}
+
+function isSerialised(body: object): body is SerialisedAnswer {
+  return 'json' in body;
 }
