@@ -34,8 +34,19 @@ export interface paths {
         };
         /**
          * Check readiness
-         * @description Checks that the store, the queue and the kernels can be reached, and answers 503 when one
-         *     cannot. Needs a tenant API key or the admin token, since it reveals how the service is built.
+         * @description Checks what the service needs to do its work, each within 5 s, and answers 503 with every
+         *     check's result in `Checks` when one fails:
+         *
+         *     - `store`: a query to the database answers.
+         *     - `queue`: at least one worker, of this process or of any other on the same database, has
+         *       sent a heartbeat in the last 30 s and has not stopped. Workers heartbeat every 5 s; an API
+         *       process alone (`assay serve`) with no live worker anywhere is not ready, since jobs would
+         *       wait on the queue.
+         *     - `kernels`: notebook sandboxes can start on this machine (jupyter-server and bubblewrap are
+         *       installed) and at least one kernelspec is installed; with `JUPYTER_URL`, that server answers
+         *       its kernelspecs with at least one (a list it gave is reused for a minute).
+         *
+         *     Needs a tenant API key or the admin token, since it reveals how the service is built.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -233,7 +244,7 @@ export interface paths {
         /**
          * Get the execution system's status
          * @description Returns the workers with their heartbeat, capacity and load, the queue by priority, and
-         *     performance figures of the day (page 002). Queue and performance figures count this tenant's
+         *     performance figures of the day. Queue and performance figures count this tenant's
          *     jobs; workers are shared.
          */
         get: operations["getSystemStatus"];
@@ -576,8 +587,8 @@ export interface paths {
         };
         /**
          * List the notebooks of a project
-         * @description Lists the notebooks of the project, both types, newest first, in page 000's list shape,
-         *     with filters and paging.
+         * @description Lists the notebooks of the project, both types, newest first, in one shape for
+         *     both (fields of the other type are null), with filters and paging.
          */
         get: operations["listNotebooks"];
         put?: never;
@@ -610,7 +621,7 @@ export interface paths {
         put?: never;
         /**
          * Create a Jupyter notebook
-         * @description Creates a Jupyter notebook (page 000) from `initialCells`, a Jupyter template, or both. The
+         * @description Creates a Jupyter notebook from `initialCells`, a Jupyter template, or both. The
          *     kernel type must be an installed kernelspec and the bound dataset must be in the project.
          */
         post: operations["createJupyterNotebook"];
@@ -642,7 +653,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a Jupyter notebook
-         * @description Uploads an existing `.ipynb` (page 000). The file is validated against the nbformat 4
+         * @description Uploads an existing `.ipynb`. The file is validated against the nbformat 4
          *     schema; what was accepted but changed (such as cells without ids, given new ones) is listed in
          *     `parseResult.warnings`. A file that is not a valid notebook is refused with 400 and nothing is stored.
          *
@@ -683,13 +694,13 @@ export interface paths {
         };
         /**
          * List the notebooks of an investigation
-         * @description Returns every standard notebook of the investigation in `notebookOrder` (page 003).
+         * @description Returns every standard notebook of the investigation in `notebookOrder`.
          */
         get: operations["listInvestigationNotebooks"];
         put?: never;
         /**
          * Create a notebook in an investigation
-         * @description Creates an empty standard notebook at the end of the investigation (page 003). Names are unique within an investigation.
+         * @description Creates an empty standard notebook at the end of the investigation. Names are unique within an investigation.
          */
         post: operations["createInvestigationNotebook"];
         delete?: never;
@@ -725,7 +736,7 @@ export interface paths {
         put?: never;
         /**
          * Create a notebook from a template
-         * @description Creates a standard notebook with all the blocks and settings of a standard template (page 003).
+         * @description Creates a standard notebook with all the blocks and settings of a standard template.
          *     `listTemplates` names the templates and their ids.
          */
         post: operations["createNotebookFromTemplate"];
@@ -760,8 +771,8 @@ export interface paths {
         };
         /**
          * Get a notebook
-         * @description Returns a notebook in its own type's shape: a standard notebook as page 003 shows it, a
-         *     Jupyter notebook with its cells, integration and environment as page 000 shows it. A large
+         * @description Returns a notebook in its own type's shape: a standard notebook with its investigation, order
+         *     and block count, a Jupyter notebook with its cells, integration and environment. A large
          *     Jupyter notebook's answer is built off the service's event loop and streamed with its
          *     `Content-Length`; its fields may come in another order.
          */
@@ -769,8 +780,8 @@ export interface paths {
         /**
          * Update a notebook
          * @description Updates a notebook with the body of its own type. A standard notebook takes `name`,
-         *     `description` and `notebookOrder` (page 003); a Jupyter notebook takes its name,
-         *     description, integration, environment and cells (page 000), and a change of cells bumps
+         *     `description` and `notebookOrder`; a Jupyter notebook takes its name,
+         *     description, integration, environment and cells, and a change of cells bumps
          *     `notebookVersion`. With `dateModified`, the update is refused with 409 when the notebook
          *     changed since: no update is ever lost silently.
          */
@@ -778,8 +789,8 @@ export interface paths {
         post?: never;
         /**
          * Delete a notebook
-         * @description Deletes a notebook for good: a standard notebook with all its blocks (200 with a message,
-         *     page 003), a Jupyter notebook with its execution history (204, page 000). A notebook that
+         * @description Deletes a notebook for good: a standard notebook with all its blocks (200 with a message
+         *     and its id), a Jupyter notebook with its execution history (204). A notebook that
          *     is executing is not deleted (409): cancel the execution first.
          */
         delete: operations["deleteNotebook"];
@@ -815,7 +826,7 @@ export interface paths {
         put?: never;
         /**
          * Copy a notebook
-         * @description Makes a full copy of a notebook (page 003): a standard notebook with all its blocks, to the
+         * @description Makes a full copy of a notebook: a standard notebook with all its blocks, to the
          *     same or another investigation of the project; a Jupyter notebook with all its cells. Execution
          *     history is not copied.
          */
@@ -851,7 +862,7 @@ export interface paths {
         };
         /**
          * Get a shareable link to a notebook
-         * @description Builds a link to the notebook from the server's `PUBLIC_URL` setting (page 003). Links do not expire.
+         * @description Builds a link to the notebook from the server's `PUBLIC_URL` setting. Links do not expire.
          */
         get: operations["getNotebookUrl"];
         put?: never;
@@ -930,7 +941,7 @@ export interface paths {
         put?: never;
         /**
          * Create a block in a notebook
-         * @description Adds a block to a standard notebook (page 004 sends block creation here). The configuration,
+         * @description Adds a block to a standard notebook. The configuration,
          *     an object or its JSON string, must name an operator of the block's type and is checked
          *     against that operator's schema and the investigation's dataset (attributes and activities
          *     it names must exist); every problem is listed in the 400. Blocks at or after `blockOrder`
@@ -970,7 +981,7 @@ export interface paths {
         put?: never;
         /**
          * Execute a notebook
-         * @description Queues an execution of the notebook (page 000) and answers at once. A Jupyter notebook runs
+         * @description Queues an execution of the notebook and answers at once. A Jupyter notebook runs
          *     its code cells in a kernel as a job of type `Notebook`; a standard notebook runs its enabled
          *     blocks in `blockOrder` on its investigation's dataset as a job of type `Analysis`. Parameters
          *     are checked before anything is queued. Follow the progress with `getNotebookExecution`.
@@ -1012,7 +1023,7 @@ export interface paths {
         };
         /**
          * Get an execution's status
-         * @description Returns the state and progress of an execution (page 000), cell by cell (block by block for a
+         * @description Returns the state and progress of an execution, cell by cell (block by block for a
          *     standard notebook), with the error of a failed cell, and the resources used.
          */
         get: operations["getNotebookExecution"];
@@ -1054,7 +1065,7 @@ export interface paths {
         };
         /**
          * Get an execution's results
-         * @description Returns what a finished execution produced (page 000): cell outputs (block outputs of a
+         * @description Returns what a finished execution produced: cell outputs (block outputs of a
          *     standard notebook, with each calculator's JSON as `content`), enriched datasets, models and
          *     reports, each with a `downloadUrl` on this service. An execution that has not finished answers 409.
          */
@@ -1087,7 +1098,7 @@ export interface paths {
         };
         /**
          * Ping without a token
-         * @description Answers without authentication, to check that the block API is reachable (page 004).
+         * @description Answers without authentication, to check that the block API is reachable.
          */
         get: operations["unauthorizedPing"];
         put?: never;
@@ -1118,7 +1129,7 @@ export interface paths {
         };
         /**
          * Ping with a token
-         * @description Checks that the token gives access to this tenant and project (page 004).
+         * @description Checks that the token gives access to this tenant and project.
          */
         get: operations["ping"];
         put?: never;
@@ -1154,12 +1165,12 @@ export interface paths {
         };
         /**
          * Get a block
-         * @description Returns a block with its configuration, execution history and metadata (page 004).
+         * @description Returns a block with its configuration, execution history and metadata.
          */
         get: operations["getBlock"];
         /**
          * Update a block
-         * @description Changes a block's title, description, disabled flag, configuration or position (page 004).
+         * @description Changes a block's title, description, disabled flag, configuration or position.
          *     Absent and null fields stay as they are; the execution history is kept. A new configuration is
          *     checked like at creation. With `dateModified`, a stale update is refused with 409.
          */
@@ -1167,7 +1178,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a block
-         * @description Removes a block and its execution history for good (page 004). The blocks after it move up
+         * @description Removes a block and its execution history for good. The blocks after it move up
          *     and the notebook's `blockCount` follows. A block whose notebook is executing is not deleted (409).
          */
         delete: operations["deleteBlock"];
@@ -1198,7 +1209,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a job
-         * @description Puts a job on the queue (page 002). The resource must exist in the project; that is checked
+         * @description Puts a job on the queue. The resource must exist in the project; that is checked
          *     now, not when the job runs. Jobs start by priority, first in first out within one. Send an
          *     `Idempotency-Key` header to make retries of the same submit safe.
          */
@@ -1229,7 +1240,7 @@ export interface paths {
         };
         /**
          * List jobs
-         * @description Lists the project's jobs, newest first, with filters, paging and counts per state (page 002).
+         * @description Lists the project's jobs, newest first, with filters, paging and counts per state.
          */
         get: operations["listJobs"];
         put?: never;
@@ -1265,14 +1276,14 @@ export interface paths {
         };
         /**
          * Get a job's status
-         * @description Returns a job with its progress, execution details and metrics (page 002).
+         * @description Returns a job with its progress, execution details and metrics.
          */
         get: operations["getJob"];
         put?: never;
         post?: never;
         /**
          * Cancel a job
-         * @description Cancels a queued or running job (page 002). A queued job is cancelled at once; a running job
+         * @description Cancels a queued or running job. A queued job is cancelled at once; a running job
          *     stops within seconds, at once with `forceTermination`. Outputs already written are kept with
          *     `preservePartialResults`. A finished job cannot be cancelled (409). Works from any API process.
          */
@@ -1307,7 +1318,7 @@ export interface paths {
         };
         /**
          * Get a job's results
-         * @description Returns the results of a finished job (page 002): its primary output and additional outputs,
+         * @description Returns the results of a finished job: its primary output and additional outputs,
          *     each a file with size, sha256 and a `downloadUrl` on this service, and the execution and
          *     quality metrics. A job that has not finished answers 409.
          */
@@ -1347,7 +1358,7 @@ export interface paths {
         put?: never;
         /**
          * Retry a job
-         * @description Queues a new job linked to a Failed or Cancelled one (page 002), with the original
+         * @description Queues a new job linked to a Failed or Cancelled one, with the original
          *     parameters, `updatedParameters` merged over them when `modifyParameters` is true, and an
          *     optional new priority. Other jobs cannot be retried (409).
          */
@@ -1418,20 +1429,96 @@ export interface components {
             /** @description Why it is invalid. */
             Message: string;
         };
-        /** @description One dependency's check. */
+        /**
+         * @description One dependency's check: `ok`, or `failed` with `message` saying why. `disabled` is no longer
+         *     reported: every check runs.
+         */
         ReadinessCheck: {
             /** @enum {string} */
             status: "ok" | "failed" | "disabled";
+            /** @description How long the check took, in milliseconds. */
             latencyMs: number;
             message?: string;
         };
         /**
-         * @description The one error body of every 4xx and 5xx answer. Keys keep the PascalCase of the seed pages.
-         *     Besides `Error` and `Message`, the id of the resource concerned appears under its own key.
+         * @description The one error body of every 4xx and 5xx answer. Its keys are PascalCase, unlike the camelCase
+         *     of other bodies.
+         *     `Code` is the stable code to match on; `Error` and `Message` are for people.
+         *     Besides them, the id of the resource concerned appears under its own key.
          */
         ErrorResponse: {
             /** @description A short summary of what went wrong. */
             Error: string;
+            /**
+             * @description A stable, machine-readable code of the error: match on it rather than on `Error` or `Message`.
+             *     Each code comes with one HTTP status:
+             *
+             *     | Code | Status | Meaning |
+             *     | --- | --- | --- |
+             *     | `VALIDATION_FAILED` | 400 | A field of the request breaks the contract or a rule; `ValidationErrors` lists every invalid field. |
+             *     | `MALFORMED_JSON` | 400 | The request body is not valid JSON. |
+             *     | `UNSUPPORTED_BODY_ENCODING` | 400 | The body is sent in a `Content-Encoding` or charset the server does not read. |
+             *     | `MALFORMED_COMPRESSED_BODY` | 400 | The body says it is compressed but cannot be decompressed. |
+             *     | `UNREADABLE_BODY` | 400 | The body could not be read to its end (aborted, or not as long as `Content-Length` says). |
+             *     | `INVALID_UPLOAD` | 400 | The multipart body could not be read. |
+             *     | `UNSUPPORTED_FILE` | 400 | An uploaded event log is neither CSV, XES nor gzipped XES. |
+             *     | `INVALID_CSV_FILE` | 400 | An uploaded CSV log cannot be read. |
+             *     | `INVALID_XES_FILE` | 400 | An uploaded XES log is not well-formed XML, or declares a DTD or entities. |
+             *     | `EMPTY_EVENT_LOG` | 400 | No event of the log has a case, an activity and a readable timestamp. |
+             *     | `CASE_TOO_LONG` | 400 | One case of the log has more events than the per-case limit. |
+             *     | `TOO_MANY_ATTRIBUTES` | 400 | The log has more attribute columns or keys than the limit. |
+             *     | `TOO_MANY_ACTIVITIES` | 400 | The log has more distinct activities than the limit. |
+             *     | `RECORD_TOO_LARGE` | 400 | The attributes of one XES event or trace are larger than the per-record limit. |
+             *     | `LINE_TOO_LONG` | 400 | One CSV line is longer than the per-record limit. |
+             *     | `DUPLICATE_COLUMN_NAMES` | 400 | Two CSV columns have the same name. |
+             *     | `ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE` | 400 | Two attribute names of the log differ only in upper and lower case, which the analysis cannot tell apart. |
+             *     | `LOG_TOO_DEMANDING` | 400 | Parsing the upload needed more memory than a parser thread may use. |
+             *     | `LOG_TOO_LARGE` | 400 | Importing the log needed more memory than the analysis engine may use, also spilling to disk. |
+             *     | `INVALID_NOTEBOOK_FILE` | 400 | An uploaded `.ipynb` is not a valid nbformat 4 notebook, or is over the notebook limits. |
+             *     | `KERNEL_NOT_AVAILABLE` | 400 | The notebook names a kernelspec this server does not have; `Available` lists the ones it has. |
+             *     | `UNKNOWN_TEMPLATE` | 400 | There is no Jupyter template of that name. |
+             *     | `NOT_A_JUPYTER_NOTEBOOK` | 400 | The operation needs a Jupyter notebook, and this one is a standard notebook. |
+             *     | `NOT_A_STANDARD_NOTEBOOK` | 400 | Blocks belong to standard notebooks, and this one is a Jupyter notebook. |
+             *     | `NOTEBOOK_NAME_TAKEN` | 400 | Another notebook of the investigation has this name (compared without case). |
+             *     | `API_KEY_MISSING` | 401 | The request has no `Authorization: Bearer` key. |
+             *     | `API_KEY_INVALID` | 401 | The API key is unknown or revoked. |
+             *     | `ADMIN_TOKEN_REQUIRED` | 401 | An admin operation is called without the admin token. |
+             *     | `TENANT_FORBIDDEN` | 403 | The API key belongs to another tenant than the one in the path. |
+             *     | `ROUTE_NOT_FOUND` | 404 | No operation answers this method and path. |
+             *     | `TENANT_NOT_FOUND` | 404 | No tenant has this id. |
+             *     | `PROJECT_NOT_FOUND` | 404 | The tenant has no project of this id. |
+             *     | `INVESTIGATION_NOT_FOUND` | 404 | The project has no investigation of this id. |
+             *     | `PIPELINE_NOT_FOUND` | 404 | A job names a pipeline (an investigation) the project does not have. |
+             *     | `DATASET_NOT_FOUND` | 404 | The project has no dataset of this id. |
+             *     | `NOTEBOOK_NOT_FOUND` | 404 | The project has no notebook of this id. |
+             *     | `BLOCK_NOT_FOUND` | 404 | The project has no block of this id. |
+             *     | `EXECUTION_NOT_FOUND` | 404 | The notebook has no execution of this id. |
+             *     | `JOB_NOT_FOUND` | 404 | The project has no job of this id. |
+             *     | `TEMPLATE_NOT_FOUND` | 404 | There is no template of this id. |
+             *     | `ARTIFACT_NOT_FOUND` | 404 | The project has no output file of this id (or its execution was deleted). |
+             *     | `API_KEY_NOT_FOUND` | 404 | The tenant has no API key of this id. |
+             *     | `METHOD_NOT_ALLOWED` | 405 | The path exists, but not for this method; the `Allow` header lists the ones it answers. |
+             *     | `STALE_UPDATE` | 409 | The resource changed since the `dateModified` the client sent; fetch it again and reapply the change. |
+             *     | `NOTEBOOK_LOCKED` | 409 | The notebook is running; cancel its execution or wait for it to finish. |
+             *     | `EXECUTION_NOT_FINISHED` | 409 | Results exist once the execution is Completed, Error or Cancelled. |
+             *     | `JOB_NOT_FINISHED` | 409 | Results exist once the job is Completed, Failed or Cancelled. |
+             *     | `JOB_FINISHED` | 409 | A job that has ended cannot be cancelled. |
+             *     | `JOB_NOT_RETRYABLE` | 409 | Only a Failed or Cancelled job can be retried. |
+             *     | `IDEMPOTENCY_KEY_REUSED` | 409 | The `Idempotency-Key` was used before with another request body. |
+             *     | `PROJECT_HAS_ACTIVE_JOBS` | 409 | A project with queued or running jobs cannot be deleted. |
+             *     | `DATASET_IN_USE` | 409 | A notebook or investigation is bound to the dataset, so it cannot be deleted. |
+             *     | `DATASET_NOT_READY` | 409 | Only a Ready dataset can be exported. |
+             *     | `PAYLOAD_TOO_LARGE` | 413 | The body or upload is larger than the server accepts; `LimitBytes` says how large it may be. |
+             *     | `STORAGE_QUOTA_EXCEEDED` | 413 | Storing the upload would take the tenant past its stored-bytes quota; nothing was stored. |
+             *     | `RANGE_NOT_SATISFIABLE` | 416 | The `Range` asked for starts after the end of the file. |
+             *     | `QUEUED_JOBS_QUOTA_EXCEEDED` | 429 | The tenant has as many jobs waiting as it may; retry once some have started. |
+             *     | `KERNEL_QUOTA_EXCEEDED` | 429 | The tenant has as many notebook executions queued or running as it may have kernels. |
+             *     | `INTERNAL_ERROR` | 500 | The server failed; the server log has the details under the `RequestId`. |
+             *     | `CONTRACT_DRIFT` | 500 | The server was about to answer something its contract does not document, and answered this instead. |
+             *     | `NOT_READY` | 503 | A dependency (store, queue, kernels) failed its check; `Checks` says which. |
+             * @enum {string}
+             */
+            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "ADMIN_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
             /** @description What went wrong in more detail and, where there is one, what to do about it. */
             Message?: string;
             /** @description The id of the request, also in the `X-Request-Id` header and in the server log. */
@@ -1572,7 +1659,7 @@ export interface components {
             pageSize: number;
             hasNextPage: boolean;
         };
-        /** @description The execution system as a whole (page 002), from live figures. */
+        /** @description The execution system as a whole, from live figures. */
         SystemStatus: {
             /**
              * @description Degraded when no worker is active or the queue is backing up; Unhealthy when the store is unreachable.
@@ -2239,7 +2326,7 @@ export interface components {
          * @enum {string}
          */
         NotebookStatus: "Ready" | "Running" | "Error" | "Kernel_Dead";
-        /** @description One notebook of either type in the project's list (page 000's list shape). */
+        /** @description One notebook of either type in the project's list, in one shape for both types; fields of the other type are null. */
         NotebookSummary: {
             /** Format: uuid */
             notebookId: string;
@@ -2316,7 +2403,7 @@ export interface components {
             /** @description nbformat tags, such as `parameters`. */
             tags?: string[];
         };
-        /** @description A new Jupyter notebook (page 000). Cells come from `initialCells`, a `template`, or both (template first). */
+        /** @description A new Jupyter notebook. Cells come from `initialCells`, a `template`, or both (template first). */
         JupyterNotebookCreate: {
             notebookName: string;
             notebookDescription?: string | null;
@@ -2359,7 +2446,7 @@ export interface components {
             /** @description Things that were accepted but changed or dropped, such as missing cell ids. */
             warnings: string[];
         };
-        /** @description A Jupyter notebook (`notebookType: 1`): cells run by a kernel. The shape of page 000. */
+        /** @description A Jupyter notebook (`notebookType: 1`): cells run by a kernel, with its dataset binding and schedule (`integration`) and its `environment`. */
         JupyterNotebook: {
             /** Format: uuid */
             notebookId: string;
@@ -2409,7 +2496,7 @@ export interface components {
             /** @enum {string} */
             enrichmentMode?: "true" | "false";
             /** @description A dataset id, or empty for none. */
-            datasetBinding?: string | unknown | unknown;
+            datasetBinding?: string;
         };
         /** @description Figures of the block's last execution; null before the first one. */
         BlockExecutionStats: {
@@ -2419,7 +2506,7 @@ export interface components {
             eventsIn: number;
             eventsOut: number;
         } | null;
-        /** @description An analysis block of a standard notebook (page 004). */
+        /** @description An analysis block of a standard notebook. */
         Block: {
             /** Format: uuid */
             blockId: string;
@@ -2448,7 +2535,8 @@ export interface components {
         };
         /**
          * @description A standard notebook (`notebookType: 0`): analysis blocks run in `blockOrder` on the dataset of
-         *     its investigation. The shape of page 003.
+         *     its investigation. Its name and description are `name` and `description`, where a Jupyter
+         *     notebook has `notebookName` and `notebookDescription`.
          */
         StandardNotebook: {
             /** Format: uuid */
@@ -2484,7 +2572,7 @@ export interface components {
             /** @description The notebook's blocks in `blockOrder`; present in the answers of `from-template` and `copy`. */
             blocks?: components["schemas"]["Block"][];
         };
-        /** @description A new, empty standard notebook in an investigation (page 003). */
+        /** @description A new, empty standard notebook in an investigation. */
         StandardNotebookCreate: {
             /** @description Unique within the investigation. */
             name: string;
@@ -2508,7 +2596,7 @@ export interface components {
         /** @description A notebook of either type, told apart by `notebookType`. */
         Notebook: components["schemas"]["StandardNotebook"] | components["schemas"]["JupyterNotebook"];
         /**
-         * @description New metadata for a standard notebook (page 003). With `dateModified`, the update is refused
+         * @description New metadata for a standard notebook. With `dateModified`, the update is refused
          *     with 409 when the notebook changed since that time.
          */
         StandardNotebookUpdate: {
@@ -2525,7 +2613,7 @@ export interface components {
             dateModified?: string | null;
         };
         /**
-         * @description Changes to a Jupyter notebook (page 000). Only the fields sent change. Sending `cells` replaces
+         * @description Changes to a Jupyter notebook. Only the fields sent change. Sending `cells` replaces
          *     all cells and bumps `notebookVersion`. With `dateModified`, the update is refused with 409 when
          *     someone changed the notebook since.
          */
@@ -2541,7 +2629,7 @@ export interface components {
         };
         /** @description The update body of the notebook's own type; the other type's body is refused with 400. */
         NotebookUpdate: components["schemas"]["StandardNotebookUpdate"] | components["schemas"]["JupyterNotebookUpdate"];
-        /** @description The answer to deleting a standard notebook (page 003). */
+        /** @description The answer to deleting a standard notebook: a message and its id (a Jupyter notebook answers 204 without a body). */
         NotebookDeleted: {
             Message: string;
             /** Format: uuid */
@@ -2572,7 +2660,7 @@ export interface components {
         };
         /** @description The blocks of a notebook in `blockOrder`. */
         BlockList: components["schemas"]["Block"][];
-        /** @description A block configuration, either as an object or as the JSON string page 004 shows. */
+        /** @description A block configuration, either as an object or as a JSON string holding that object. */
         BlockConfigurationInput: components["schemas"]["BlockConfiguration"] | string;
         /**
          * @description A new block. Its configuration must name an operator of the block's type (`filterType` for a
@@ -2594,7 +2682,7 @@ export interface components {
          */
         Priority: "Low" | "Normal" | "High" | "Critical";
         /**
-         * @description How to execute a notebook (page 000). Standard notebooks run their enabled blocks in
+         * @description How to execute a notebook of either type. Standard notebooks run their enabled blocks in
          *     `blockOrder`; Jupyter notebooks run their code cells. Every execution is also a job.
          */
         NotebookExecuteRequest: {
@@ -2635,9 +2723,10 @@ export interface components {
             priority?: components["schemas"]["Priority"];
         };
         /**
-         * @description Page 000's execution states. An execution is `Running` from the moment it is accepted, so that
-         *     page 000's clients keep polling; while it still waits for a worker, `queuePosition` is set and
-         *     `currentCell` is null (its job shows `Queued`). `Error` when a cell or block failed or the kernel died.
+         * @description The states of a notebook execution, of either notebook type. An execution is `Running` from the
+         *     moment it is accepted, so that a client polling until it leaves `Running` keeps polling; while
+         *     it still waits for a worker, `queuePosition` is set and `currentCell` is null (its job shows
+         *     `Queued`). `Error` when a cell or block failed or the kernel died.
          * @enum {string}
          */
         ExecutionStatus: "Running" | "Completed" | "Error" | "Cancelled";
@@ -2671,7 +2760,7 @@ export interface components {
             diskUsage?: string | null;
             diskUsageBytes?: number | null;
         };
-        /** @description An execution of a notebook and its progress (page 000). */
+        /** @description An execution of a notebook and its progress. */
         NotebookExecution: {
             /** Format: uuid */
             executionId: string;
@@ -2751,7 +2840,7 @@ export interface components {
             downloadUrl?: components["schemas"]["DownloadUrl"];
         };
         /**
-         * @description The outputs of a finished execution (page 000). With `format=summary` the `content` of outputs
+         * @description The outputs of a finished execution. With `format=summary` the `content` of outputs
          *     is left out; with `format=download` only names and `downloadUrl`s are given.
          */
         ExecutionResults: {
@@ -2788,7 +2877,7 @@ export interface components {
             }[];
         };
         /**
-         * @description Changes to a block (page 004). Fields that are absent or null stay as they are; execution
+         * @description Changes to a block. Fields that are absent or null stay as they are; execution
          *     history is kept. With `dateModified`, the update is refused with 409 when the block changed since.
          */
         BlockUpdate: {
@@ -2837,7 +2926,7 @@ export interface components {
             onFailure?: boolean;
             emailRecipients?: string[];
         };
-        /** @description A new job (page 002). */
+        /** @description A new job. */
         JobSubmit: {
             jobName: string;
             jobDescription?: string | null;
@@ -2856,7 +2945,7 @@ export interface components {
          * @enum {string}
          */
         JobStatus: "Queued" | "Running" | "Completed" | "Failed" | "Cancelled";
-        /** @description A job just put on the queue (page 002). */
+        /** @description A job just put on the queue. */
         JobSubmitted: {
             /** Format: uuid */
             jobId: string;
@@ -2875,7 +2964,7 @@ export interface components {
             dateSubmitted: string;
             submittedBy: string;
         };
-        /** @description A page of jobs with counts over all jobs that match the filters (page 002). */
+        /** @description A page of jobs with counts over all jobs that match the filters. */
         JobList: {
             jobs: {
                 /** Format: uuid */
@@ -2909,7 +2998,7 @@ export interface components {
             pageSize: number;
             hasNextPage: boolean;
         };
-        /** @description A job and its progress (page 002). */
+        /** @description A job and its progress. */
         Job: {
             /** Format: uuid */
             jobId: string;
@@ -2990,7 +3079,7 @@ export interface components {
             /** Format: date-time */
             lastUpdated: string;
         };
-        /** @description How to cancel a job (page 002); the body is optional. */
+        /** @description How to cancel a job; the body is optional. */
         JobCancel: {
             reason?: string;
             /**
@@ -3024,7 +3113,7 @@ export interface components {
             datasetId?: string;
             downloadUrl: components["schemas"]["DownloadUrl"];
         };
-        /** @description The results of a finished job (page 002). */
+        /** @description The results of a finished job. */
         JobResults: {
             /** Format: uuid */
             jobId: string;
@@ -3074,7 +3163,7 @@ export interface components {
                 }[];
             };
         };
-        /** @description How to retry a Failed or Cancelled job (page 002). */
+        /** @description How to retry a Failed or Cancelled job. */
         JobRetry: {
             retryReason?: string;
             /** @default false */
@@ -3401,7 +3490,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            /** @description A dependency did not answer; `Checks` says which. */
+            /** @description A check failed; `Checks` gives each check's result, `Message` the failed ones. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4491,7 +4580,7 @@ export interface operations {
                     "application/json": components["schemas"]["StandardNotebook"];
                 };
             };
-            /** @description The body is invalid, or a notebook of that name exists in the investigation (page 003). */
+            /** @description The body is invalid, or a notebook of that name exists in the investigation. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4548,7 +4637,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description The investigation or the template does not exist (page 003). */
+            /** @description The investigation or the template does not exist. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4642,7 +4731,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotebookNotFound"];
-            /** @description The notebook changed since the `dateModified` that was sent (page 003). */
+            /** @description The notebook changed since the `dateModified` that was sent. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5245,7 +5334,7 @@ export interface operations {
                     "application/json": components["schemas"]["Block"];
                 };
             };
-            /** @description The block could not be updated; every invalid field is listed (page 004). */
+            /** @description The block could not be updated; every invalid field is listed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5504,7 +5593,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["JobNotFound"];
-            /** @description The job has already finished (page 002). */
+            /** @description The job has already finished. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5601,7 +5690,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new job (page 002). */
+            /** @description The new job. */
             200: {
                 headers: {
                     [name: string]: unknown;
