@@ -29,7 +29,7 @@ describe.each(stores)('blocks on %s', (store) => {
       (b: { blockTitle: string; blockOrder: number }) => `${b.blockOrder}:${b.blockTitle}`,
     );
 
-  test("POST .../blocks with page 004's configuration string returns 201 and GET /block/{id} returns it", async () => {
+  test('POST .../blocks with its configuration as a JSON string returns 201 and GET /block/{id} returns it', async () => {
     const nb = await newNotebook();
     const created = await addBlock(nb, {
       blockType: 'Filter',

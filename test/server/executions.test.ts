@@ -1,6 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { base, executeAndWait, newInvestigation, startTestApp, stores, type Tenant, type TestApp } from './harness';
+import {
+  base,
+  executeAndWait,
+  newInvestigation,
+  startTestApp,
+  stores,
+  waitForJob,
+  type Tenant,
+  type TestApp,
+} from './harness';
 
 describe.each(stores)('executing a standard notebook on %s', (store) => {
   let app: TestApp;
@@ -184,7 +193,9 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
       token: t.token,
       body: { blockType: 'Calculator', blockTitle: 'Map', configuration: { calculatorType: 'processMap' } },
     });
-    await executeAndWait(app, tp, nb);
+    const { accepted } = await executeAndWait(app, tp, nb);
+    // The execution is Completed a moment before its job: a project with a running job cannot be deleted (409).
+    await waitForJob(app, tp, accepted.body.jobId);
     const files = () => ['artifacts', 'datasets'].map((d) => fs.readdirSync(path.join(app.config.dataDir, d)).length);
     const [artifactsBefore, datasetsBefore] = files();
     expect((await app.call('DELETE', `/api/${t.tenantId}/project/${tp.projectId}`, { token: t.token })).status).toBe(

@@ -2,22 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { sharedDataFile } from '../support/shared-data';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { loadDocument } from '../../src/api/document';
 import { loadConfig, type Config } from '../../src/config';
-import { Engine } from '../../src/engine/engine';
-import { createApp } from '../../src/http/app';
-import { JobQueue } from '../../src/jobs/queue';
+import type { JobQueue } from '../../src/jobs/queue';
 import type { JobRunner } from '../../src/jobs/runners';
 import { tenantUserName } from '../../src/kernels/sandbox';
 import { defaultKernelHomeRoot } from '../../src/kernels/servers';
-import { openKernels, startWorker } from '../../src/server';
+import { startService } from '../../src/server';
 import type { Worker } from '../../src/jobs/worker';
 import { openDb, type Db } from '../../src/store/db';
-import { migrate } from '../../src/store/migrate';
 
 /** Both stores every server test runs on. PostgreSQL is the machine's (127.0.0.1:5432, database `test`). */
 export const stores = ['pglite', 'postgres'] as const;
@@ -72,45 +67,35 @@ export async function startTestApp(
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-test-'));
   const adminToken = randomBytes(16).toString('hex');
   const schema = `test_${randomBytes(6).toString('hex')}`;
-  let databaseUrl: string | undefined;
+  // Port 0: the service listens on a free port and names it in PUBLIC_URL (links, Location headers).
+  const settings: Record<string, string> = {
+    DATA_DIR: dataDir,
+    ASSAY_ADMIN_TOKEN: adminToken,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DUCKDB_MEMORY_LIMIT: '512MB',
+  };
   if (store === 'postgres') {
     const admin = await openDb({ databaseUrl: POSTGRES_URL });
     await admin.exec(`CREATE SCHEMA ${schema}`);
     await admin.close();
-    databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    settings.DATABASE_URL = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    // Each app has its own queue: on PostgreSQL a schema of its own next to the store's.
+    settings.QUEUE_SCHEMA = `${schema}_queue`;
   }
-  // Listen first, so that PUBLIC_URL (links, Location headers) can name the real port.
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = `http://127.0.0.1:${port}`;
-  const config = loadConfig({ DATA_DIR: dataDir, ASSAY_ADMIN_TOKEN: adminToken, PUBLIC_URL: url, ...env });
-  fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
-  const db = await openDb({ databaseUrl, inMemory: store === 'pglite' });
-  await migrate(db);
-  const engine = await Engine.open({ memoryLimit: '512MB', tempDirectory: path.join(dataDir, 'duckdb-tmp') });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  // Each app has its own queue: on PostgreSQL a schema of its own next to the store's.
-  const queueSchema = store === 'postgres' ? `${schema}_queue` : config.queueSchema;
-  const queue = await JobQueue.open(db, {
-    databaseUrl,
-    schema: queueSchema,
-    logger,
-    tenantLimits: { queuedJobs: config.tenantQueuedJobsLimit, kernels: config.tenantKernelsLimit },
-  });
-  const kernels = openKernels(config, logger);
-  const worker = await startWorker({ db, queue, engine, kernels, config, logger, runners: opts.runners });
-  const app = await createApp({
-    db,
-    engine,
-    queue,
-    kernels,
-    config,
-    logger,
-    document: loadDocument(),
+  // The service as `npm start` runs it, with an in-memory PGlite, no first tenant, and every
+  // answer checked against the contract.
+  const service = await startService(loadConfig({ ...settings, ...env }), {
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     validateResponses: true,
+    runners: opts.runners,
+    inMemory: store === 'pglite',
+    bootstrap: false,
   });
-  server.on('request', app);
+  const { db, queue, config } = service;
+  const server = service.server!;
+  const worker = service.worker!;
+  const url = service.url!;
 
   const call = async (method: string, p: string, opts: CallOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -149,19 +134,19 @@ export async function startTestApp(
 
   const close = async () => {
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await worker.stop();
-    await kernels.stop();
-    engine.close();
-    await db.close();
-    if (store === 'postgres') {
-      const admin = await openDb({ databaseUrl: POSTGRES_URL });
-      await admin.exec(`DROP SCHEMA ${schema} CASCADE; DROP SCHEMA IF EXISTS ${queueSchema} CASCADE`);
-      await admin.close();
+    // What the app made is removed even when it cannot stop cleanly (a test closed its store).
+    try {
+      await service.stop();
+    } finally {
+      if (store === 'postgres') {
+        const admin = await openDb({ databaseUrl: POSTGRES_URL });
+        await admin.exec(`DROP SCHEMA ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_queue CASCADE`);
+        await admin.close();
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(defaultKernelHomeRoot(dataDir), { recursive: true, force: true });
+      removeTenantUsers(tenantIds);
     }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.rmSync(defaultKernelHomeRoot(dataDir), { recursive: true, force: true });
-    removeTenantUsers(tenantIds);
   };
 
   return { url, db, config, queue, worker, adminToken, call, newTenant, close };

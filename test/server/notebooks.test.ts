@@ -24,7 +24,7 @@ describe.each(stores)('notebooks on %s', (store) => {
   const createStandard = (name: string, inv = investigationId) =>
     app.call('POST', `${base(t)}/notebook/investigation/${inv}`, { token: t.token, body: { name, description: null } });
 
-  test('POST /notebook/investigation/{id} returns 201 with page 003 fields, at the end of the order', async () => {
+  test('POST /notebook/investigation/{id} returns 201 with the standard notebook fields, at the end of the order', async () => {
     const inv = (await newInvestigation('Ordering')).investigationId;
     const first = await createStandard('First', inv);
     const second = await createStandard('Second', inv);
@@ -42,7 +42,7 @@ describe.each(stores)('notebooks on %s', (store) => {
     expect(list.body.map((n: { name: string }) => n.name)).toEqual(['First', 'Second']);
   });
 
-  test('POST /notebook/investigation/{id} with a name already used there returns 400 (page 003)', async () => {
+  test('POST /notebook/investigation/{id} with a name already used there, in any case, returns 400', async () => {
     await createStandard('Taken');
     const res = await createStandard('taken');
     expect(res.status).toBe(400);
@@ -56,7 +56,7 @@ describe.each(stores)('notebooks on %s', (store) => {
     expect(res.body).toMatchObject({ Error: 'Investigation not found', InvestigationId: missing });
   });
 
-  test('PUT /notebook/{id} with the current dateModified returns 200; with a stale one 409 with the page 003 body', async () => {
+  test('PUT /notebook/{id} with the current dateModified returns 200; with a stale one 409 naming both dates and who changed it', async () => {
     const nb = (await createStandard('Lockable')).body;
     const url = `${base(t)}/notebook/${nb.notebookId}`;
     const ok = await app.call('PUT', url, {
@@ -176,7 +176,7 @@ describe.each(stores)('notebooks on %s', (store) => {
     expect((await app.call('GET', `${base(t)}/notebook/${nb.notebookId}`, { token: t.token })).status).toBe(404);
   });
 
-  test('POST /notebook creates a Jupyter notebook from a template and initialCells (page 000 shape)', async () => {
+  test('POST /notebook creates a Jupyter notebook from a template and initialCells, in the Jupyter notebook shape', async () => {
     const res = await app.call('POST', `${base(t)}/notebook`, {
       token: t.token,
       body: {

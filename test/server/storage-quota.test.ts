@@ -61,6 +61,7 @@ describe.each(stores)('the per-tenant stored-bytes quota on %s', (store) => {
     expect(second.status).toBe(413);
     expect(second.body).toEqual({
       Error: 'Storage quota exceeded',
+      Code: 'STORAGE_QUOTA_EXCEEDED',
       Message: `The tenant stores ${oneImport} bytes of its quota of ${oneImport}; this upload of ${fixtureLog(LOG).length} bytes would exceed it, so nothing was stored. Delete datasets or outputs, or ask for a larger quota.`,
       LimitBytes: oneImport,
       UsedBytes: oneImport,
