@@ -57,6 +57,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the contract as JSON
+         * @description The OpenAPI 3.1 document this server routes and validates every request with, bundled into one
+         *     JSON file (`generated/openapi.json` of its release), with a request sample in curl, Python and
+         *     TypeScript on every operation. Feed it to a client generator, Prism or Postman. It needs no
+         *     token.
+         *
+         *     The body is gzipped when `Accept-Encoding` allows it. `ETag` and `Cache-Control: no-cache`
+         *     let a client keep a copy and revalidate it: with `If-None-Match` naming the current `ETag`,
+         *     the answer is 304 without a body.
+         */
+        get: operations["getOpenApiJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the contract as YAML
+         * @description The same document as `GET /openapi.json`, in YAML: the same content, key for key, for tools and
+         *     people who prefer it. It needs no token; compression, `ETag` and 304 work as for the JSON.
+         */
+        get: operations["getOpenApiYaml"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open the API reference
+         * @description The API reference as one HTML page (Redoc), built from this contract: every operation with its
+         *     parameters, schemas, examples and request samples in curl, Python and TypeScript. Open it in a
+         *     browser; it needs no token and loads nothing from other hosts, so it also works offline and
+         *     behind a firewall. Compression, `ETag` and 304 work as for `GET /openapi.json`.
+         */
+        get: operations["getDocsPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/tenants": {
         parameters: {
             query?: never;
@@ -1578,6 +1649,25 @@ export interface components {
                 queue: components["schemas"]["ReadinessCheck"];
                 kernels: components["schemas"]["ReadinessCheck"];
             };
+        };
+        /**
+         * @description An OpenAPI 3.1 document: the whole contract of this service, bundled into one file, with
+         *     request samples (`x-codeSamples`) on every operation.
+         */
+        OpenApiDocument: {
+            /** @description The OpenAPI version the document follows. */
+            openapi: string;
+            info: {
+                title: string;
+                version: string;
+            };
+            servers?: Record<string, never>[];
+            security?: Record<string, never>[];
+            tags?: Record<string, never>[];
+            /** @description Every operation, by path and method. */
+            paths: Record<string, never>;
+            /** @description Schemas, parameters, responses and examples the operations refer to. */
+            components?: Record<string, never>;
         };
         /** @description A new tenant with its first project and API key. */
         TenantCreate: {
@@ -3199,6 +3289,16 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The client's copy is current (`If-None-Match` named this `ETag`); no body. */
+        PublishedNotModified: {
+            headers: {
+                ETag: components["headers"]["ContentETag"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                Vary: components["headers"]["Vary"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
         /** @description The admin token is missing or wrong, or no admin token is configured (`ASSAY_ADMIN_TOKEN`). */
         AdminUnauthorized: {
             headers: {
@@ -3355,6 +3455,12 @@ export interface components {
     };
     parameters: {
         /**
+         * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+         *     is 304 without a body.
+         * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+         */
+        IfNoneMatch: string;
+        /**
          * @description The tenant id (a GUID).
          * @example 12345678-1234-1234-1234-123456789012
          */
@@ -3397,12 +3503,6 @@ export interface components {
          */
         IfRange: string;
         /**
-         * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
-         *     is 304 without a body.
-         * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-         */
-        IfNoneMatch: string;
-        /**
          * @description The notebook id (a GUID).
          * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
          */
@@ -3430,6 +3530,21 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description The sha256 of the body as sent (gzipped when `Content-Encoding` says so), quoted. Send it back in
+         *     `If-None-Match` to get 304 while the document is unchanged.
+         */
+        ContentETag: string;
+        /**
+         * @description `no-cache`: a browser or proxy may keep a copy but must revalidate it (`If-None-Match`) before
+         *     using it, so a new deployment is seen at once while an unchanged document costs a 304.
+         */
+        CacheControl: string;
+        /**
+         * @description `Accept-Encoding`: the body is sent gzipped, with `Content-Encoding: gzip`, when that request
+         *     header allows it, and as it is otherwise.
+         */
+        Vary: string;
         /** @description The URL of the new resource. */
         Location: string;
         /** @description `attachment` with the file name, such as `attachment; filename="report.html"`. */
@@ -3499,6 +3614,107 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+        };
+    };
+    getOpenApiJson: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bundled contract. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ContentETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    Vary: components["headers"]["Vary"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenApiDocument"];
+                };
+            };
+            304: components["responses"]["PublishedNotModified"];
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    getOpenApiYaml: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bundled contract in YAML. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ContentETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    Vary: components["headers"]["Vary"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+            304: components["responses"]["PublishedNotModified"];
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    getDocsPage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The API reference page. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ContentETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    Vary: components["headers"]["Vary"];
+                    /**
+                     * @description Scripts, styles, images and fonts of the page itself only: nothing is loaded from
+                     *     elsewhere, and the page cannot be framed by other sites.
+                     */
+                    "Content-Security-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            304: components["responses"]["PublishedNotModified"];
+            400: components["responses"]["BadRequest"];
         };
     };
     createTenant: {

@@ -1,4 +1,4 @@
-// Builds generated/ from openapi/: the bundled document, its TypeScript types and the Redoc HTML page.
+// Builds generated/ from openapi/: the bundled document (JSON and YAML), its TypeScript types and the Redoc HTML page.
 // `node scripts/generate.mjs` rewrites generated/; `--check` builds into a temp dir and fails if generated/ differs.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +37,17 @@ function build(outDir) {
   const bundled = join(outDir, 'openapi.json');
   // Config problems are reported by `npm run lint:api`; here they would only repeat on every run.
   run('redocly', ['bundle', 'openapi/openapi.yaml', '--config', 'redocly.yaml', '--lint-config', 'off', '-o', bundled]);
+  // The YAML is the bundled JSON written again by the same bundler, so both hold the same document.
+  run('redocly', [
+    'bundle',
+    bundled,
+    '--config',
+    'redocly.yaml',
+    '--lint-config',
+    'off',
+    '-o',
+    join(outDir, 'openapi.yaml'),
+  ]);
   // openapi-typescript reads redocly.yaml's `apis` instead of its argument when it finds one in its cwd,
   // so it runs inside the temp dir, where there is none.
   // Defaults do not make a field required: the same schemas describe requests, where defaulted fields may be absent.

@@ -99,7 +99,7 @@ export function parseRange(header: string, size: number): [number, number] | und
 }
 
 /** `If-None-Match`: a list of entity tags or `*`, compared weakly (RFC 9110 13.1.2). */
-function matchesAny(header: string | undefined, etag: string): boolean {
+export function matchesAny(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   if (header.trim() === '*') return true;
   return entityTags(header).some((tag) => tag.replace(/^W\//, '') === etag);

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Browser, chromium, Page } from 'playwright-core';
+import { startTestApp, stores } from '../server/harness';
 import { doc, isObject, operations, repoRoot } from '../support/openapi';
 
 const executablePath = '/usr/bin/chromium';
-const docsPage = pathToFileURL(join(repoRoot, 'generated', 'docs', 'index.html')).href;
+const docsFile = pathToFileURL(join(repoRoot, 'generated', 'docs', 'index.html')).href;
 const info = isObject(doc.info) ? doc.info : {};
 
 // Tags declared at the top level and tags used by operations (Redoc shows both).
@@ -16,10 +17,24 @@ const tags = [
   ]),
 ];
 
+/** Where the page comes from: the generated file, or the service's `GET /docs` on a store. */
+interface Source {
+  url: string;
+  close(): Promise<void>;
+}
+
+const sources: [string, () => Promise<Source>][] = [
+  ['generated/docs/index.html', async () => ({ url: docsFile, close: async () => undefined })],
+  ...stores.map((store): [string, () => Promise<Source>] => [
+    `GET /docs of the service on ${store}`,
+    async () => {
+      const app = await startTestApp(store);
+      return { url: `${app.url}/docs`, close: () => app.close() };
+    },
+  ]),
+];
+
 let browser: Browser;
-let page: Page;
-const externalRequests: string[] = [];
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(executablePath)) {
@@ -39,30 +54,52 @@ beforeAll(async () => {
       '--disable-sync',
     ],
   });
-  page = await browser.newPage();
-  // The page must work offline: every request that leaves the file is recorded and refused.
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (/^(file|data|blob):/.test(url)) return route.continue();
-    externalRequests.push(url);
-    return route.abort();
-  });
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(docsPage);
-  // The HTML is prerendered, so wait until React has hydrated it: then Redoc itself is running.
-  // A string, because it runs in the page and the tests are typed without the DOM library.
-  await page.waitForFunction(
-    `Object.keys(document.getElementById('redoc') ?? {}).some((key) => key.startsWith('__reactContainer$'))`,
-    null,
-    { timeout: 20_000 },
-  );
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
 });
 
-describe('generated/docs/index.html in Chromium', () => {
+describe.each(sources)('%s in Chromium', (_name, open) => {
+  let source: Source;
+  let page: Page;
+  const externalRequests: string[] = [];
+  const pageErrors: string[] = [];
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    source = await open();
+    page = await browser.newPage();
+    // The page must work offline: every request other than the page itself is recorded and refused.
+    await page.route('**/*', (route) => {
+      const url = route.request().url();
+      if (/^(file|data|blob):/.test(url) || url === source.url) return route.continue();
+      externalRequests.push(url);
+      return route.abort();
+    });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    // A Content-Security-Policy violation is reported on the console, not as a page error.
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    const response = await page.goto(source.url);
+    if (source.url.startsWith('http') && response?.status() !== 200) {
+      throw new Error(`${source.url} answered ${response?.status()}`);
+    }
+    // The HTML is prerendered, so wait until React has hydrated it: then Redoc itself is running.
+    // A string, because it runs in the page and the tests are typed without the DOM library.
+    await page.waitForFunction(
+      `Object.keys(document.getElementById('redoc') ?? {}).some((key) => key.startsWith('__reactContainer$'))`,
+      null,
+      { timeout: 20_000 },
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await page?.close();
+    await source?.close();
+  });
+
   test('shows the title of the document', async () => {
     expect(await page.title()).toBe(info.title);
     expect(await page.locator('h1').first().innerText()).toContain(String(info.title));
@@ -77,6 +114,10 @@ describe('generated/docs/index.html in Chromium', () => {
   });
 
   test('loads nothing from the network and raises no script error', () => {
-    expect({ externalRequests, pageErrors }).toEqual({ externalRequests: [], pageErrors: [] });
+    expect({ externalRequests, pageErrors, consoleErrors }).toEqual({
+      externalRequests: [],
+      pageErrors: [],
+      consoleErrors: [],
+    });
   });
 });

@@ -6,6 +6,7 @@ import { adminHandlers } from './admin';
 import { artifactHandlers } from './artifacts';
 import { blockHandlers } from './blocks';
 import { datasetHandlers } from './datasets';
+import { docsHandlers } from './docs';
 import { executionHandlers } from './executions';
 import { healthHandlers } from './health';
 import { investigationHandlers } from './investigations';
@@ -40,6 +41,7 @@ export function allHandlers(deps: AppDeps): Readonly<Record<string, Handler>> {
   const schemas = new ContractSchemas(deps.document);
   const handlers: OperationHandlers = {
     ...healthHandlers(deps),
+    ...docsHandlers(),
     ...adminHandlers(deps),
     ...projectHandlers(deps),
     ...investigationHandlers(deps),
