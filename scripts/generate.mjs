@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addCodeSamples } from './code-samples.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const generatedDir = join(root, 'generated');
@@ -37,6 +38,8 @@ function build(outDir) {
   const bundled = join(outDir, 'openapi.json');
   // Config problems are reported by `npm run lint:api`; here they would only repeat on every run.
   run('redocly', ['bundle', 'openapi/openapi.yaml', '--config', 'redocly.yaml', '--lint-config', 'off', '-o', bundled]);
+  // Request samples in curl, Python and TypeScript, made from the examples (Redocly writes JSON.stringify's layout).
+  writeFileSync(bundled, JSON.stringify(addCodeSamples(JSON.parse(readFileSync(bundled, 'utf8'))), null, 2));
   // The YAML is the bundled JSON written again by the same bundler, so both hold the same document.
   run('redocly', [
     'bundle',

@@ -113,6 +113,15 @@ describe.each(sources)('%s in Chromium', (_name, open) => {
       .waitFor({ state: 'visible', timeout: 5_000 });
   });
 
+  test('offers request samples in curl, Python and TypeScript, and shows each', async () => {
+    await page.goto(`${source.url}#operation/createBlock`);
+    await page.getByRole('button', { name: 'curl', exact: true }).first().click();
+    expect(await page.getByRole('menuitem').allInnerTexts()).toEqual(['curl', 'Python', 'TypeScript']);
+    await page.getByRole('menuitem', { name: 'TypeScript' }).click();
+    // Samples are code blocks; the TypeScript one reads the key from the environment.
+    await page.locator('pre').filter({ hasText: 'process.env.ASSAY_TOKEN' }).first().waitFor({ timeout: 5_000 });
+  });
+
   test('loads nothing from the network and raises no script error', () => {
     expect({ externalRequests, pageErrors, consoleErrors }).toEqual({
       externalRequests: [],
