@@ -2953,6 +2953,7 @@ export interface components {
             models: {
                 name: string;
                 modelType: string;
+                /** @description As the notebook's code reported it (`publish_model` metrics). */
                 accuracy?: number | null;
                 features?: string[];
                 metrics?: {
@@ -3124,6 +3125,7 @@ export interface components {
                 memoryUsage?: string | null;
                 memoryBytes?: number | null;
                 cpuUsage?: string | null;
+                /** @description Percent of one core, so above 100 for a job that keeps several cores busy. */
                 cpuPercent?: number | null;
                 diskUsage?: string | null;
                 diskBytes?: number | null;
@@ -3195,6 +3197,7 @@ export interface components {
             sizeBytes: number;
             sha256: string;
             recordCount?: number;
+            /** @description As the notebook's code reported it (`publish_model` metrics). */
             accuracy?: number | null;
             /**
              * Format: uuid
