@@ -157,6 +157,19 @@ const cases = operations().map((operation) => {
   return [`${name} with a body that matches the contract`, operation, status] as const;
 });
 
+/** The operation with this operationId. */
+function operationById(operationId: string): Operation {
+  const found = operations().find((o) => o.op.operationId === operationId);
+  if (!found) throw new Error(`no operation ${operationId}`);
+  return found;
+}
+
+/** The `sl-violations` header Prism sends with an invalid request: what it found wrong. */
+function violations(res: Response): string[] {
+  const header = res.headers.get('sl-violations');
+  return header ? (JSON.parse(header) as { message: string }[]).map((v) => v.message) : [];
+}
+
 describe('the Prism mock of the bundled document', () => {
   test.each(cases)('%s', async (_name, operation, status) => {
     if (!status) throw new Error('no 2xx response is documented');
@@ -168,7 +181,6 @@ describe('the Prism mock of the bundled document', () => {
 
     const res = await fetch(url, init);
     const text = await res.text();
-    // Prism answers an invalid request with its documented 422 (else 400), where the server answers 400.
     if (res.status !== Number(status)) throw new Error(`expected ${status}, got ${res.status}: ${text}`);
     if (!mediaType) return expect(text).toBe('');
     const essence = mediaType.split(';')[0].trim();
@@ -176,6 +188,74 @@ describe('the Prism mock of the bundled document', () => {
     if (/[/+]json$/.test(essence)) {
       expect(validateAt(ajv, pointer(documented.ptr, 'content', mediaType, 'schema'), JSON.parse(text))).toEqual([]);
     }
+  });
+});
+
+// What the README says about the mock: each case is what Prism 5 answers, next to the server's answer.
+describe('the Prism mock and a request the contract refuses', () => {
+  const create = operationById('createInvestigation');
+
+  /** Requests the contract refuses, each made from a valid one. */
+  const invalid: { given: string; request: () => { url: string; init: RequestInit } }[] = [
+    {
+      given: 'a body of the wrong type',
+      request: () => {
+        const { url, init } = buildRequest(create, true);
+        return { url, init: { ...init, body: JSON.stringify({ name: 5 }) } };
+      },
+    },
+    {
+      given: 'no body where one is required',
+      request: () => {
+        const { url, init } = buildRequest(create, true);
+        return { url, init: { ...init, body: undefined } };
+      },
+    },
+    {
+      given: 'a path id that is not a UUID',
+      request: () => {
+        const { url, init } = buildRequest(operationById('getDataset'), true);
+        return { url: url.replace(/[^/]+$/, 'not-a-uuid'), init };
+      },
+    },
+    {
+      given: 'a query value out of range',
+      request: () => {
+        const { url, init } = buildRequest(operationById('listDatasets'), true);
+        return { url: `${url}?pageSize=1000`, init };
+      },
+    },
+  ];
+
+  test.each(invalid)(
+    '$given answers 400 with the first 400 example, the problems in sl-violations',
+    async ({ request }) => {
+      const { url, init } = request();
+      const res = await fetch(url, init);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { Code?: string }).Code).toBe('VALIDATION_FAILED');
+      expect(violations(res).length).toBeGreaterThan(0);
+    },
+  );
+
+  test('a body that is not JSON answers 400 with a body of its own, not an ErrorResponse', async () => {
+    const { url, init } = buildRequest(create, true);
+    const res = await fetch(url, { ...init, body: '{"name": ' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 'invalid_json', message: 'Invalid JSON' } });
+  });
+
+  test('an unknown query parameter is not refused (the server answers 400)', async () => {
+    const { url, init } = buildRequest(operationById('listDatasets'), true);
+    expect((await fetch(`${url}?unknown=1`, init)).status).toBe(200);
+  });
+
+  test('an unknown path answers 404 and another method 405, as application/problem+json', async () => {
+    const unknown = await fetch(`${baseUrl}/api/nothing-here`);
+    expect([unknown.status, unknown.headers.get('content-type')]).toEqual([404, 'application/problem+json']);
+    const { url } = buildRequest(operationById('listDatasets'), true);
+    const patch = await fetch(url, { method: 'PATCH' });
+    expect([patch.status, patch.headers.get('content-type')]).toEqual([405, 'application/problem+json']);
   });
 
   test('an operation that requires auth answers 401 without an Authorization header', async () => {
