@@ -120,6 +120,11 @@ export const ERROR_CODES = {
     meaning: 'The request has no `Authorization: Bearer` key.',
   },
   API_KEY_INVALID: { status: 401, error: 'Unauthorized', meaning: 'The API key is unknown or revoked.' },
+  STREAM_TICKET_INVALID: {
+    status: 401,
+    error: 'Unauthorized',
+    meaning: 'The stream ticket is unknown, has expired, its key was revoked, or it was made for another stream.',
+  },
   ADMIN_TOKEN_REQUIRED: {
     status: 401,
     error: 'Unauthorized',
@@ -244,6 +249,11 @@ export const ERROR_CODES = {
     status: 429,
     error: 'Quota exceeded',
     meaning: 'The tenant has as many notebook executions queued or running as it may have kernels.',
+  },
+  TOO_MANY_STREAMS: {
+    status: 429,
+    error: 'Too many streams',
+    meaning: 'The API key has as many event streams open as it may (`STREAMS_PER_KEY`); close one first.',
   },
   // 5xx: the server's side.
   INTERNAL_ERROR: {

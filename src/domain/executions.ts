@@ -463,7 +463,7 @@ export async function getResults(
   };
 }
 
-async function requireExecution(
+export async function requireExecution(
   db: Db,
   scope: Scope,
   notebookId: string,

@@ -6,6 +6,7 @@ import type { JobQueue } from '../jobs/queue';
 import type { KernelServers } from '../kernels/servers';
 import type { Engine } from '../engine/engine';
 import type { Db } from '../store/db';
+import type { EventFeed } from '../domain/eventFeed';
 import { acceptableValues, bodyParsers } from './bodies';
 import { allHandlers } from './handlers';
 import { requestLog } from './requestLog';
@@ -25,6 +26,8 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   document: Document;
+  /** Follows the events table for this process's event streams. */
+  feed: EventFeed;
   /** Check every answer against the contract and fail loudly on drift (tests turn this on). */
   validateResponses?: boolean;
 }

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type express from 'express';
 import type { Context, OpenAPIBackend } from 'openapi-backend';
 import { AuthError } from '../domain/errors';
+import { callerOfTicket } from '../domain/events';
 import { requireProjectOfTenant } from '../domain/projects';
 import { isUuid } from '../domain/scope';
 import { authenticate, type Caller } from '../domain/tenants';
@@ -16,6 +17,7 @@ import { routeOf } from './routing';
 export function registerSecurity(api: OpenAPIBackend, db: Db, adminToken: string | undefined): void {
   api.registerSecurityHandler('apiKey', (c: Context, req: express.Request) => checkApiKey(db, c, req));
   api.registerSecurityHandler('adminToken', (c: Context) => checkAdminToken(adminToken, c));
+  api.registerSecurityHandler('streamTicket', (c: Context, req: express.Request) => checkStreamTicket(db, c, req));
   api.register('unauthorizedHandler', (c: Context) => {
     throw authFailure(c);
   });
@@ -36,6 +38,18 @@ async function checkApiKey(db: Db, c: Context, req: express.Request): Promise<Ca
   return caller;
 }
 
+/** A stream ticket in the query: valid only for the stream it was made for (false when none is sent). */
+async function checkStreamTicket(db: Db, c: Context, req: express.Request): Promise<Caller | false> {
+  const ticket = c.request.query.ticket;
+  if (typeof ticket !== 'string' || ticket === '') return false;
+  const caller = await callerOfTicket(db, ticket, req.path);
+  const { tenantId, projectId } = routeOf(req.res!).params;
+  if (tenantId !== caller.tenantId)
+    throw new AuthError('STREAM_TICKET_INVALID', 'The stream ticket is for another stream.');
+  await requireProjectOfTenant(db, caller.tenantId, projectId);
+  return caller;
+}
+
 function checkAdminToken(adminToken: string | undefined, c: Context): boolean {
   const token = bearer(c.request.headers.authorization);
   if (!adminToken || !token) return false;
@@ -46,6 +60,10 @@ function checkAdminToken(adminToken: string | undefined, c: Context): boolean {
 
 function authFailure(c: Context): AuthError {
   const results = c.security as Record<string, unknown>;
+  // A stream ticket that was sent but is not valid says so, rather than that the key is missing.
+  const ticketError = (results.streamTicket as { error?: unknown } | undefined)?.error;
+  if (ticketError instanceof AuthError) return ticketError;
+  if (ticketError) throw ticketError;
   const keyError = (results.apiKey as { error?: unknown } | undefined)?.error;
   if (keyError instanceof AuthError) return keyError;
   if (keyError) throw keyError; // a store failure, not a bad token

@@ -73,7 +73,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
       await ctx.progress('Preparing kernel', 2, { cellsDone: 0, cellsTotal: plan.cells.length, currentCell: null });
       ctx.signal.throwIfAborted();
       place = await openPlace(ctx, servers, plan.notebook);
-      const run = await runCells(ctx, place, plan, outcomes);
+      const run = await runCells(ctx, place, plan, executionId, outcomes);
       // Nothing of the run may still be writing while its files are read.
       await place.stop();
       const memory = Boolean(run.died?.memory) || place.memoryRanOut();
@@ -178,7 +178,7 @@ async function openPlace(ctx: JobContext, servers: KernelServers, notebook: Note
 }
 
 /** Runs the plan's cells in a fresh kernel of the sandbox, reporting progress per cell. */
-function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, outcomes: CellOutcome[]) {
+function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, executionId: string, outcomes: CellOutcome[]) {
   const setup = [
     'import os as _os, sys as _sys',
     `_os.chdir(${JSON.stringify(place.inside.runDir)})`,
@@ -188,19 +188,34 @@ function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, outcomes: 
     'del _os, _sys',
   ].join('\n');
   const total = plan.cells.length;
+  const liveBudget = { inline: INLINE_TOTAL_LIMIT };
   return runInKernel(place, {
     kernelName: plan.kernelName,
     setup,
     cells: plan.cells,
     signal: ctx.signal,
-    onCellStart: (index, cell) =>
-      ctx.progress(`Running cell ${index + 1} of ${total}`, 5 + (index / total) * 85, {
+    onCellStart: async (index, cell) => {
+      await ctx.progress(`Running cell ${index + 1} of ${total}`, 5 + (index / total) * 85, {
         cellsDone: index,
         cellsTotal: total,
         currentCell: cell.cellId,
-      }),
-    onCellDone: (_index, outcome) => {
+      });
+      await ctx.report.cellStarted(executionId, { cellId: cell.cellId, index });
+    },
+    onCellDone: async (index, outcome) => {
       outcomes.push(outcome);
+      for (const out of outcome.outputs) {
+        if (out.output_type === 'stream' && out.name === 'stderr') await ctx.report.log('stderr', out.text);
+        await ctx.report.cellOutput(executionId, outcome.cellId, liveOutput(outcome.cellId, out, liveBudget));
+      }
+      await ctx.report.cellCompleted(executionId, {
+        cellId: outcome.cellId,
+        index,
+        status: outcome.status,
+        durationMs: Math.round(outcome.durationSeconds * 1000),
+        ...(outcome.errorType !== undefined && { errorType: outcome.errorType }),
+        ...(outcome.errorMessage !== undefined && { errorMessage: outcome.errorMessage.slice(0, INLINE_LIMIT) }),
+      });
     },
   });
 }
@@ -346,6 +361,50 @@ async function storeOutputs(ctx: JobContext, executionId: string, outcomes: Cell
     }
   }
   return stored;
+}
+
+/**
+ * An output as a `cell.output` event shows it while the run goes on: the results' shape and
+ * inline bounds (`budget` is the run's), without the files the results add once the run ends.
+ */
+function liveOutput(cellId: string, out: NbOutput, budget: { inline: number }): Record<string, unknown> {
+  const textOutput = (outputType: string, contentType: string, title: string, text: string) => {
+    const size = Buffer.byteLength(text);
+    const room = Math.max(0, Math.min(INLINE_LIMIT, budget.inline));
+    const content = size <= room ? text : text.slice(0, room);
+    budget.inline -= Buffer.byteLength(content);
+    return {
+      cellId,
+      outputType,
+      contentType,
+      title,
+      content,
+      sizeBytes: size,
+      ...(size > room && { truncated: true }),
+    };
+  };
+  if (out.output_type === 'stream') return textOutput('stream', 'text/plain', `${out.name} of ${cellId}`, out.text);
+  if (out.output_type === 'error') {
+    const content = `${out.ename}: ${out.evalue}`.slice(0, INLINE_LIMIT);
+    return { cellId, outputType: 'error', contentType: 'text/plain', title: out.ename, content };
+  }
+  const data = out.data;
+  const title = `Output of ${cellId}`;
+  if (typeof data['image/png'] === 'string') {
+    const sizeBytes = Buffer.from(data['image/png'], 'base64').length;
+    return { cellId, outputType: 'image/png', contentType: 'image/png', title: `Plot of ${cellId}`, sizeBytes };
+  }
+  if (data['application/json'] !== undefined) {
+    const text = JSON.stringify(data['application/json']);
+    const size = Buffer.byteLength(text);
+    const kind = { cellId, outputType: 'application/json', contentType: 'application/json', title, sizeBytes: size };
+    if (size > Math.min(INLINE_LIMIT, budget.inline)) return { ...kind, truncated: true };
+    budget.inline -= size;
+    return { ...kind, content: data['application/json'] };
+  }
+  if (data['text/html'] !== undefined)
+    return textOutput(out.output_type, 'text/html', title, textOf(data['text/html']));
+  return textOutput(out.output_type, 'text/plain', title, textOf(data['text/plain'] ?? ''));
 }
 
 type StoreFile = (c: string, f: string, t: string, k: string, ti: string) => Promise<{ id: string }>;

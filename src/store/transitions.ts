@@ -176,20 +176,23 @@ export async function stopExecution(
   status: ExecutionStatus,
   error: ExecutionError | null,
   cellResults: unknown[] | null = null,
-) {
-  await db.query(
+): Promise<boolean> {
+  const rows = await db.query(
     `UPDATE executions SET status = $2, ended_at = now(), error = coalesce(error, $3), cell_results = coalesce($4, cell_results)
-     WHERE id = $1 AND status = 'Running'`,
+     WHERE id = $1 AND status = 'Running' RETURNING id`,
     [id, status, error ? JSON.stringify(error) : null, cellResults ? JSON.stringify(cellResults) : null],
   );
+  return rows.length > 0;
 }
 
 /** Ends the running executions of a job other than `keep` (a dead attempt's, on takeover). */
-export async function cancelOtherExecutionsOfJob(db: Db, jobId: string, keep: string | null): Promise<void> {
-  await db.query(
-    `UPDATE executions SET status = 'Cancelled', ended_at = now() WHERE job_id = $1 AND status = 'Running' AND id IS DISTINCT FROM $2`,
+export async function cancelOtherExecutionsOfJob(db: Db, jobId: string, keep: string | null): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    `UPDATE executions SET status = 'Cancelled', ended_at = now() WHERE job_id = $1 AND status = 'Running' AND id IS DISTINCT FROM $2
+     RETURNING id`,
     [jobId, keep],
   );
+  return rows.map((r) => r.id);
 }
 
 /**

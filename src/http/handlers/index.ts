@@ -6,6 +6,7 @@ import { adminHandlers } from './admin';
 import { artifactHandlers } from './artifacts';
 import { blockHandlers } from './blocks';
 import { datasetHandlers } from './datasets';
+import { eventHandlers } from './events';
 import { executionHandlers } from './executions';
 import { healthHandlers } from './health';
 import { investigationHandlers } from './investigations';
@@ -49,6 +50,7 @@ export function allHandlers(deps: AppDeps): Readonly<Record<string, Handler>> {
     ...executionHandlers(deps),
     ...jobHandlers(deps),
     ...artifactHandlers(deps),
+    ...eventHandlers(deps, deps.feed),
   };
   // Sound because routing hands every handler its own operation's request, validated by the contract.
   return handlers as unknown as Record<string, Handler>;
