@@ -72,18 +72,19 @@ export async function eventStream(
   let finished = false;
   const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), settings.heartbeatSeconds * 1000);
   let grace: NodeJS.Timeout | undefined;
+  // Set once following has started; `finish` may run before (the feed failed to start).
+  const following: { current?: { stop(): void } } = {};
   const finish = () => {
     if (finished) return;
     finished = true;
     clearInterval(heartbeat);
     clearTimeout(grace);
     release();
-    subscription?.stop();
+    following.current?.stop();
     out.end();
   };
   out.once('close', finish);
-  let subscription: { stop(): void } | undefined;
-  subscription = await feed.follow(
+  following.current = await feed.follow(
     plan.filter,
     after ?? plan.defaultAfter,
     async (events) => {
@@ -102,7 +103,7 @@ export async function eventStream(
   );
   // A job that has ended streams its history and closes, even if its last status was never written.
   if (plan.endedAlready) grace = setTimeout(finish, ENDED_GRACE_MS);
-  if (finished) subscription.stop();
+  if (finished) following.current.stop();
   return {
     status: 200,
     stream: out,

@@ -69,7 +69,7 @@ export async function readEvents(
   } catch (err) {
     if (!controller.signal.aborted) throw err;
     if (!opts.until?.(result.events, result.comments))
-      throw new Error(`stream read timed out with ${result.events.length} events`);
+      throw new Error(`stream read timed out with ${result.events.length} events`, { cause: err });
   } finally {
     clearTimeout(timer);
   }
