@@ -73,9 +73,14 @@ export async function appendEvent(db: Db, e: NewEvent): Promise<number | null> {
   const [row] = await db.query<{ seq: number }>(
     `WITH locked AS (SELECT pg_advisory_xact_lock(${APPEND_LOCK})),
      execution AS (SELECT job_id, notebook_id FROM executions WHERE id = $3::uuid),
+     job AS (
+       SELECT id, CASE WHEN resource_type = 'Notebook' THEN resource_id END AS notebook_id FROM jobs
+       WHERE id = COALESCE($2::uuid, (SELECT job_id FROM execution))
+     ),
      source AS (
        SELECT COALESCE($2::uuid, (SELECT job_id FROM execution)) AS job_id,
-              COALESCE($4::uuid, (SELECT notebook_id FROM execution)) AS notebook_id
+              -- A notebook job's own events belong to its notebook too (the notebookId filter shows them).
+              COALESCE($4::uuid, (SELECT notebook_id FROM execution), (SELECT notebook_id FROM job)) AS notebook_id
      ),
      added AS (
        INSERT INTO events (project_id, job_id, execution_id, notebook_id, type, data)

@@ -1,6 +1,7 @@
 import { defaultKernelHomeRoot } from '../../src/kernels/servers';
 import { base, eventually, newInvestigation, startTestApp, waitForJob, type Tenant, type TestApp } from './harness';
 import { kernelCalls } from './kernelHarness';
+import { readEvents } from '../support/sse';
 
 /**
  * Jupyter notebooks on real kernels: the Debian jupyter-server and python3-ipykernel that
@@ -95,6 +96,58 @@ describe('Jupyter notebooks on real kernels', () => {
       4,
     );
   });
+
+  test('a 5-cell execution streams cell.started and cell.completed five times each, live, with outputs and stderr lines', async () => {
+    const id = await notebook([
+      'import sys, time\nprint("one")',
+      'print("two", file=sys.stderr)',
+      'time.sleep(0.5)\n3 * 7',
+      'print("four")',
+      'print("five")',
+    ]);
+    const stream = (executionId: string) => `${app.url}${base(t)}/notebook/${id}/execution/${executionId}/events`;
+    let run = { executionId: '', jobId: '' };
+    // Opened on the project stream before the run, so every event is seen as it happens.
+    const live = await readEvents(`${app.url}${base(t)}/events?notebookId=${id}`, {
+      headers: { Authorization: `Bearer ${t.token}` },
+      onOpen: async () => {
+        run = await execute(id);
+      },
+      until: (events) =>
+        events.some((e) => e.event === 'job.status' && ['Completed', 'Failed'].includes(e.data.status)),
+      timeoutMs: 90_000,
+    });
+    const started = live.events.filter((e) => e.event === 'cell.started');
+    const completed = live.events.filter((e) => e.event === 'cell.completed');
+    expect(started).toHaveLength(5);
+    expect(completed).toHaveLength(5);
+    expect(completed.map((e) => e.data.status)).toEqual(Array(5).fill('Success'));
+    expect(completed[2].data.durationMs).toBeGreaterThanOrEqual(500);
+    // Each cell starts after the one before it completed.
+    const order = live.events.filter((e) => e.event.startsWith('cell.')).map((e) => `${e.event}:${e.data.cellId}`);
+    for (let i = 0; i < 5; i++) {
+      const cellId = started[i].data.cellId;
+      expect(order.indexOf(`cell.started:${cellId}`)).toBeLessThan(order.indexOf(`cell.completed:${cellId}`));
+      if (i > 0) {
+        expect(order.indexOf(`cell.completed:${started[i - 1].data.cellId}`)).toBeLessThan(
+          order.indexOf(`cell.started:${cellId}`),
+        );
+      }
+    }
+    const outputs = live.events.filter((e) => e.event === 'cell.output').map((e) => e.data.output);
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ outputType: 'stream', content: 'one\n' }),
+        expect.objectContaining({ outputType: 'execute_result', content: '21' }),
+      ]),
+    );
+    const stderr = live.events.filter((e) => e.event === 'log' && e.data.source === 'stderr');
+    expect(stderr.map((e) => e.data.line)).toEqual(['two']);
+    // The execution's own stream replays the same cell events and closes.
+    const replay = await readEvents(stream(run.executionId), { headers: { Authorization: `Bearer ${t.token}` } });
+    expect(replay.closedByServer).toBe(true);
+    expect(replay.events.filter((e) => e.event === 'cell.completed')).toEqual(completed);
+  }, 120_000);
 
   test('execution stops at the first error, recording its type and message; later cells are skipped', async () => {
     const id = await notebook(['print("before")', '1 / 0', 'print("after")']);
