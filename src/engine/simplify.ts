@@ -55,12 +55,15 @@ export function simplifyMap(map: MapGraph, options: SimplifyOptions): Simplified
   const among = (arc: Arc) => isKept(kept, arc.from) && isKept(kept, arc.to);
   const candidates = all.filter(among);
   const chosen = new Set(candidates.slice(0, share(candidates.length, options.pathsPercent)));
-  for (const activity of kept) {
-    const incoming = candidates.find((a) => a.to === activity && a.from !== activity);
-    const outgoing = candidates.find((a) => a.from === activity && a.to !== activity);
-    if (incoming) chosen.add(incoming);
-    if (outgoing) chosen.add(outgoing);
+  // Candidates come most frequent first: the first arc into (out of) an activity is its main way in (out).
+  const wayIn = new Map<string, Arc>();
+  const wayOut = new Map<string, Arc>();
+  for (const arc of candidates) {
+    if (arc.from === arc.to) continue;
+    if (arc.to !== null && !wayIn.has(arc.to)) wayIn.set(arc.to, arc);
+    if (arc.from !== null && !wayOut.has(arc.from)) wayOut.set(arc.from, arc);
   }
+  for (const arc of [...wayIn.values(), ...wayOut.values()]) chosen.add(arc);
   connect(all, kept, chosen, 'forward');
   connect(all, kept, chosen, 'backward');
   return {
@@ -105,16 +108,37 @@ function allArcs(map: MapGraph, minEdgeCount: number): Arc[] {
  */
 function connect(all: Arc[], kept: Set<string>, chosen: Set<Arc>, direction: Direction): void {
   const source: Vertex = direction === 'forward' ? START : END;
-  const reached = reach(source, [...chosen], direction);
-  const missing = () => [...kept].filter((a) => !reached.has(a));
-  if (missing().length === 0) return;
+  // What the chosen arcs reach, kept up to date as arcs are added.
+  const next = new Map<Vertex, Vertex[]>();
+  const link = (arc: Arc) => {
+    const [a, b] = ends(arc, direction);
+    const list = next.get(a);
+    if (list) list.push(b);
+    else next.set(a, [b]);
+  };
+  const reached = new Set<Vertex>();
+  const spread = (from: Vertex[]) => {
+    const queue = from.filter((v) => !reached.has(v));
+    for (const v of queue) reached.add(v);
+    while (queue.length > 0) {
+      for (const w of next.get(queue.pop()!) ?? []) {
+        if (reached.has(w)) continue;
+        reached.add(w);
+        queue.push(w);
+      }
+    }
+  };
+  for (const arc of chosen) link(arc);
+  spread([source]);
+  const missing = [...kept].filter((a) => !reached.has(a));
+  if (missing.length === 0) return;
   const among = widestTree(
     source,
     all.filter((a) => isKept(kept, a.from) && isKept(kept, a.to)),
     direction,
   );
   const anywhere = widestTree(source, all, direction);
-  for (const activity of missing()) {
+  for (const activity of missing) {
     if (reached.has(activity)) continue;
     const tree = among.has(activity) ? among : anywhere;
     if (!tree.has(activity)) continue;
@@ -123,38 +147,16 @@ function connect(all: Arc[], kept: Set<string>, chosen: Set<Arc>, direction: Dir
     let at: Vertex = activity;
     while (typeof at === 'string' && !reached.has(at)) {
       const arc: Arc = tree.get(at)!;
-      chosen.add(arc);
+      if (!chosen.has(arc)) {
+        chosen.add(arc);
+        link(arc);
+      }
       kept.add(at);
       added.push(at);
       at = vertexOf(direction === 'forward' ? arc.from : arc.to, direction === 'forward' ? START : END);
     }
-    for (const a of reach(added, [...chosen], direction, reached)) reached.add(a);
+    spread(added);
   }
-}
-
-/** The activities reached from `from` through `arcs`, following them forward or backward. */
-function reach(
-  from: Vertex | string[],
-  arcs: Arc[],
-  direction: Direction,
-  known: Set<string> = new Set(),
-): Set<string> {
-  const next = new Map<Vertex, Vertex[]>();
-  for (const arc of arcs) {
-    const [a, b] = ends(arc, direction);
-    next.set(a, [...(next.get(a) ?? []), b]);
-  }
-  const found = new Set<string>(known);
-  const queue: Vertex[] = Array.isArray(from) ? [...from] : [from];
-  for (const v of queue) if (typeof v === 'string') found.add(v);
-  while (queue.length > 0) {
-    for (const w of next.get(queue.pop()!) ?? []) {
-      if (typeof w !== 'string' || found.has(w)) continue;
-      found.add(w);
-      queue.push(w);
-    }
-  }
-  return found;
 }
 
 /**
