@@ -145,7 +145,7 @@ describe.each(stores)('the Sepsis process map on %s', (store) => {
     writeFileSync(file, svg);
     const layout = await look(file);
     console.log(
-      `Sepsis map (${store}): ${Math.round(layout.svg.width)} x ${Math.round(layout.svg.height)} px, ${drawnEdges} edges drawn`,
+      `Sepsis map (${store}): ${Math.round(layout.svg.width)} x ${Math.round(layout.svg.height)} px, ${drawnEdges} arcs drawn (transitions, starts and ends)`,
     );
     expect(layout.svg.left).toBeGreaterThanOrEqual(0);
     expect(layout.svg.top).toBeGreaterThanOrEqual(0);
