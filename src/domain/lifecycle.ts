@@ -232,7 +232,8 @@ export async function executionFinished(
     executionId: string;
     notebookId: string;
     results: Omit<Parameters<typeof t.endExecution>[2], 'endedAt'>;
-    notebook: { status: NotebookStatus; seconds: number; cells?: unknown[] };
+    /** `papermill`: keys merged into the notebook metadata's `papermill` (the run's `parameters`). */
+    notebook: { status: NotebookStatus; seconds: number; cells?: unknown[]; papermill?: Record<string, unknown> };
     fence: { jobId: string; attempt: number } | null;
     /** More writes of the same outcome, in the same transaction (blocks' last runs). */
     alongside?: (tx: Db, ended: Date) => Promise<void>;

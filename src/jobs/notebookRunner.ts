@@ -6,7 +6,7 @@ import { CellError, JobInputError, KernelDiedError, LostJobError, RunFileError }
 import type { StoredCell } from '../domain/cells';
 import { datasetDir, deleteDataset, storeDataset } from '../domain/datasets';
 import { cleanText, runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
-import { injectedParametersSource, parametersCellIndex } from '../domain/parameters';
+import { INJECTED_PARAMETERS_TAG, injectedParametersSource, parametersCellIndex } from '../domain/parameters';
 import type { KernelPlace, KernelServers } from '../kernels/servers';
 import { renderNotebookReport } from '../kernels/report';
 import { copyRunFile, readRunFile } from '../kernels/runFiles';
@@ -96,7 +96,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
           failed = { errorType: err.name, errorMessage: err.message, cellId: null };
         }
       }
-      const executed = executedCells(plan.stored, outcomes);
+      const executed = executedCells(plan, outcomes);
       if (plan.options.generateReport) products.reports.push(await storeReport(ctx, plan.notebook.name, executed));
       ctx.signal.throwIfAborted();
       const finished = await finishExecution(ctx, notebookId, executionId, {
@@ -106,6 +106,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
         products,
         error: failed,
         executed,
+        parameters: plan.options.parameters ?? {},
         resources: run.resources,
         kernelDead: Boolean(run.died),
         seconds: (Date.now() - started) / 1000,
@@ -285,19 +286,27 @@ function cellsToRun(
   },
 ): CellToRun[] {
   const chosen = selectRange(stored, options, { one: 'a cell', many: 'cells' });
+  // The parameters a previous run injected are not the notebook's code: this run injects its own.
   const cells: CellToRun[] = chosen
-    .filter((c) => c.cell_type === 'code')
+    .filter((c) => c.cell_type === 'code' && !isInjected(c))
     .map((c) => ({ cellId: c.id, source: c.source }));
   const given = options.parameters ?? {};
   if (Object.keys(given).length > 0) {
     const tagged = parametersCellIndex(
       stored.map((c) => ({ cellType: c.cell_type, source: c.source, tags: tagsOf(c) })),
     );
-    const injected = { cellId: 'injected-parameters', source: injectedParametersSource(given) };
+    const injected = { cellId: INJECTED_CELL_ID, source: injectedParametersSource(given) };
     const after = tagged >= 0 ? cells.findIndex((c) => c.cellId === stored[tagged].id) : -1;
     cells.splice(after + 1, 0, injected);
   }
   return cells;
+}
+
+/** The id of the injected parameters cell, in results and in the executed notebook. */
+const INJECTED_CELL_ID = 'injected-parameters';
+
+function isInjected(cell: StoredCell): boolean {
+  return tagsOf(cell).includes(INJECTED_PARAMETERS_TAG);
 }
 
 function tagsOf(cell: StoredCell): string[] {
@@ -657,11 +666,30 @@ function firstLine(file: string): string {
 }
 
 /**
- * The notebook's cells with the outputs of this run, as nbformat stores them. The notebook is
+ * The notebook's cells with the outputs of this run, as nbformat stores them, and as papermill
+ * writes an executed notebook: the cell of injected parameters, tagged `injected-parameters`,
+ * after the cell tagged `parameters` (or first), in place of a previous run's. The notebook is
  * read whole by every GET, so the outputs it keeps are bounded; larger ones are replaced by a
  * note (the execution's results keep them).
  */
-function executedCells(stored: StoredCell[], outcomes: CellOutcome[]): StoredCell[] {
+function executedCells(plan: Pick<RunPlan, 'stored' | 'cells'>, outcomes: CellOutcome[]): StoredCell[] {
+  const stored = plan.stored.filter((c) => !isInjected(c));
+  const injected = plan.cells.find((c) => c.cellId === INJECTED_CELL_ID);
+  if (injected) {
+    const cell: StoredCell = {
+      id: INJECTED_CELL_ID,
+      cell_type: 'code',
+      source: injected.source,
+      metadata: { tags: [INJECTED_PARAMETERS_TAG] },
+      outputs: [],
+      execution_count: null,
+      assay: { lastModified: new Date().toISOString(), lastExecuted: null, executionStatus: null },
+    };
+    const tagged = parametersCellIndex(
+      stored.map((c) => ({ cellType: c.cell_type, source: c.source, tags: tagsOf(c) })),
+    );
+    stored.splice(tagged + 1, 0, cell);
+  }
   const byId = new Map(outcomes.map((o) => [o.cellId, o]));
   const now = new Date().toISOString();
   let budget = NOTEBOOK_OUTPUTS_LIMIT;
@@ -716,6 +744,7 @@ function finishExecution(
     products: Products;
     error: { errorType: string; errorMessage: string; cellId: string | null } | null;
     executed: StoredCell[];
+    parameters: Record<string, unknown>;
     resources: { peakMemoryBytes: number; cpuSeconds: number } | null;
     kernelDead: boolean;
     seconds: number;
@@ -736,6 +765,8 @@ function finishExecution(
       status: r.kernelDead ? 'Kernel_Dead' : r.status === 'Error' ? 'Error' : 'Ready',
       seconds: r.seconds,
       cells: r.executed,
+      // Where papermill records the parameters of the run that wrote the notebook.
+      papermill: { parameters: r.parameters },
     },
     fence: ctx.fence,
   });

@@ -251,11 +251,22 @@ export async function releaseNotebookOfExecution(db: Db, executionId: string): P
 export async function notebookRan(
   db: Db,
   id: string,
-  r: { status: NotebookStatus; seconds: number; at: Date; cells?: unknown[] },
+  r: { status: NotebookStatus; seconds: number; at: Date; cells?: unknown[]; papermill?: Record<string, unknown> },
 ): Promise<void> {
+  // `papermill` is merged into the notebook metadata's `papermill` object, keeping its other keys.
   await db.query(
     `UPDATE notebooks SET status = $2, last_execution_seconds = $3, last_execution_at = $4,
-       execution_count = execution_count + 1, cells = coalesce($5, cells) WHERE id = $1`,
-    [id, r.status, r.seconds, r.at, r.cells ? JSON.stringify(r.cells) : null],
+       execution_count = execution_count + 1, cells = coalesce($5, cells),
+       nb_metadata = CASE WHEN $6::jsonb IS NULL THEN nb_metadata ELSE jsonb_set(coalesce(nb_metadata, '{}'::jsonb), '{papermill}',
+         CASE WHEN jsonb_typeof(nb_metadata->'papermill') = 'object' THEN nb_metadata->'papermill' ELSE '{}'::jsonb END || $6::jsonb) END
+     WHERE id = $1`,
+    [
+      id,
+      r.status,
+      r.seconds,
+      r.at,
+      r.cells ? JSON.stringify(r.cells) : null,
+      r.papermill ? JSON.stringify(r.papermill) : null,
+    ],
   );
 }

@@ -78,13 +78,32 @@ describe('Jupyter notebooks on real kernels', () => {
     expect(pickle[0]).toBe(0x80); // a pickle's protocol marker
     const report = await (await download(r.reports[0].downloadUrl)).text();
     expect(report).toContain('<img alt="plot" src="data:image/png;base64,');
+    // Markdown cells as HTML; the injected parameters shown.
+    expect(report).toContain('<h1>Process mining starter</h1>');
+    expect(report).toMatch(/<section class="cell injected">[\s\S]*?analysis_type = &quot;full_analysis&quot;/);
     // The .ipynb with the last outputs opens in Jupyter.
     const file = await app.call('GET', `${base(t)}/notebook/${id}/ipynb`, { token: t.token });
     expect(file.status).toBe(200);
     expect(file.headers.get('content-type')).toContain('application/x-ipynb+json');
     expect(file.headers.get('content-disposition')).toBe('attachment; filename="Starter.ipynb"');
     const ipynb = JSON.parse(file.text);
-    expect(ipynb).toMatchObject({ nbformat: 4, metadata: { kernelspec: { name: 'python3' } } });
+    expect(ipynb).toMatchObject({
+      nbformat: 4,
+      metadata: {
+        kernelspec: { name: 'python3' },
+        papermill: {
+          parameters: {
+            analysis_type: 'full_analysis',
+            ml_models: ['process_prediction'],
+            generate_visualizations: true,
+          },
+        },
+      },
+    });
+    const tags = ipynb.cells.map((c: { metadata: { tags?: string[] } }) => c.metadata.tags ?? []);
+    expect(tags.findIndex((x: string[]) => x.includes('injected-parameters'))).toBe(
+      tags.findIndex((x: string[]) => x.includes('parameters')) + 1,
+    );
     const plotted = ipynb.cells.find((c: { outputs?: { output_type: string; data?: object }[] }) =>
       c.outputs?.some((o) => o.output_type === 'display_data' && 'image/png' in (o.data ?? {})),
     );
@@ -148,6 +167,35 @@ describe('Jupyter notebooks on real kernels', () => {
     expect(replay.closedByServer).toBe(true);
     expect(replay.events.filter((e) => e.event === 'cell.completed')).toEqual(completed);
   }, 120_000);
+
+  test('the executed notebook keeps the injected parameters cell as papermill does; the next run replaces it', async () => {
+    const id = await notebook(['# parameters\nn = 1', 'print(n)']);
+    const ipynbAfter = async (parameters?: Record<string, unknown>) => {
+      const run = await execute(id, parameters ? { parameters } : {});
+      expect((await finished(id, run.executionId)).status).toBe('Completed');
+      return JSON.parse((await app.call('GET', `${base(t)}/notebook/${id}/ipynb`, { token: t.token })).text);
+    };
+    const tagsOf = (ipynb: { cells: { metadata: { tags?: string[] } }[] }) =>
+      ipynb.cells.map((c) => c.metadata.tags ?? []);
+    for (const n of [5, 7]) {
+      const ipynb = await ipynbAfter({ n });
+      expect(tagsOf(ipynb)).toEqual([['parameters'], ['injected-parameters'], []]);
+      expect(ipynb.cells[1]).toMatchObject({
+        id: 'injected-parameters',
+        cell_type: 'code',
+        source: `# Parameters (injected)\nn = ${n}`,
+        execution_count: expect.any(Number),
+        outputs: [],
+      });
+      expect(ipynb.cells[2].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: `${n}\n` }]);
+      expect(ipynb.metadata.papermill).toEqual({ parameters: { n } });
+    }
+    // Without parameters the notebook's own defaults hold: no injected cell is left to run.
+    const plain = await ipynbAfter();
+    expect(tagsOf(plain)).toEqual([['parameters'], []]);
+    expect(plain.cells[1].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: '1\n' }]);
+    expect(plain.metadata.papermill).toEqual({ parameters: {} });
+  });
 
   test('execution stops at the first error, recording its type and message; later cells are skipped', async () => {
     const id = await notebook(['print("before")', '1 / 0', 'print("after")']);
