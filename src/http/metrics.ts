@@ -9,11 +9,13 @@ import type { JobKind, JobPriority, JobStatus } from '../store/jobs';
 import { maybeRouteOf } from './routing';
 
 /**
- * The metrics `GET /metrics` exposes, in the Prometheus text format (prom-client): one registry per
- * process. Requests and job durations are counted as they happen; the store's figures (jobs,
- * queue, workers) and the running kernels are read at each scrape.
+ * The metrics `GET /metrics` exposes, in the Prometheus text format (prom-client), for this process.
+ * Requests and job durations are counted as they happen; the store's figures (jobs, queue,
+ * workers) and the running kernels are read at each scrape. The store's figures have a registry of
+ * their own, left out of a scrape when the store fails (rather than shown as zeros).
  */
-export const registry = new Registry();
+const registry = new Registry();
+const storeRegistry = new Registry();
 
 /** The media type of the metrics' text (the exposition format 0.0.4). */
 export const METRICS_CONTENT_TYPE = registry.contentType;
@@ -40,14 +42,14 @@ const jobs = new Gauge({
   name: 'assay_jobs',
   help: 'Jobs in the store, by type and state.',
   labelNames: ['type', 'status'] as const,
-  registers: [registry],
+  registers: [storeRegistry],
 });
 
 const queueDepth = new Gauge({
   name: 'assay_queue_depth',
   help: 'Queued jobs whose start time has come, by priority.',
   labelNames: ['priority'] as const,
-  registers: [registry],
+  registers: [storeRegistry],
 });
 
 const jobDuration = new Histogram({
@@ -61,14 +63,14 @@ const jobDuration = new Histogram({
 const workers = new Gauge({
   name: 'assay_workers',
   help: 'Live workers: a heartbeat in the last 30 s.',
-  registers: [registry],
+  registers: [storeRegistry],
 });
 
 const workerSlots = new Gauge({
   name: 'assay_worker_slots',
   help: "The live workers' job slots, running a job (busy) or free.",
   labelNames: ['state'] as const,
-  registers: [registry],
+  registers: [storeRegistry],
 });
 
 const kernelsRunning = new Gauge({
@@ -142,10 +144,10 @@ export async function metricsText(sources: MetricsSources): Promise<string> {
   } catch (err) {
     sources.logger.warn({ err }, 'metrics: the store did not answer; its figures are left out');
   }
-  // Set in one synchronous step, so that a scrape running alongside never reads half of them.
-  setStoreFigures(figures);
+  storeUp.set(figures ? 1 : 0);
+  if (figures) setStoreFigures(figures);
   kernelsRunning.set(sources.kernels.runningKernels());
-  return registry.metrics();
+  return (await registry.metrics()) + (figures ? await storeRegistry.metrics() : '');
 }
 
 // Every value of each label, so that a type, state or priority without jobs shows 0 rather than nothing.
@@ -164,10 +166,9 @@ const JOB_STATUSES = Object.keys({
 } satisfies Record<JobStatus, 0>) as JobStatus[];
 const PRIORITIES = Object.keys({ Critical: 0, High: 0, Normal: 0, Low: 0 } satisfies Record<JobPriority, 0>);
 
-function setStoreFigures(figures: ServiceFigures | null): void {
+/** Sets the store's gauges in one synchronous step, so that a scrape running alongside never reads half of them. */
+function setStoreFigures(figures: ServiceFigures): void {
   for (const gauge of [jobs, queueDepth, workers, workerSlots]) gauge.reset();
-  storeUp.set(figures ? 1 : 0);
-  if (!figures) return;
   for (const type of JOB_TYPES) for (const status of JOB_STATUSES) jobs.set({ type, status }, 0);
   for (const row of figures.jobs) jobs.set({ type: row.job_type, status: row.status }, row.n);
   for (const priority of PRIORITIES) queueDepth.set({ priority }, 0);
