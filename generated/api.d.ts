@@ -57,6 +57,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Scrape the metrics
+         * @description The service's metrics in the Prometheus text exposition format (version 0.0.4), for a
+         *     Prometheus server or any compatible agent to scrape.
+         *
+         *     **Who may scrape.** API keys and the admin token play no part here:
+         *     - while the server sets no `METRICS_TOKEN`, no token is needed and only loopback clients
+         *       (127.0.0.0/8, ::1) are answered; any other client gets 403 `METRICS_LOOPBACK_ONLY`. Behind a
+         *       reverse proxy on the same machine every client looks local: set `METRICS_TOKEN` there;
+         *     - with `METRICS_TOKEN` set, every client, loopback included, must send
+         *       `Authorization: Bearer <METRICS_TOKEN>`; without it or with another token: 401
+         *       `METRICS_TOKEN_REQUIRED`.
+         *
+         *     **What it exposes.** The store's figures (jobs, queue, workers) are read at each scrape and
+         *     cover every process sharing the database; the others are this process's own.
+         *
+         *     | metric | type | labels | what |
+         *     | --- | --- | --- | --- |
+         *     | `assay_http_requests_total` | counter | `operation_id`, `status` | requests answered, by the contract's operationId (`none` when no operation matched: 404, 405) and HTTP status |
+         *     | `assay_http_request_duration_seconds` | histogram | `operation_id`, `status` | time from receiving a request to the end of its answer |
+         *     | `assay_jobs` | gauge | `type`, `status` | jobs in the store by type and state (every type and state, 0 included) |
+         *     | `assay_queue_depth` | gauge | `priority` | queued jobs whose start time has come, by priority (scheduled ones still waiting for their time are left out) |
+         *     | `assay_job_duration_seconds` | histogram | `type`, `status` | first start to end of the jobs that ended in this process (Completed, Failed, or Cancelled after starting) |
+         *     | `assay_workers` | gauge | | workers of any process with a heartbeat in the last 30 s |
+         *     | `assay_worker_slots` | gauge | `state` (`busy`, `free`) | the live workers' job slots, running a job or free |
+         *     | `assay_kernels_running` | gauge | | notebook runs of this process with a kernel up (a sandbox, or a kernel on `JUPYTER_URL`) |
+         *     | `assay_event_stream_subscribers` | gauge | | event streams open on this process |
+         *     | `assay_store_up` | gauge | | 1 when the store answered this scrape, 0 when it failed (the store's figures are then left out) |
+         *     | `process_*`, `nodejs_*` | | | the process's memory (`process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`, ...), CPU, event loop lag, garbage collection |
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/tenants": {
         parameters: {
             query?: never;
@@ -1693,7 +1739,9 @@ export interface components {
              *     | `API_KEY_INVALID` | 401 | The API key is unknown or revoked. |
              *     | `STREAM_TICKET_INVALID` | 401 | The stream ticket is unknown, has expired, its key was revoked, or it was made for another stream. |
              *     | `ADMIN_TOKEN_REQUIRED` | 401 | An admin operation is called without the admin token. |
+             *     | `METRICS_TOKEN_REQUIRED` | 401 | `GET /metrics` is called without the metrics token, or with another one, while the server sets `METRICS_TOKEN`. |
              *     | `TENANT_FORBIDDEN` | 403 | The API key belongs to another tenant than the one in the path. |
+             *     | `METRICS_LOOPBACK_ONLY` | 403 | `GET /metrics` is called from another machine while the server sets no `METRICS_TOKEN`. |
              *     | `ROUTE_NOT_FOUND` | 404 | No operation answers this method and path. |
              *     | `TENANT_NOT_FOUND` | 404 | No tenant has this id. |
              *     | `PROJECT_NOT_FOUND` | 404 | The tenant has no project of this id. |
@@ -1729,7 +1777,7 @@ export interface components {
              *     | `NOT_READY` | 503 | A dependency (store, queue, kernels) failed its check; `Checks` says which. |
              * @enum {string}
              */
-            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "STREAM_TICKET_INVALID" | "ADMIN_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "TOO_MANY_STREAMS" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
+            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "STREAM_TICKET_INVALID" | "ADMIN_TOKEN_REQUIRED" | "METRICS_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "METRICS_LOOPBACK_ONLY" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "TOO_MANY_STREAMS" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
             /** @description What went wrong in more detail and, where there is one, what to do about it. */
             Message?: string;
             /** @description The id of the request, also in the `X-Request-Id` header and in the server log. */
@@ -3888,6 +3936,45 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description A check failed; `Checks` gives each check's result, `Message` the failed ones. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics, as Prometheus text (`text/plain; version=0.0.4; charset=utf-8`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The server sets `METRICS_TOKEN`, and the request does not send it. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The server sets no `METRICS_TOKEN`, and the client is not on this machine's loopback. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

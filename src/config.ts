@@ -14,6 +14,8 @@ export interface Config {
   publicUrlSet: boolean;
   /** Token guarding `/admin`; admin operations answer 401 while it is unset. */
   adminToken: string | undefined;
+  /** Token `GET /metrics` requires; unset: no token, and loopback clients only. */
+  metricsToken: string | undefined;
   bodyLimitBytes: number;
   /** Deepest nesting of objects and arrays a request value may have (JSON bodies, form fields). */
   jsonDepthLimit: number;
@@ -68,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     publicUrlSet: Boolean(env.PUBLIC_URL),
     adminToken: env.ASSAY_ADMIN_TOKEN || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     bodyLimitBytes: intSetting(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
     jsonDepthLimit: Math.max(1, intSetting(env, 'JSON_DEPTH_LIMIT', 64)),
     streamsPerKey: Math.max(1, intSetting(env, 'STREAMS_PER_KEY', 20)),

@@ -130,10 +130,21 @@ export const ERROR_CODES = {
     error: 'Unauthorized',
     meaning: 'An admin operation is called without the admin token.',
   },
+  METRICS_TOKEN_REQUIRED: {
+    status: 401,
+    error: 'Unauthorized',
+    meaning:
+      '`GET /metrics` is called without the metrics token, or with another one, while the server sets `METRICS_TOKEN`.',
+  },
   TENANT_FORBIDDEN: {
     status: 403,
     error: 'Forbidden',
     meaning: 'The API key belongs to another tenant than the one in the path.',
+  },
+  METRICS_LOOPBACK_ONLY: {
+    status: 403,
+    error: 'Forbidden',
+    meaning: '`GET /metrics` is called from another machine while the server sets no `METRICS_TOKEN`.',
   },
   // 404: nothing of that id in this tenant and project.
   ROUTE_NOT_FOUND: { status: 404, error: 'Route not found', meaning: 'No operation answers this method and path.' },

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../store/db';
 import { deleteExecution, type ExecutionError, type ExecutionStatus } from '../store/executions';
-import { saveProgress, type CancelRequest, type JobProgress, type JobRow } from '../store/jobs';
+import { saveProgress, type CancelRequest, type JobKind, type JobProgress, type JobRow } from '../store/jobs';
 import type { NotebookStatus } from '../store/notebooks';
 import { appendEvent, pruneJobEvents, type NewEvent } from '../store/events';
 import * as t from '../store/transitions';
@@ -16,7 +16,16 @@ import { EVENTS_KEPT_PER_JOB, LOG_LINE_CHARS, LOG_LINES_PER_RUN, OUTPUT_EVENTS_P
 
 /** What the lifecycle announces. */
 export type LifecycleEvent =
-  | { kind: 'job.status'; jobId: string; projectId: string; status: JobRow['status']; reason: string | null }
+  | {
+      kind: 'job.status';
+      jobId: string;
+      projectId: string;
+      jobType: JobKind;
+      status: JobRow['status'];
+      reason: string | null;
+      /** Seconds from the job's first start to its end, once it has ended after starting; else null. */
+      runSeconds: number | null;
+    }
   | { kind: 'job.progress'; jobId: string; progress: JobProgress }
   | { kind: 'execution.status'; executionId: string; status: ExecutionStatus; error: ExecutionError | null }
   | { kind: 'notebook.status'; notebookId: string; status: NotebookStatus };
@@ -73,8 +82,10 @@ async function jobChanged(db: Db, row: JobRow): Promise<JobRow> {
     kind: 'job.status',
     jobId: row.id,
     projectId: row.project_id,
+    jobType: row.job_type,
     status: row.status,
     reason: row.status_reason,
+    runSeconds: row.started_at && row.ended_at ? (+new Date(row.ended_at) - +new Date(row.started_at)) / 1000 : null,
   });
   return row;
 }
@@ -89,7 +100,15 @@ export async function jobQueued(db: Db, job: t.NewJobRow): Promise<JobRow> {
 /** A job the queue refused: Failed with the queue's reason. */
 export async function jobNotQueued(db: Db, job: JobRow, reason: string): Promise<void> {
   await t.failUnqueuedJob(db, job.id, reason);
-  await announce(db, { kind: 'job.status', jobId: job.id, projectId: job.project_id, status: 'Failed', reason });
+  await announce(db, {
+    kind: 'job.status',
+    jobId: job.id,
+    projectId: job.project_id,
+    jobType: job.job_type,
+    status: 'Failed',
+    reason,
+    runSeconds: null,
+  });
 }
 
 /** A worker takes a delivered job (a new attempt), unless it was cancelled or has ended meanwhile. */
@@ -108,7 +127,15 @@ export async function jobProgressed(db: Db, jobId: string, attempt: number, prog
 /** A run given back by a worker that shuts down: Queued for the next one. */
 export async function jobReleased(db: Db, job: JobRow, attempt: number): Promise<void> {
   await t.requeueJob(db, job.id, attempt);
-  await announce(db, { kind: 'job.status', jobId: job.id, projectId: job.project_id, status: 'Queued', reason: null });
+  await announce(db, {
+    kind: 'job.status',
+    jobId: job.id,
+    projectId: job.project_id,
+    jobType: job.job_type,
+    status: 'Queued',
+    reason: null,
+    runSeconds: null,
+  });
 }
 
 /**

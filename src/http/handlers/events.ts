@@ -1,6 +1,7 @@
 import type { AppDeps } from '../app';
 import type { EventFeed } from '../../domain/eventFeed';
 import * as events from '../../domain/events';
+import { streamSubscribed } from '../metrics';
 import { json, type RawReply } from '../reply';
 import { eventStream, resumeFrom, StreamCounter } from '../streams';
 import { scopeOf } from './common';
@@ -23,7 +24,12 @@ export function eventHandlers({ db, config }: AppDeps, feed: EventFeed) {
     const headers = { 'Cache-Control': 'no-store' };
     // HEAD answers the stream's headers without opening it.
     if (ctx.method === 'HEAD') return { status: 200, contentType: 'text/event-stream; charset=utf-8', headers };
-    const release = counter.take(scope.actor);
+    const freePlace = counter.take(scope.actor);
+    const unsubscribed = streamSubscribed();
+    const release = () => {
+      freePlace();
+      unsubscribed();
+    };
     try {
       const after = resumeFrom(ctx.headers['last-event-id'], ctx.query.lastEventId);
       return await eventStream(feed, plan, after, settings, release);
