@@ -35,21 +35,21 @@ test('a job run by an assay worker process streams every event, in order, to a c
     const root = `${api.url}/api/${creds.tenantId}/${creds.projectId}`;
     const form = new FormData();
     form.append('file', new Blob([fs.readFileSync(sharedDataFile('running-example.xes'))]), 'running-example.xes');
-    const dataset = await (await fetch(`${root}/dataset`, { method: 'POST', headers, body: form })).json();
-    const investigation = await (
-      await fetch(`${root}/investigation`, {
+    const dataset = await idsOf(fetch(`${root}/dataset`, { method: 'POST', headers, body: form }));
+    const investigation = await idsOf(
+      fetch(`${root}/investigation`, {
         method: 'POST',
         headers: json,
         body: JSON.stringify({ name: 'Streamed', datasetId: dataset.datasetId }),
-      })
-    ).json();
-    const notebook = await (
-      await fetch(`${root}/notebook/investigation/${investigation.investigationId}`, {
+      }),
+    );
+    const notebook = await idsOf(
+      fetch(`${root}/notebook/investigation/${investigation.investigationId}`, {
         method: 'POST',
         headers: json,
         body: JSON.stringify({ name: 'Streamed' }),
-      })
-    ).json();
+      }),
+    );
     for (const calculatorType of ['summary', 'variants', 'processMap']) {
       const res = await fetch(`${root}/notebook/${notebook.notebookId}/blocks`, {
         method: 'POST',
@@ -74,7 +74,7 @@ test('a job run by an assay worker process streams every event, in order, to a c
           body: '{}',
         });
         expect(res.status).toBe(202);
-        jobId = (await res.json()).jobId;
+        jobId = (await idsOf(Promise.resolve(res))).jobId;
       },
       until: (events) =>
         events.some((e) => e.event === 'job.status' && e.data.jobId === jobId && e.data.status === 'Completed'),
@@ -111,3 +111,8 @@ test('a job run by an assay worker process streams every event, in order, to a c
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }, 120_000);
+
+/** The ids in a JSON answer. */
+async function idsOf(answer: Promise<Response>): Promise<Record<string, string>> {
+  return (await (await answer).json()) as Record<string, string>;
+}
