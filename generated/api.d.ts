@@ -57,6 +57,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Scrape the metrics
+         * @description The service's metrics in the Prometheus text exposition format (version 0.0.4), for a
+         *     Prometheus server or any compatible agent to scrape.
+         *
+         *     **Who may scrape.** API keys and the admin token play no part here:
+         *     - while the server sets no `METRICS_TOKEN`, no token is needed and only loopback clients
+         *       (127.0.0.0/8, ::1) are answered; any other client gets 403 `METRICS_LOOPBACK_ONLY`. Behind a
+         *       reverse proxy on the same machine every client looks local: set `METRICS_TOKEN` there;
+         *     - with `METRICS_TOKEN` set, every client, loopback included, must send
+         *       `Authorization: Bearer <METRICS_TOKEN>`; without it or with another token: 401
+         *       `METRICS_TOKEN_REQUIRED`.
+         *
+         *     **What it exposes.** The store's figures (jobs, queue, workers) are read at each scrape and
+         *     cover every process sharing the database; the others are this process's own.
+         *
+         *     | metric | type | labels | what |
+         *     | --- | --- | --- | --- |
+         *     | `assay_http_requests_total` | counter | `operation_id`, `status` | requests answered, by the contract's operationId (`none` when no operation matched: 404, 405) and HTTP status |
+         *     | `assay_http_request_duration_seconds` | histogram | `operation_id`, `status` | time from receiving a request to the end of its answer |
+         *     | `assay_jobs` | gauge | `type`, `status` | jobs in the store by type and state (every type and state, 0 included) |
+         *     | `assay_queue_depth` | gauge | `priority` | queued jobs whose start time has come, by priority (scheduled ones still waiting for their time are left out) |
+         *     | `assay_job_duration_seconds` | histogram | `type`, `status` | first start to end of the jobs that ended in this process (Completed, Failed, or Cancelled after starting) |
+         *     | `assay_workers` | gauge | | workers of any process with a heartbeat in the last 30 s |
+         *     | `assay_worker_slots` | gauge | `state` (`busy`, `free`) | the live workers' job slots, running a job or free |
+         *     | `assay_kernels_running` | gauge | | notebook runs of this process with a kernel up (a sandbox, or a kernel on `JUPYTER_URL`) |
+         *     | `assay_event_stream_subscribers` | gauge | | event streams open on this process |
+         *     | `assay_store_up` | gauge | | 1 when the store answered this scrape, 0 when it failed (the store's figures are then left out) |
+         *     | `process_*`, `nodejs_*` | | | the process's memory (`process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`, ...), CPU, event loop lag, garbage collection |
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1149,6 +1195,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{tenantId}/{projectId}/notebook/{notebookId}/execution/{executionId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+                /**
+                 * @description The execution id (a GUID).
+                 * @example bb0e8400-e29b-41d4-a716-446655440000
+                 */
+                executionId: components["parameters"]["ExecutionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Follow an execution's events
+         * @description Server-Sent Events of one notebook execution: `cell.started`, `cell.output` and
+         *     `cell.completed` for each cell of a Jupyter notebook, `block.completed` for each block of a
+         *     standard one, its status, and the status, progress and log lines of its job. It closes after
+         *     the job's last status.
+         */
+        get: operations["streamExecutionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{tenantId}/{projectId}/block/unauthorized-ping": {
         parameters: {
             query?: never;
@@ -1402,6 +1492,150 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{tenantId}/{projectId}/execution/job/{jobId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The job id (a GUID).
+                 * @example cc0e8400-e29b-41d4-a716-446655440000
+                 */
+                jobId: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Follow a job's events
+         * @description Server-Sent Events of one job: its status and progress, and for a notebook job its
+         *     execution, cells or blocks, and log lines. The stream starts with the kept history (or after
+         *     `Last-Event-ID`), follows the job while it runs, and closes after the job's last status.
+         *     Authenticate with the API key, or, from a browser's `EventSource`, with a `ticket`.
+         */
+        get: operations["streamJobEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/execution/job/{jobId}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The job id (a GUID).
+                 * @example cc0e8400-e29b-41d4-a716-446655440000
+                 */
+                jobId: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a job's log lines
+         * @description The job's log lines as text, oldest first, one per line: the event id, the time, the source
+         *     (`job` for the job's own code, `stderr` for a kernel's) and the line. `since` (an event id,
+         *     the first field of a line) reads only the lines after it; `X-Next-Since` is the value to pass
+         *     next time. A run keeps at most 2,000 lines of 2,000 characters.
+         */
+        get: operations["getJobLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Follow everything in a project
+         * @description Server-Sent Events of every job and execution of the project, narrowed by `jobId`,
+         *     `notebookId` and `type`. It stays open until the client closes it. Without `Last-Event-ID`
+         *     it starts with the events that happen from now on.
+         */
+        get: operations["streamProjectEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/events/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a ticket for one event stream
+         * @description A browser's `EventSource` cannot send an `Authorization` header, and an API key in a URL
+         *     ends up in histories and logs. A ticket opens one stream of this project for 60 seconds
+         *     instead, and nothing else. The caller needs the API key; the stream's resource must exist.
+         */
+        post: operations["createStreamTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{tenantId}/{projectId}/execution/job/{jobId}/retry": {
         parameters: {
             query?: never;
@@ -1484,6 +1718,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description One event of a stream, as a client reads it: `id` and `event` are the SSE fields, `data` is
+         *     the JSON of its `data:` line. Which `data` goes with which `event`:
+         *     - `job.status`: a job was queued, started, completed, failed or cancelled (`reason` says why);
+         *     - `job.progress`: its stage, percentage and records (the fields of the job's `progress`);
+         *     - `execution.status`: a notebook execution started or ended (`error` when it ended in one);
+         *     - `cell.started`, `cell.output`, `cell.completed`: a Jupyter cell as it runs; an output has
+         *       the shape and the inline bounds of the execution's results, without their download links;
+         *     - `block.completed`: a block of a standard notebook, with the cases before and after it;
+         *     - `log`: a line written by the job's code (`source: job`) or a kernel's stderr (`source: stderr`).
+         *
+         *     A run streams at most 2,000 log lines and 1,000 outputs; the newest 5,000 events of a job
+         *     are kept once it has ended, so a stream resumes without loss from any of them.
+         */
+        StreamEvent: {
+            /** @description Increases with every event; send the last one seen as `Last-Event-ID` to resume. */
+            id: string;
+            /** @enum {string} */
+            event: "job.status" | "job.progress" | "execution.status" | "cell.started" | "cell.output" | "cell.completed" | "block.completed" | "log";
+            data: components["schemas"]["StreamEventJobStatus"] | components["schemas"]["StreamEventJobProgress"] | components["schemas"]["StreamEventExecutionStatus"] | components["schemas"]["StreamEventCellStarted"] | components["schemas"]["StreamEventCellOutput"] | components["schemas"]["StreamEventCellCompleted"] | components["schemas"]["StreamEventBlockCompleted"] | components["schemas"]["StreamEventLog"];
+        };
         /** @description Liveness of the process. */
         Health: {
             /** @constant */
@@ -1553,8 +1808,11 @@ export interface components {
              *     | `NOTEBOOK_NAME_TAKEN` | 400 | Another notebook of the investigation has this name (compared without case). |
              *     | `API_KEY_MISSING` | 401 | The request has no `Authorization: Bearer` key. |
              *     | `API_KEY_INVALID` | 401 | The API key is unknown or revoked. |
+             *     | `STREAM_TICKET_INVALID` | 401 | The stream ticket is unknown, has expired, its key was revoked, or it was made for another stream. |
              *     | `ADMIN_TOKEN_REQUIRED` | 401 | An admin operation is called without the admin token. |
+             *     | `METRICS_TOKEN_REQUIRED` | 401 | `GET /metrics` is called without the metrics token, or with another one, while the server sets `METRICS_TOKEN`. |
              *     | `TENANT_FORBIDDEN` | 403 | The API key belongs to another tenant than the one in the path. |
+             *     | `METRICS_LOOPBACK_ONLY` | 403 | `GET /metrics` is called from another machine while the server sets no `METRICS_TOKEN`. |
              *     | `ROUTE_NOT_FOUND` | 404 | No operation answers this method and path. |
              *     | `TENANT_NOT_FOUND` | 404 | No tenant has this id. |
              *     | `PROJECT_NOT_FOUND` | 404 | The tenant has no project of this id. |
@@ -1584,12 +1842,13 @@ export interface components {
              *     | `RANGE_NOT_SATISFIABLE` | 416 | The `Range` asked for starts after the end of the file. |
              *     | `QUEUED_JOBS_QUOTA_EXCEEDED` | 429 | The tenant has as many jobs waiting as it may; retry once some have started. |
              *     | `KERNEL_QUOTA_EXCEEDED` | 429 | The tenant has as many notebook executions queued or running as it may have kernels. |
+             *     | `TOO_MANY_STREAMS` | 429 | The API key has as many event streams open as it may (`STREAMS_PER_KEY`); close one first. |
              *     | `INTERNAL_ERROR` | 500 | The server failed; the server log has the details under the `RequestId`. |
              *     | `CONTRACT_DRIFT` | 500 | The server was about to answer something its contract does not document, and answered this instead. |
              *     | `NOT_READY` | 503 | A dependency (store, queue, kernels) failed its check; `Checks` says which. |
              * @enum {string}
              */
-            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "ADMIN_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
+            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "STREAM_TICKET_INVALID" | "ADMIN_TOKEN_REQUIRED" | "METRICS_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "METRICS_LOOPBACK_ONLY" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "TOO_MANY_STREAMS" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
             /** @description What went wrong in more detail and, where there is one, what to do about it. */
             Message?: string;
             /** @description The id of the request, also in the `X-Request-Id` header and in the server log. */
@@ -2240,9 +2499,28 @@ export interface components {
         };
         /**
          * @description The directly-follows graph with frequencies and durations, and an SVG rendering as an artifact.
+         *
+         *     The SVG is drawn top to bottom, from the start of cases to their end, with activities shaded by
+         *     their number of events. It is simplified as Disco and Celonis do: it keeps the
+         *     `activitiesPercent` most frequent activities and, among the paths between them (transitions, and
+         *     the start and end of cases), the `pathsPercent` most frequent, then each kept activity's most
+         *     frequent way in and out, and whatever it takes for every kept activity to be reached from the
+         *     start and to reach the end. The defaults (every activity, a fifth of the paths) draw a readable
+         *     map of a log such as Sepsis (16 activities, 115 transitions) within 1400 x 1000 pixels; 100 and
+         *     100 draw everything. Only the drawing is simplified: the JSON result counts every activity and
+         *     every transition.
          * @example {
          *       "calculatorType": "processMap",
-         *       "minEdgeCount": 1
+         *       "perspective": "frequency",
+         *       "activitiesPercent": 100,
+         *       "pathsPercent": 20
+         *     }
+         * @example {
+         *       "calculatorType": "processMap",
+         *       "perspective": "performance",
+         *       "activitiesPercent": 80,
+         *       "pathsPercent": 50,
+         *       "minEdgeCount": 5
          *     }
          */
         ProcessMapCalculator: {
@@ -2252,7 +2530,27 @@ export interface components {
              */
             calculatorType: "processMap";
             /**
-             * @description Hide edges seen fewer times than this (the JSON still counts every event).
+             * @description What the SVG's edges show: `frequency`, how often each transition happens (label, width and
+             *     shade); `performance`, its mean waiting time (label and colour, from light for the shortest
+             *     to dark red for the longest, on a log scale).
+             * @default frequency
+             * @enum {string}
+             */
+            perspective?: "frequency" | "performance";
+            /**
+             * @description The share of activities the SVG keeps, most frequent (by events) first; at least one is kept.
+             *     Activities needed to connect the kept ones to the start and the end are kept too.
+             * @default 100
+             */
+            activitiesPercent?: number;
+            /**
+             * @description The share of paths between kept activities the SVG keeps, most frequent first; each kept
+             *     activity also keeps its most frequent way in and out, so 0 still draws a connected map.
+             * @default 20
+             */
+            pathsPercent?: number;
+            /**
+             * @description The SVG leaves out transitions seen fewer times than this (the JSON still counts every event).
              * @default 1
              */
             minEdgeCount?: number;
@@ -2266,6 +2564,7 @@ export interface components {
          * @description Directly-follows edges by mean waiting time, slowest first.
          * @example {
          *       "calculatorType": "bottlenecks",
+         *       "minCount": 5,
          *       "limit": 10
          *     }
          */
@@ -2275,6 +2574,12 @@ export interface components {
              * @enum {string}
              */
             calculatorType: "bottlenecks";
+            /**
+             * @description Only transitions seen at least this many times are ranked, so that a transition seen once
+             *     with a long wait does not top the list. 1 ranks every transition.
+             * @default 5
+             */
+            minCount?: number;
             limit?: components["schemas"]["ResultLimit"];
         };
         /**
@@ -3256,6 +3561,25 @@ export interface components {
                 }[];
             };
         };
+        /** @description The stream a ticket is for. */
+        StreamTicketRequest: {
+            /** @description The path of one event stream of this project (a job's, an execution's, or the project's), without query: `/api/{tenantId}/{projectId}/execution/job/{jobId}/events`, `/api/{tenantId}/{projectId}/notebook/{notebookId}/execution/{executionId}/events` or `/api/{tenantId}/{projectId}/events`. */
+            stream: string;
+        };
+        /** @description A short-lived ticket that opens one event stream without an `Authorization` header. */
+        StreamTicket: {
+            /** @description Send it as the stream's `ticket` query parameter. It is shown once; the server keeps only its hash. */
+            ticket: string;
+            /** @description The stream it opens. */
+            stream: string;
+            /** @description The stream's URL with the ticket, ready for `new EventSource(url)` (add any filter of the project stream). */
+            url: string;
+            /**
+             * Format: date-time
+             * @description The ticket opens its stream until then (60 seconds); a stream opened in time stays open.
+             */
+            expiresAt: string;
+        };
         /** @description How to retry a Failed or Cancelled job. */
         JobRetry: {
             retryReason?: string;
@@ -3271,6 +3595,80 @@ export interface components {
              * @default false
              */
             immediateExecution?: boolean;
+        };
+        StreamEventJobStatus: {
+            /** Format: uuid */
+            jobId: string;
+            /** @enum {string} */
+            status: "Queued" | "Running" | "Completed" | "Failed" | "Cancelled";
+            reason: string | null;
+        };
+        StreamEventJobProgress: {
+            /** Format: uuid */
+            jobId: string;
+            percentage: number;
+            stage: string;
+            recordsProcessed?: number;
+            totalRecords?: number;
+            warnings?: number;
+            errors?: number;
+            cellsDone?: number;
+            cellsTotal?: number;
+            currentCell?: string | null;
+        };
+        StreamEventExecutionStatus: {
+            /** Format: uuid */
+            executionId: string;
+            /** @enum {string} */
+            status: "Running" | "Completed" | "Error" | "Cancelled";
+            error: null | {
+                errorType: string;
+                errorMessage: string;
+                cellId?: string | null;
+            };
+        };
+        StreamEventCellStarted: {
+            /** Format: uuid */
+            executionId: string;
+            cellId: string;
+            /** @description Position among the cells this run runs, from 0. */
+            index: number;
+        };
+        StreamEventCellOutput: {
+            /** Format: uuid */
+            executionId: string;
+            cellId: string;
+            output: components["schemas"]["ExecutionOutput"];
+        };
+        StreamEventCellCompleted: {
+            /** Format: uuid */
+            executionId: string;
+            cellId: string;
+            index: number;
+            /** @enum {string} */
+            status: "Success" | "Error";
+            durationMs: number;
+            errorType?: string;
+            errorMessage?: string;
+        };
+        StreamEventBlockCompleted: {
+            /** Format: uuid */
+            executionId: string;
+            /** Format: uuid */
+            blockId: string;
+            index: number;
+            /** @enum {string} */
+            status: "Success" | "Error";
+            durationMs: number;
+            casesIn: number;
+            casesOut: number;
+        };
+        StreamEventLog: {
+            /** Format: uuid */
+            jobId: string;
+            /** @enum {string} */
+            source: "job" | "stderr";
+            line: string;
         };
     };
     responses: {
@@ -3428,6 +3826,33 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /**
+         * @description A stream of Server-Sent Events (`text/event-stream`). Each event has an `id:` (resume from it
+         *     with `Last-Event-ID`), an `event:` naming its type and one `data:` line of JSON, whose shape
+         *     for each type is `StreamEvent` (`data`). A comment line (`: keep-alive`) comes at least every
+         *     15 seconds. The stream of a job or an execution that has ended replays its events, then closes;
+         *     while it runs, events follow as they happen, from whichever process runs the job.
+         */
+        EventStream: {
+            headers: {
+                /** @description Always `no-store`. */
+                "Cache-Control"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "text/event-stream": string;
+            };
+        };
+        /** @description The API key already has as many event streams open as it may (`STREAMS_PER_KEY`, 20 by default). Close one, or retry after `Retry-After` seconds. */
+        TooManyStreams: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description No block with this id exists in this tenant and project. */
         BlockNotFound: {
             headers: {
@@ -3515,6 +3940,25 @@ export interface components {
          * @example bb0e8400-e29b-41d4-a716-446655440000
          */
         ExecutionId: string;
+        /**
+         * @description The `id` of the last event the client received: the stream resumes with the event after it.
+         *     A browser's `EventSource` sends it by itself when it reconnects. Without it (and without
+         *     `lastEventId`) the stream replays the history it has kept, then follows.
+         * @example 4711
+         */
+        LastEventIdHeader: string;
+        /**
+         * @description The same as the `Last-Event-ID` header, for clients that cannot send headers; the header wins when both are sent.
+         * @example 4711
+         */
+        LastEventIdQuery: number;
+        /**
+         * @description A stream ticket from `POST .../events/ticket`, for clients that cannot send an
+         *     `Authorization` header (a browser's `EventSource`). It opens only the stream it was made for,
+         *     for 60 seconds; a stream opened in time stays open. Send either the header or a ticket.
+         * @example st_Vn7dQ3kq2mH0fQy4aXo8bJ6s1uT5wZ9cR2eL7pN4gK0
+         */
+        StreamTicket: string;
         /**
          * @description The block id (a GUID).
          * @example 550e8400-e29b-41d4-a716-446655440000
@@ -3610,6 +4054,45 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description A check failed; `Checks` gives each check's result, `Message` the failed ones. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics, as Prometheus text (`text/plain; version=0.0.4; charset=utf-8`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The server sets `METRICS_TOKEN`, and the request does not send it. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The server sets no `METRICS_TOKEN`, and the client is not on this machine's loopback. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5408,6 +5891,65 @@ export interface operations {
             };
         };
     };
+    streamExecutionEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The same as the `Last-Event-ID` header, for clients that cannot send headers; the header wins when both are sent.
+                 * @example 4711
+                 */
+                lastEventId?: components["parameters"]["LastEventIdQuery"];
+                /**
+                 * @description A stream ticket from `POST .../events/ticket`, for clients that cannot send an
+                 *     `Authorization` header (a browser's `EventSource`). It opens only the stream it was made for,
+                 *     for 60 seconds; a stream opened in time stays open. Send either the header or a ticket.
+                 * @example st_Vn7dQ3kq2mH0fQy4aXo8bJ6s1uT5wZ9cR2eL7pN4gK0
+                 */
+                ticket?: components["parameters"]["StreamTicket"];
+            };
+            header?: {
+                /**
+                 * @description The `id` of the last event the client received: the stream resumes with the event after it.
+                 *     A browser's `EventSource` sends it by itself when it reconnects. Without it (and without
+                 *     `lastEventId`) the stream replays the history it has kept, then follows.
+                 * @example 4711
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
+            };
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+                /**
+                 * @description The execution id (a GUID).
+                 * @example bb0e8400-e29b-41d4-a716-446655440000
+                 */
+                executionId: components["parameters"]["ExecutionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EventStream"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ExecutionNotFound"];
+            429: components["responses"]["TooManyStreams"];
+        };
+    };
     unauthorizedPing: {
         parameters: {
             query?: never;
@@ -5871,6 +6413,212 @@ export interface operations {
             404: components["responses"]["JobNotFound"];
             /** @description The job has not finished. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    streamJobEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The same as the `Last-Event-ID` header, for clients that cannot send headers; the header wins when both are sent.
+                 * @example 4711
+                 */
+                lastEventId?: components["parameters"]["LastEventIdQuery"];
+                /**
+                 * @description A stream ticket from `POST .../events/ticket`, for clients that cannot send an
+                 *     `Authorization` header (a browser's `EventSource`). It opens only the stream it was made for,
+                 *     for 60 seconds; a stream opened in time stays open. Send either the header or a ticket.
+                 * @example st_Vn7dQ3kq2mH0fQy4aXo8bJ6s1uT5wZ9cR2eL7pN4gK0
+                 */
+                ticket?: components["parameters"]["StreamTicket"];
+            };
+            header?: {
+                /**
+                 * @description The `id` of the last event the client received: the stream resumes with the event after it.
+                 *     A browser's `EventSource` sends it by itself when it reconnects. Without it (and without
+                 *     `lastEventId`) the stream replays the history it has kept, then follows.
+                 * @example 4711
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
+            };
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The job id (a GUID).
+                 * @example cc0e8400-e29b-41d4-a716-446655440000
+                 */
+                jobId: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EventStream"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["JobNotFound"];
+            429: components["responses"]["TooManyStreams"];
+        };
+    };
+    getJobLogs: {
+        parameters: {
+            query?: {
+                /** @description Only lines after this event id. */
+                since?: number;
+                /** @description At most this many lines (default and most 2,000). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The job id (a GUID).
+                 * @example cc0e8400-e29b-41d4-a716-446655440000
+                 */
+                jobId: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lines. */
+            200: {
+                headers: {
+                    /** @description The event id of the last line sent (or `since` when there was none). */
+                    "X-Next-Since"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["JobNotFound"];
+        };
+    };
+    streamProjectEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this job's events. */
+                jobId?: string;
+                /** @description Only the events of this notebook's executions. */
+                notebookId?: string;
+                /**
+                 * @description Only these event types, separated by commas (`job.status,job.progress`).
+                 * @example job.status,execution.status
+                 */
+                type?: string;
+                /**
+                 * @description The same as the `Last-Event-ID` header, for clients that cannot send headers; the header wins when both are sent.
+                 * @example 4711
+                 */
+                lastEventId?: components["parameters"]["LastEventIdQuery"];
+                /**
+                 * @description A stream ticket from `POST .../events/ticket`, for clients that cannot send an
+                 *     `Authorization` header (a browser's `EventSource`). It opens only the stream it was made for,
+                 *     for 60 seconds; a stream opened in time stays open. Send either the header or a ticket.
+                 * @example st_Vn7dQ3kq2mH0fQy4aXo8bJ6s1uT5wZ9cR2eL7pN4gK0
+                 */
+                ticket?: components["parameters"]["StreamTicket"];
+            };
+            header?: {
+                /**
+                 * @description The `id` of the last event the client received: the stream resumes with the event after it.
+                 *     A browser's `EventSource` sends it by itself when it reconnects. Without it (and without
+                 *     `lastEventId`) the stream replays the history it has kept, then follows.
+                 * @example 4711
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
+            };
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EventStream"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ProjectNotFound"];
+            429: components["responses"]["TooManyStreams"];
+        };
+    };
+    createStreamTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StreamTicketRequest"];
+            };
+        };
+        responses: {
+            /** @description The ticket; it is shown once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTicket"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description The project, or the job or execution of the stream, does not exist here. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

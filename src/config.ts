@@ -14,9 +14,15 @@ export interface Config {
   publicUrlSet: boolean;
   /** Token guarding `/admin`; admin operations answer 401 while it is unset. */
   adminToken: string | undefined;
+  /** Token `GET /metrics` requires; unset: no token, and loopback clients only. */
+  metricsToken: string | undefined;
   bodyLimitBytes: number;
   /** Deepest nesting of objects and arrays a request value may have (JSON bodies, form fields). */
   jsonDepthLimit: number;
+  /** Event streams one API key may have open at once in this process. */
+  streamsPerKey: number;
+  /** Seconds between the keep-alive comments of an event stream. */
+  streamHeartbeatSeconds: number;
   uploadLimitBytes: number;
   /** Bytes each tenant may store on disk (dataset files and artifacts); 0: no quota. */
   tenantStorageLimitBytes: number;
@@ -64,8 +70,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     publicUrlSet: Boolean(env.PUBLIC_URL),
     adminToken: env.ASSAY_ADMIN_TOKEN || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     bodyLimitBytes: intSetting(env, 'BODY_LIMIT_BYTES', 1024 * 1024),
     jsonDepthLimit: Math.max(1, intSetting(env, 'JSON_DEPTH_LIMIT', 64)),
+    streamsPerKey: Math.max(1, intSetting(env, 'STREAMS_PER_KEY', 20)),
+    streamHeartbeatSeconds: Math.min(15, Math.max(1, intSetting(env, 'STREAM_HEARTBEAT_SECONDS', 15))),
     uploadLimitBytes: intSetting(env, 'UPLOAD_LIMIT_BYTES', 1024 * 1024 * 1024),
     tenantStorageLimitBytes: intSetting(env, 'TENANT_STORAGE_LIMIT_BYTES', 10 * 1024 ** 3),
     logLevel: env.LOG_LEVEL ?? 'info',

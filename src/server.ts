@@ -17,6 +17,7 @@ import { startSchedules } from './jobs/schedules';
 import { Worker } from './jobs/worker';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrate';
+import { EventFeed } from './domain/eventFeed';
 
 /** The Jupyter Servers of this process: a remote one (JUPYTER_URL) or local ones per tenant. */
 export function openKernels(config: Config, logger: Logger): KernelServers {
@@ -154,6 +155,7 @@ export async function startService(
   if (role !== 'api') {
     worker = await startWorker({ db, queue, engine, kernels, config, logger, runners: opts.runners });
   }
+  const feed = new EventFeed(db);
   if (server) {
     const app = await createApp({
       db,
@@ -163,6 +165,7 @@ export async function startService(
       config,
       logger,
       document: loadDocument(),
+      feed,
       validateResponses: opts.validateResponses,
     });
     server.removeAllListeners('request');
@@ -174,6 +177,7 @@ export async function startService(
   // Each step runs even when an earlier one failed (a store already closed must not keep the kernels running).
   const stop = () =>
     (stopping ??= stopInTurn([
+      ['streams', () => feed.close()], // open event streams would hold the server's close forever
       ['server', () => server && new Promise<void>((resolve) => server.close(() => resolve()))],
       ['worker', () => (worker ? worker.stop() : queue.stop(true))],
       ['kernels', () => kernels.stop()],

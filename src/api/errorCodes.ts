@@ -120,15 +120,31 @@ export const ERROR_CODES = {
     meaning: 'The request has no `Authorization: Bearer` key.',
   },
   API_KEY_INVALID: { status: 401, error: 'Unauthorized', meaning: 'The API key is unknown or revoked.' },
+  STREAM_TICKET_INVALID: {
+    status: 401,
+    error: 'Unauthorized',
+    meaning: 'The stream ticket is unknown, has expired, its key was revoked, or it was made for another stream.',
+  },
   ADMIN_TOKEN_REQUIRED: {
     status: 401,
     error: 'Unauthorized',
     meaning: 'An admin operation is called without the admin token.',
   },
+  METRICS_TOKEN_REQUIRED: {
+    status: 401,
+    error: 'Unauthorized',
+    meaning:
+      '`GET /metrics` is called without the metrics token, or with another one, while the server sets `METRICS_TOKEN`.',
+  },
   TENANT_FORBIDDEN: {
     status: 403,
     error: 'Forbidden',
     meaning: 'The API key belongs to another tenant than the one in the path.',
+  },
+  METRICS_LOOPBACK_ONLY: {
+    status: 403,
+    error: 'Forbidden',
+    meaning: '`GET /metrics` is called from another machine while the server sets no `METRICS_TOKEN`.',
   },
   // 404: nothing of that id in this tenant and project.
   ROUTE_NOT_FOUND: { status: 404, error: 'Route not found', meaning: 'No operation answers this method and path.' },
@@ -244,6 +260,11 @@ export const ERROR_CODES = {
     status: 429,
     error: 'Quota exceeded',
     meaning: 'The tenant has as many notebook executions queued or running as it may have kernels.',
+  },
+  TOO_MANY_STREAMS: {
+    status: 429,
+    error: 'Too many streams',
+    meaning: 'The API key has as many event streams open as it may (`STREAMS_PER_KEY`); close one first.',
   },
   // 5xx: the server's side.
   INTERNAL_ERROR: {

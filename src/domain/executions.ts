@@ -7,7 +7,7 @@ import type {
   NotebookExecution,
 } from '../api/types';
 import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
-import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
+import { renderOptionsOf, renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { artifactUrl, storeArtifact, type ArtifactFence } from './artifacts';
 import { createJob, queueEstimate, typicalDuration, type JobQueue } from './jobs';
 import { describeBytes, describeSeconds } from './units';
@@ -202,13 +202,9 @@ async function renderMaps(
   const outputs: StoredOutput[] = [];
   for (const o of outcomes) {
     const block = blocks.find((b) => b.id === o.blockId)!;
-    const config = JSON.parse(block.configuration) as {
-      calculatorType?: string;
-      render?: boolean;
-      minEdgeCount?: number;
-    };
+    const config = JSON.parse(block.configuration) as Record<string, unknown>;
     if (o.status !== 'Success' || config.calculatorType !== 'processMap' || config.render === false) continue;
-    const svg = await renderProcessMap(o.output as ProcessMapDocument, config.minEdgeCount ?? 1);
+    const svg = await renderProcessMap(o.output as ProcessMapDocument, renderOptionsOf(config));
     const title = `${block.title} (SVG)`;
     const artifact = await storeArtifact(db, dataDir, scope.projectId, {
       content: svg,
@@ -463,7 +459,7 @@ export async function getResults(
   };
 }
 
-async function requireExecution(
+export async function requireExecution(
   db: Db,
   scope: Scope,
   notebookId: string,

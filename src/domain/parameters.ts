@@ -81,6 +81,9 @@ export function checkParameters(cells: CellLike[], given: Record<string, unknown
   return problems;
 }
 
+/** The tag of the cell that holds an execution's parameters, as papermill tags it. */
+export const INJECTED_PARAMETERS_TAG = 'injected-parameters';
+
 /** The cell papermill would inject: one assignment per parameter, as Python literals. */
 export function injectedParametersSource(given: Record<string, unknown>): string {
   const lines = Object.entries(given).map(([name, value]) => `${name} = ${pythonLiteral(value)}`);

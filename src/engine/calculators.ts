@@ -125,14 +125,20 @@ export async function activityFrequency(con: DuckDBConnection, log: Log, limit =
   return { activityCount: activities.length, activities: activities.slice(0, limit) };
 }
 
-/** Directly-follows edges by mean waiting time, slowest first (edges without timestamps left out). */
-export async function bottlenecks(con: DuckDBConnection, log: Log, limit = 100) {
-  const timed = (await edges(con, log)).filter((e) => e.meanDurationSeconds !== null);
+/**
+ * Directly-follows edges by mean waiting time, slowest first: edges seen at least `minCount` times
+ * (so that a transition seen once does not top the list), edges without timestamps left out.
+ */
+export async function bottlenecks(con: DuckDBConnection, log: Log, limit = 100, minCount = BOTTLENECK_MIN_COUNT) {
+  const timed = (await edges(con, log)).filter((e) => e.meanDurationSeconds !== null && e.count >= minCount);
   timed.sort(
     (a, b) => b.meanDurationSeconds! - a.meanDurationSeconds! || compareText(a.from, b.from) || compareText(a.to, b.to),
   );
   return { edges: timed.slice(0, limit) };
 }
+
+/** The default of the bottlenecks calculator's `minCount`: fewer transitions than this are anecdotes. */
+export const BOTTLENECK_MIN_COUNT = 5;
 
 /** Per activity: the cases in which it occurs more than once and the occurrences beyond the first. */
 export async function rework(con: DuckDBConnection, log: Log, limit = 100) {

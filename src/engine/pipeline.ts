@@ -92,7 +92,7 @@ export async function calculate(con: DuckDBConnection, log: Log, c: Record<strin
     case 'processMap':
       return calc.processMap(con, log);
     case 'bottlenecks':
-      return calc.bottlenecks(con, log, limit);
+      return calc.bottlenecks(con, log, limit, typeof c.minCount === 'number' ? c.minCount : undefined);
     case 'rework':
       return calc.rework(con, log, limit);
     case 'resourceWorkload':

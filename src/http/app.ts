@@ -6,8 +6,10 @@ import type { JobQueue } from '../jobs/queue';
 import type { KernelServers } from '../kernels/servers';
 import type { Engine } from '../engine/engine';
 import type { Db } from '../store/db';
+import type { EventFeed } from '../domain/eventFeed';
 import { acceptableValues, bodyParsers } from './bodies';
 import { allHandlers } from './handlers';
+import { requestMetrics } from './metrics';
 import { requestLog } from './requestLog';
 import { contractRouter, routing } from './routing';
 import { registerSecurity } from './security';
@@ -25,6 +27,8 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   document: Document;
+  /** Follows the events table for this process's event streams. */
+  feed: EventFeed;
   /** Check every answer against the contract and fail loudly on drift (tests turn this on). */
   validateResponses?: boolean;
 }
@@ -34,13 +38,14 @@ export async function createApp(deps: AppDeps): Promise<express.Express> {
   const { config, logger } = deps;
   const api = await createBackend(deps.document);
   const router = contractRouter(api);
-  registerSecurity(api, deps.db, config.adminToken);
+  registerSecurity(api, deps.db, config);
   registerOperations(api, allHandlers(deps));
   const check = { api, logger, validateResponses: deps.validateResponses };
 
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLog(app, logger)); // request id, one log line per answer
+  app.use(requestMetrics()); // counted and timed by operation and status, for GET /metrics
   app.use(routing(router)); // the operation, UUIDs in the path lower-cased; 404 and 405 before any body is read
   app.use(bodyParsers(config)); // JSON, text or a multipart upload, for operations that take a body
   app.use(acceptableValues(config.jsonDepthLimit)); // no NUL, lone surrogate or excessive nesting anywhere

@@ -31,9 +31,17 @@ export function requestLog(app: express.Express, logger: Logger): express.Reques
       const started = performance.now();
       res.once('finish', () => {
         const ms = Math.round((performance.now() - started) * 100) / 100;
-        logger.info({ reqId: req.id, method: req.method, url: req.originalUrl, status: res.statusCode, ms }, 'request');
+        logger.info(
+          { reqId: req.id, method: req.method, url: withoutSecrets(req.originalUrl), status: res.statusCode, ms },
+          'request',
+        );
       });
     }
     next();
   };
+}
+
+/** The URL as logged: a stream ticket in the query is replaced, so logs never hold a usable one. */
+export function withoutSecrets(url: string): string {
+  return url.replace(/([?&]ticket=)[^&#]*/gi, '$1[hidden]');
 }

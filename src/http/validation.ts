@@ -86,8 +86,17 @@ function requestContext(c: Context, req: express.Request): RequestContext {
     query: c.request.query as Record<string, unknown>,
     body: c.request.requestBody,
     headers: req.headers as Record<string, string | undefined>,
-    caller: (c.security as Record<string, unknown>).apiKey as Caller | undefined,
+    caller: callerOf(c.security as Record<string, unknown>),
     file: req.file,
     requestId: req.id,
   };
+}
+
+/** Who the request is from: the API key's caller, or the one a stream ticket stands for. */
+function callerOf(security: Record<string, unknown>): Caller | undefined {
+  for (const scheme of ['apiKey', 'streamTicket']) {
+    const result = security[scheme];
+    if (result && typeof result === 'object' && 'keyId' in result) return result as Caller;
+  }
+  return undefined;
 }

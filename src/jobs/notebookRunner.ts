@@ -6,7 +6,7 @@ import { CellError, JobInputError, KernelDiedError, LostJobError, RunFileError }
 import type { StoredCell } from '../domain/cells';
 import { datasetDir, deleteDataset, storeDataset } from '../domain/datasets';
 import { cleanText, runInKernel, type CellOutcome, type CellToRun, type NbOutput } from '../kernels/execute';
-import { injectedParametersSource, parametersCellIndex } from '../domain/parameters';
+import { INJECTED_PARAMETERS_TAG, injectedParametersSource, parametersCellIndex } from '../domain/parameters';
 import type { KernelPlace, KernelServers } from '../kernels/servers';
 import { renderNotebookReport } from '../kernels/report';
 import { copyRunFile, readRunFile } from '../kernels/runFiles';
@@ -73,7 +73,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
       await ctx.progress('Preparing kernel', 2, { cellsDone: 0, cellsTotal: plan.cells.length, currentCell: null });
       ctx.signal.throwIfAborted();
       place = await openPlace(ctx, servers, plan.notebook);
-      const run = await runCells(ctx, place, plan, outcomes);
+      const run = await runCells(ctx, place, plan, executionId, outcomes);
       // Nothing of the run may still be writing while its files are read.
       await place.stop();
       const memory = Boolean(run.died?.memory) || place.memoryRanOut();
@@ -96,7 +96,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
           failed = { errorType: err.name, errorMessage: err.message, cellId: null };
         }
       }
-      const executed = executedCells(plan.stored, outcomes);
+      const executed = executedCells(plan, outcomes);
       if (plan.options.generateReport) products.reports.push(await storeReport(ctx, plan.notebook.name, executed));
       ctx.signal.throwIfAborted();
       const finished = await finishExecution(ctx, notebookId, executionId, {
@@ -106,6 +106,7 @@ export function notebookRunner(servers: KernelServers, options: NotebookRunnerOp
         products,
         error: failed,
         executed,
+        parameters: plan.options.parameters ?? {},
         resources: run.resources,
         kernelDead: Boolean(run.died),
         seconds: (Date.now() - started) / 1000,
@@ -178,7 +179,7 @@ async function openPlace(ctx: JobContext, servers: KernelServers, notebook: Note
 }
 
 /** Runs the plan's cells in a fresh kernel of the sandbox, reporting progress per cell. */
-function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, outcomes: CellOutcome[]) {
+function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, executionId: string, outcomes: CellOutcome[]) {
   const setup = [
     'import os as _os, sys as _sys',
     `_os.chdir(${JSON.stringify(place.inside.runDir)})`,
@@ -188,19 +189,34 @@ function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, outcomes: 
     'del _os, _sys',
   ].join('\n');
   const total = plan.cells.length;
+  const liveBudget = { inline: INLINE_TOTAL_LIMIT };
   return runInKernel(place, {
     kernelName: plan.kernelName,
     setup,
     cells: plan.cells,
     signal: ctx.signal,
-    onCellStart: (index, cell) =>
-      ctx.progress(`Running cell ${index + 1} of ${total}`, 5 + (index / total) * 85, {
+    onCellStart: async (index, cell) => {
+      await ctx.progress(`Running cell ${index + 1} of ${total}`, 5 + (index / total) * 85, {
         cellsDone: index,
         cellsTotal: total,
         currentCell: cell.cellId,
-      }),
-    onCellDone: (_index, outcome) => {
+      });
+      await ctx.report.cellStarted(executionId, { cellId: cell.cellId, index });
+    },
+    onCellDone: async (index, outcome) => {
       outcomes.push(outcome);
+      for (const out of outcome.outputs) {
+        if (out.output_type === 'stream' && out.name === 'stderr') await ctx.report.log('stderr', out.text);
+        await ctx.report.cellOutput(executionId, outcome.cellId, liveOutput(outcome.cellId, out, liveBudget));
+      }
+      await ctx.report.cellCompleted(executionId, {
+        cellId: outcome.cellId,
+        index,
+        status: outcome.status,
+        durationMs: Math.round(outcome.durationSeconds * 1000),
+        ...(outcome.errorType !== undefined && { errorType: outcome.errorType }),
+        ...(outcome.errorMessage !== undefined && { errorMessage: outcome.errorMessage.slice(0, INLINE_LIMIT) }),
+      });
     },
   });
 }
@@ -270,19 +286,27 @@ function cellsToRun(
   },
 ): CellToRun[] {
   const chosen = selectRange(stored, options, { one: 'a cell', many: 'cells' });
+  // The parameters a previous run injected are not the notebook's code: this run injects its own.
   const cells: CellToRun[] = chosen
-    .filter((c) => c.cell_type === 'code')
+    .filter((c) => c.cell_type === 'code' && !isInjected(c))
     .map((c) => ({ cellId: c.id, source: c.source }));
   const given = options.parameters ?? {};
   if (Object.keys(given).length > 0) {
     const tagged = parametersCellIndex(
       stored.map((c) => ({ cellType: c.cell_type, source: c.source, tags: tagsOf(c) })),
     );
-    const injected = { cellId: 'injected-parameters', source: injectedParametersSource(given) };
+    const injected = { cellId: INJECTED_CELL_ID, source: injectedParametersSource(given) };
     const after = tagged >= 0 ? cells.findIndex((c) => c.cellId === stored[tagged].id) : -1;
     cells.splice(after + 1, 0, injected);
   }
   return cells;
+}
+
+/** The id of the injected parameters cell, in results and in the executed notebook. */
+const INJECTED_CELL_ID = 'injected-parameters';
+
+function isInjected(cell: StoredCell): boolean {
+  return tagsOf(cell).includes(INJECTED_PARAMETERS_TAG);
 }
 
 function tagsOf(cell: StoredCell): string[] {
@@ -346,6 +370,50 @@ async function storeOutputs(ctx: JobContext, executionId: string, outcomes: Cell
     }
   }
   return stored;
+}
+
+/**
+ * An output as a `cell.output` event shows it while the run goes on: the results' shape and
+ * inline bounds (`budget` is the run's), without the files the results add once the run ends.
+ */
+function liveOutput(cellId: string, out: NbOutput, budget: { inline: number }): Record<string, unknown> {
+  const textOutput = (outputType: string, contentType: string, title: string, text: string) => {
+    const size = Buffer.byteLength(text);
+    const room = Math.max(0, Math.min(INLINE_LIMIT, budget.inline));
+    const content = size <= room ? text : text.slice(0, room);
+    budget.inline -= Buffer.byteLength(content);
+    return {
+      cellId,
+      outputType,
+      contentType,
+      title,
+      content,
+      sizeBytes: size,
+      ...(size > room && { truncated: true }),
+    };
+  };
+  if (out.output_type === 'stream') return textOutput('stream', 'text/plain', `${out.name} of ${cellId}`, out.text);
+  if (out.output_type === 'error') {
+    const content = `${out.ename}: ${out.evalue}`.slice(0, INLINE_LIMIT);
+    return { cellId, outputType: 'error', contentType: 'text/plain', title: out.ename, content };
+  }
+  const data = out.data;
+  const title = `Output of ${cellId}`;
+  if (typeof data['image/png'] === 'string') {
+    const sizeBytes = Buffer.from(data['image/png'], 'base64').length;
+    return { cellId, outputType: 'image/png', contentType: 'image/png', title: `Plot of ${cellId}`, sizeBytes };
+  }
+  if (data['application/json'] !== undefined) {
+    const text = JSON.stringify(data['application/json']);
+    const size = Buffer.byteLength(text);
+    const kind = { cellId, outputType: 'application/json', contentType: 'application/json', title, sizeBytes: size };
+    if (size > Math.min(INLINE_LIMIT, budget.inline)) return { ...kind, truncated: true };
+    budget.inline -= size;
+    return { ...kind, content: data['application/json'] };
+  }
+  if (data['text/html'] !== undefined)
+    return textOutput(out.output_type, 'text/html', title, textOf(data['text/html']));
+  return textOutput(out.output_type, 'text/plain', title, textOf(data['text/plain'] ?? ''));
 }
 
 type StoreFile = (c: string, f: string, t: string, k: string, ti: string) => Promise<{ id: string }>;
@@ -598,11 +666,30 @@ function firstLine(file: string): string {
 }
 
 /**
- * The notebook's cells with the outputs of this run, as nbformat stores them. The notebook is
+ * The notebook's cells with the outputs of this run, as nbformat stores them, and as papermill
+ * writes an executed notebook: the cell of injected parameters, tagged `injected-parameters`,
+ * after the cell tagged `parameters` (or first), in place of a previous run's. The notebook is
  * read whole by every GET, so the outputs it keeps are bounded; larger ones are replaced by a
  * note (the execution's results keep them).
  */
-function executedCells(stored: StoredCell[], outcomes: CellOutcome[]): StoredCell[] {
+function executedCells(plan: Pick<RunPlan, 'stored' | 'cells'>, outcomes: CellOutcome[]): StoredCell[] {
+  const stored = plan.stored.filter((c) => !isInjected(c));
+  const injected = plan.cells.find((c) => c.cellId === INJECTED_CELL_ID);
+  if (injected) {
+    const cell: StoredCell = {
+      id: INJECTED_CELL_ID,
+      cell_type: 'code',
+      source: injected.source,
+      metadata: { tags: [INJECTED_PARAMETERS_TAG] },
+      outputs: [],
+      execution_count: null,
+      assay: { lastModified: new Date().toISOString(), lastExecuted: null, executionStatus: null },
+    };
+    const tagged = parametersCellIndex(
+      stored.map((c) => ({ cellType: c.cell_type, source: c.source, tags: tagsOf(c) })),
+    );
+    stored.splice(tagged + 1, 0, cell);
+  }
   const byId = new Map(outcomes.map((o) => [o.cellId, o]));
   const now = new Date().toISOString();
   let budget = NOTEBOOK_OUTPUTS_LIMIT;
@@ -657,6 +744,7 @@ function finishExecution(
     products: Products;
     error: { errorType: string; errorMessage: string; cellId: string | null } | null;
     executed: StoredCell[];
+    parameters: Record<string, unknown>;
     resources: { peakMemoryBytes: number; cpuSeconds: number } | null;
     kernelDead: boolean;
     seconds: number;
@@ -677,6 +765,8 @@ function finishExecution(
       status: r.kernelDead ? 'Kernel_Dead' : r.status === 'Error' ? 'Error' : 'Ready',
       seconds: r.seconds,
       cells: r.executed,
+      // Where papermill records the parameters of the run that wrote the notebook.
+      papermill: { parameters: r.parameters },
     },
     fence: ctx.fence,
   });

@@ -15,7 +15,7 @@ import { defineLog, sizeOf, type Log } from '../engine/log';
 import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
 import { renderReport } from '../engine/report';
 import { randomUUID } from 'node:crypto';
-import { executionAccepted } from '../domain/lifecycle';
+import * as lifecycle from '../domain/lifecycle';
 import { findDataset, type DatasetRow } from '../store/datasets';
 import type { Db } from '../store/db';
 import { datasetOfInvestigation } from '../store/investigations';
@@ -34,7 +34,9 @@ export interface JobContext {
   fence: ArtifactFence;
   /** A private directory for the run's scratch files, removed afterwards. */
   workDir: string;
-  /** Reports the stage and percentage (and any other progress fields) to the job's row. */
+  /** Cells, blocks and log lines for the job's event stream. */
+  report: lifecycle.RunReporter;
+  /** Reports the stage and percentage (and any other progress fields) to the job's row; a new stage is also a log line. */
   progress(stage: string, percentage: number, extra?: Record<string, unknown>): Promise<void>;
   /** Counts records read so far and in all. */
   records(processed: number, total?: number): void;
@@ -278,12 +280,25 @@ async function analysis(ctx: JobContext): Promise<void> {
         {
           signal: ctx.signal,
           fence: ctx.fence,
-          onBlock: (done, total, o) =>
-            ctx.progress(`Running ${e.name}: block ${done} of ${total}`, i * share + (done / total) * share * 0.95, {
-              cellsDone: done,
-              cellsTotal: total,
-              currentCell: o.blockId,
-            }),
+          onBlock: async (done, total, o) => {
+            await ctx.report.blockCompleted(e.executionId, {
+              blockId: o.blockId,
+              index: done - 1,
+              status: o.status,
+              durationMs: Math.round(o.durationSeconds * 1000),
+              casesIn: o.casesIn,
+              casesOut: o.casesOut,
+            });
+            await ctx.progress(
+              `Running ${e.name}: block ${done} of ${total}`,
+              i * share + (done / total) * share * 0.95,
+              {
+                cellsDone: done,
+                cellsTotal: total,
+                currentCell: o.blockId,
+              },
+            );
+          },
         },
       );
       records += outcome.eventsIn;
@@ -312,7 +327,7 @@ async function analysis(ctx: JobContext): Promise<void> {
 /** An execution of one notebook of a job that was submitted for a resource, not executed. */
 async function newExecution(ctx: JobContext, notebookId: string): Promise<string> {
   const id = randomUUID();
-  await executionAccepted(ctx.db, {
+  await lifecycle.executionAccepted(ctx.db, {
     id,
     notebookId,
     jobId: ctx.job.id,

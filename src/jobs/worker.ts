@@ -151,6 +151,12 @@ export class Worker {
       peakMemory: process.memoryUsage().rss,
     };
     const fence = { jobId, attempt, storageLimitBytes: this.o.storageLimitBytes };
+    const report = lifecycle.runReporter(this.o.db, jobId);
+    // Warnings are noted synchronously; they reach the stream with the next progress, or before the end.
+    const pendingLines: string[] = [];
+    const flushLines = async () => {
+      for (const l of pendingLines.splice(0)) await report.log('job', l);
+    };
     const ctx: JobContext = {
       db: this.o.db,
       engine: this.o.engine,
@@ -160,7 +166,10 @@ export class Worker {
       signal: controller.signal,
       fence,
       workDir,
+      report,
       progress: async (stage, percentage, extra = {}) => {
+        await flushLines();
+        if (stage !== state.progress.stage) await report.log('job', stage);
         state.progress = { ...state.progress, ...extra, stage, percentage: Math.min(99, Math.max(0, percentage)) };
         state.peakMemory = Math.max(state.peakMemory, process.memoryUsage().rss);
         if (!(await lifecycle.jobProgressed(this.o.db, jobId, attempt, state.progress))) await this.watch();
@@ -171,6 +180,7 @@ export class Worker {
         if (total !== undefined) state.progress.totalRecords = total;
       },
       warn: (type, message, count = 1) => {
+        pendingLines.push(`${type}: ${message}${count > 1 ? ` (${count})` : ''}`);
         state.quality.warnings.push({ type, message, count });
         state.progress.warnings = Number(state.progress.warnings) + count;
       },
@@ -210,6 +220,8 @@ export class Worker {
       memoryBytes: process.memoryUsage().rss,
     };
     log.info({ outcome: outcome.kind === 'stopped' ? outcome.stop.kind : outcome.kind }, 'job run ended');
+    if (outcome.kind === 'failed') pendingLines.push(`${outcome.error.name || 'Error'}: ${outcome.error.message}`);
+    await flushLines().catch((err: unknown) => log.warn({ err }, 'log lines of the run were not stored'));
     if (outcome.kind === 'stopped' && outcome.stop.kind === 'shutdown') {
       // Back on the queue: the delivery fails, and pg-boss hands the job to the next worker.
       await lifecycle.jobReleased(this.o.db, job, attempt);

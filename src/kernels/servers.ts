@@ -56,6 +56,8 @@ const KERNELSPEC_DIRS = ['/usr/share/jupyter/kernels', '/usr/local/share/jupyter
 export class KernelServers {
   private specs: { names: string[]; until: number } | null = null;
   private sandboxes: Sandboxes | null = null;
+  /** Places handed out and not yet disposed of: the notebook runs of this process with a kernel up. */
+  private openPlaces = 0;
 
   constructor(private readonly o: KernelServersOptions) {
     // Made at start, not at the first run: it also clears what a killed process left behind.
@@ -97,7 +99,36 @@ export class KernelServers {
    * directory the kernel reads at `inside.inputDir`. Call `dispose` when the run is over.
    */
   async open(tenantId: string, workDir: string, prepareInput: (dir: string) => Promise<void>): Promise<KernelPlace> {
-    if (this.o.url) return this.remotePlace(workDir, prepareInput);
+    const place = this.o.url
+      ? await this.remotePlace(workDir, prepareInput)
+      : await this.sandboxPlace(tenantId, prepareInput);
+    return this.counted(place);
+  }
+
+  /** Notebook runs of this process with a kernel up: a sandbox, or a run on `JUPYTER_URL`. */
+  runningKernels(): number {
+    return this.openPlaces;
+  }
+
+  /** Counts a place as running until it is disposed of (once, however often `dispose` is called). */
+  private counted(place: KernelPlace): KernelPlace {
+    this.openPlaces++;
+    let disposed = false;
+    return {
+      ...place,
+      dispose: async () => {
+        if (disposed) return place.dispose();
+        disposed = true;
+        try {
+          await place.dispose();
+        } finally {
+          this.openPlaces--;
+        }
+      },
+    };
+  }
+
+  private async sandboxPlace(tenantId: string, prepareInput: (dir: string) => Promise<void>): Promise<KernelPlace> {
     this.sandboxes ??= this.openSandboxes();
     const sandbox = await this.sandboxes.open(tenantId, prepareInput);
     return {

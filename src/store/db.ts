@@ -17,6 +17,12 @@ export interface Db {
   /** Runs several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Calls `onNotify` with the payload of every NOTIFY on `channel`, from any process on the same
+   * database, until the returned function is called. On PostgreSQL a connection of its own
+   * listens and comes back after a failure; `onNotify(null)` then says notifications may have been missed.
+   */
+  listen(channel: string, onNotify: (payload: string | null) => void): Promise<() => Promise<void>>;
   readonly kind: 'pglite' | 'postgres';
   /** The embedded database itself, for the job queue to share (PGlite has a single connection). */
   readonly embedded?: PGlite;
@@ -57,6 +63,10 @@ async function openPglite(dir: string | undefined): Promise<Db> {
       return pglite.transaction((tx) => work(wrap(tx, true)));
     },
     close: () => pglite.close(),
+    listen: async (channel, onNotify) => {
+      const stop = await pglite.listen(channel, (payload) => onNotify(payload));
+      return () => stop();
+    },
   });
   return wrap(pglite, false);
 }
@@ -96,8 +106,54 @@ async function openPostgres(url: string): Promise<Db> {
       }
     },
     close: () => pool.end(),
+    listen: (channel, onNotify) => listenOnPostgres(url, channel, onNotify),
   });
   return wrap(pool, false);
+}
+
+/** How long a lost listening connection waits before it tries again. */
+const RELISTEN_MS = 1_000;
+
+/** A connection of its own that LISTENs on `channel` and reconnects when it is lost. */
+async function listenOnPostgres(
+  url: string,
+  channel: string,
+  onNotify: (payload: string | null) => void,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url });
+    c.on('notification', (n) => {
+      if (n.channel === channel) onNotify(n.payload ?? '');
+    });
+    c.on('error', () => {
+      // The connection is gone: listen again shortly, and tell the listener it may have missed some.
+      if (client !== c || stopped) return;
+      client = undefined;
+      void c.end().catch(() => undefined);
+      retry = setTimeout(() => void reconnect(), RELISTEN_MS);
+    });
+    await c.connect();
+    await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    client = c;
+  };
+  const reconnect = async () => {
+    if (stopped) return;
+    try {
+      await connect();
+      onNotify(null);
+    } catch {
+      retry = setTimeout(() => void reconnect(), RELISTEN_MS);
+    }
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => undefined);
+  };
 }
 
 /** A trivial query: resolves when the store answers, throws when it does not. */

@@ -62,3 +62,12 @@ export async function executionTarget(db: Db, id: string) {
 export async function deleteExecution(db: Db, id: string): Promise<void> {
   await db.query('DELETE FROM executions WHERE id = $1', [id]);
 }
+
+/** The notebook's most recent execution, if it has one. */
+export async function latestExecutionOf(db: Db, notebookId: string): Promise<ExecutionRow | null> {
+  const [row] = await db.query<ExecutionRow>(
+    `SELECT * FROM executions WHERE notebook_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [notebookId],
+  );
+  return row ?? null;
+}

@@ -246,6 +246,20 @@ export async function tenantQueueFigures(db: Db, tenantId: string) {
   return row;
 }
 
+/** How many jobs of each type are in each state, across all tenants (only the pairs that have any). */
+export async function jobCountsByTypeAndStatus(db: Db) {
+  return db.query<{ job_type: JobKind; status: JobStatus; n: number }>(
+    'SELECT job_type, status, count(*)::int AS n FROM jobs GROUP BY job_type, status',
+  );
+}
+
+/** Queued jobs whose start time has come, by priority, across all tenants (only the priorities that have any). */
+export async function waitingJobsByPriority(db: Db) {
+  return db.query<{ priority: JobPriority; n: number }>(
+    `SELECT priority, count(*)::int AS n FROM jobs WHERE status = 'Queued' AND run_after <= now() GROUP BY priority`,
+  );
+}
+
 /** A run's progress, while its attempt still runs the job; false when it lost the job. */
 export async function saveProgress(db: Db, id: string, attempt: number, progress: JobProgress): Promise<boolean> {
   const rows = await db.query(

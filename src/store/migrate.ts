@@ -5,6 +5,8 @@ import * as m003 from './migrations/003_artifacts';
 import * as m004 from './migrations/004_jobs';
 import * as m005 from './migrations/005_stored_bytes';
 import * as m006 from './migrations/006_tenant_limits';
+import * as m007 from './migrations/007_events';
+import * as m008 from './migrations/008_share_links';
 
 /** Every migration in order; a migration is never edited once released, only followed by a new one. */
 const migrations: { version: number; sql: string }[] = [
@@ -14,6 +16,8 @@ const migrations: { version: number; sql: string }[] = [
   { version: 4, sql: m004.sql },
   { version: 5, sql: m005.sql },
   { version: 6, sql: m006.sql },
+  { version: 7, sql: m007.sql },
+  { version: 8, sql: m008.sql },
 ];
 
 /**

@@ -176,20 +176,23 @@ export async function stopExecution(
   status: ExecutionStatus,
   error: ExecutionError | null,
   cellResults: unknown[] | null = null,
-) {
-  await db.query(
+): Promise<boolean> {
+  const rows = await db.query(
     `UPDATE executions SET status = $2, ended_at = now(), error = coalesce(error, $3), cell_results = coalesce($4, cell_results)
-     WHERE id = $1 AND status = 'Running'`,
+     WHERE id = $1 AND status = 'Running' RETURNING id`,
     [id, status, error ? JSON.stringify(error) : null, cellResults ? JSON.stringify(cellResults) : null],
   );
+  return rows.length > 0;
 }
 
 /** Ends the running executions of a job other than `keep` (a dead attempt's, on takeover). */
-export async function cancelOtherExecutionsOfJob(db: Db, jobId: string, keep: string | null): Promise<void> {
-  await db.query(
-    `UPDATE executions SET status = 'Cancelled', ended_at = now() WHERE job_id = $1 AND status = 'Running' AND id IS DISTINCT FROM $2`,
+export async function cancelOtherExecutionsOfJob(db: Db, jobId: string, keep: string | null): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    `UPDATE executions SET status = 'Cancelled', ended_at = now() WHERE job_id = $1 AND status = 'Running' AND id IS DISTINCT FROM $2
+     RETURNING id`,
     [jobId, keep],
   );
+  return rows.map((r) => r.id);
 }
 
 /**
@@ -248,11 +251,22 @@ export async function releaseNotebookOfExecution(db: Db, executionId: string): P
 export async function notebookRan(
   db: Db,
   id: string,
-  r: { status: NotebookStatus; seconds: number; at: Date; cells?: unknown[] },
+  r: { status: NotebookStatus; seconds: number; at: Date; cells?: unknown[]; papermill?: Record<string, unknown> },
 ): Promise<void> {
+  // `papermill` is merged into the notebook metadata's `papermill` object, keeping its other keys.
   await db.query(
     `UPDATE notebooks SET status = $2, last_execution_seconds = $3, last_execution_at = $4,
-       execution_count = execution_count + 1, cells = coalesce($5, cells) WHERE id = $1`,
-    [id, r.status, r.seconds, r.at, r.cells ? JSON.stringify(r.cells) : null],
+       execution_count = execution_count + 1, cells = coalesce($5, cells),
+       nb_metadata = CASE WHEN $6::jsonb IS NULL THEN nb_metadata ELSE jsonb_set(coalesce(nb_metadata, '{}'::jsonb), '{papermill}',
+         CASE WHEN jsonb_typeof(nb_metadata->'papermill') = 'object' THEN nb_metadata->'papermill' ELSE '{}'::jsonb END || $6::jsonb) END
+     WHERE id = $1`,
+    [
+      id,
+      r.status,
+      r.seconds,
+      r.at,
+      r.cells ? JSON.stringify(r.cells) : null,
+      r.papermill ? JSON.stringify(r.papermill) : null,
+    ],
   );
 }

@@ -66,3 +66,13 @@ export async function liveWorkerCount(db: Db, liveSeconds: number): Promise<numb
   );
   return row.n;
 }
+
+/** The workers that heartbeated within `liveSeconds`, their job slots, and how many of those run a job. */
+export async function liveWorkerSlots(db: Db, liveSeconds: number) {
+  const [row] = await db.query<{ workers: number; slots: number; busy: number }>(
+    `SELECT count(*)::int AS workers, coalesce(sum(capacity), 0)::int AS slots, coalesce(sum(active_jobs), 0)::int AS busy
+     FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => $1)`,
+    [liveSeconds],
+  );
+  return row;
+}

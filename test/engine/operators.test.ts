@@ -211,11 +211,15 @@ describe('calculators', () => {
     expect(map.endActivities).toEqual({ b: 2, c: 2, a: 1 });
   });
 
-  test('bottlenecks: slowest edges first, untimed edges left out', async () => {
-    const out = (await calculate(con, log, { calculatorType: 'bottlenecks', limit: 2 })) as {
+  test.each<{ name: string; given: Record<string, unknown>; want: string[] }>([
+    { name: 'slowest edges first, untimed edges left out', given: { minCount: 1, limit: 2 }, want: ['b>c', 'a>c'] },
+    { name: 'edges seen fewer than minCount times left out', given: { minCount: 2 }, want: ['b>c'] },
+    { name: 'by default, edges seen fewer than 5 times left out', given: {}, want: [] },
+  ])('bottlenecks: $name', async ({ given, want }) => {
+    const out = (await calculate(con, log, { calculatorType: 'bottlenecks', ...given })) as {
       edges: { from: string; to: string }[];
     };
-    expect(out.edges.map((e) => `${e.from}>${e.to}`)).toEqual(['b>c', 'a>c']);
+    expect(out.edges.map((e) => `${e.from}>${e.to}`)).toEqual(want);
   });
 
   test('rework and activity frequency', async () => {

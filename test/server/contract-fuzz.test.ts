@@ -594,6 +594,11 @@ async function send(app: TestApp, req: FuzzRequest): Promise<{ status: number; t
     const { hostname, port } = new URL(app.url);
     const options = { hostname, port, path: req.path + req.query, method: req.method, headers, agent: false };
     const r = http.request(options, (res) => {
+      // An event stream may stay open for good: its status and headers are the answer.
+      if ((res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        res.destroy();
+        return resolve({ status: res.statusCode ?? 0, text: '' });
+      }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));

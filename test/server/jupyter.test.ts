@@ -1,6 +1,7 @@
 import { defaultKernelHomeRoot } from '../../src/kernels/servers';
 import { base, eventually, newInvestigation, startTestApp, waitForJob, type Tenant, type TestApp } from './harness';
 import { kernelCalls } from './kernelHarness';
+import { readEvents } from '../support/sse';
 
 /**
  * Jupyter notebooks on real kernels: the Debian jupyter-server and python3-ipykernel that
@@ -77,13 +78,32 @@ describe('Jupyter notebooks on real kernels', () => {
     expect(pickle[0]).toBe(0x80); // a pickle's protocol marker
     const report = await (await download(r.reports[0].downloadUrl)).text();
     expect(report).toContain('<img alt="plot" src="data:image/png;base64,');
+    // Markdown cells as HTML; the injected parameters shown.
+    expect(report).toContain('<h1>Process mining starter</h1>');
+    expect(report).toMatch(/<section class="cell injected">[\s\S]*?analysis_type = &quot;full_analysis&quot;/);
     // The .ipynb with the last outputs opens in Jupyter.
     const file = await app.call('GET', `${base(t)}/notebook/${id}/ipynb`, { token: t.token });
     expect(file.status).toBe(200);
     expect(file.headers.get('content-type')).toContain('application/x-ipynb+json');
     expect(file.headers.get('content-disposition')).toBe('attachment; filename="Starter.ipynb"');
     const ipynb = JSON.parse(file.text);
-    expect(ipynb).toMatchObject({ nbformat: 4, metadata: { kernelspec: { name: 'python3' } } });
+    expect(ipynb).toMatchObject({
+      nbformat: 4,
+      metadata: {
+        kernelspec: { name: 'python3' },
+        papermill: {
+          parameters: {
+            analysis_type: 'full_analysis',
+            ml_models: ['process_prediction'],
+            generate_visualizations: true,
+          },
+        },
+      },
+    });
+    const tags = ipynb.cells.map((c: { metadata: { tags?: string[] } }) => c.metadata.tags ?? []);
+    expect(tags.findIndex((x: string[]) => x.includes('injected-parameters'))).toBe(
+      tags.findIndex((x: string[]) => x.includes('parameters')) + 1,
+    );
     const plotted = ipynb.cells.find((c: { outputs?: { output_type: string; data?: object }[] }) =>
       c.outputs?.some((o) => o.output_type === 'display_data' && 'image/png' in (o.data ?? {})),
     );
@@ -94,6 +114,87 @@ describe('Jupyter notebooks on real kernels', () => {
     expect(nb.cells.filter((c: { executionStatus: string }) => c.executionStatus === 'Success').length).toBeGreaterThan(
       4,
     );
+  });
+
+  test('a 5-cell execution streams cell.started and cell.completed five times each, live, with outputs and stderr lines', async () => {
+    const id = await notebook([
+      'import sys, time\nprint("one")',
+      'print("two", file=sys.stderr)',
+      'time.sleep(0.5)\n3 * 7',
+      'print("four")',
+      'print("five")',
+    ]);
+    const stream = (executionId: string) => `${app.url}${base(t)}/notebook/${id}/execution/${executionId}/events`;
+    let run = { executionId: '', jobId: '' };
+    // Opened on the project stream before the run, so every event is seen as it happens.
+    const live = await readEvents(`${app.url}${base(t)}/events?notebookId=${id}`, {
+      headers: { Authorization: `Bearer ${t.token}` },
+      onOpen: async () => {
+        run = await execute(id);
+      },
+      until: (events) =>
+        events.some((e) => e.event === 'job.status' && ['Completed', 'Failed'].includes(e.data.status)),
+      timeoutMs: 90_000,
+    });
+    const started = live.events.filter((e) => e.event === 'cell.started');
+    const completed = live.events.filter((e) => e.event === 'cell.completed');
+    expect(started).toHaveLength(5);
+    expect(completed).toHaveLength(5);
+    expect(completed.map((e) => e.data.status)).toEqual(Array(5).fill('Success'));
+    expect(completed[2].data.durationMs).toBeGreaterThanOrEqual(500);
+    // Each cell starts after the one before it completed.
+    const order = live.events.filter((e) => e.event.startsWith('cell.')).map((e) => `${e.event}:${e.data.cellId}`);
+    for (let i = 0; i < 5; i++) {
+      const cellId = started[i].data.cellId;
+      expect(order.indexOf(`cell.started:${cellId}`)).toBeLessThan(order.indexOf(`cell.completed:${cellId}`));
+      if (i > 0) {
+        expect(order.indexOf(`cell.completed:${started[i - 1].data.cellId}`)).toBeLessThan(
+          order.indexOf(`cell.started:${cellId}`),
+        );
+      }
+    }
+    const outputs = live.events.filter((e) => e.event === 'cell.output').map((e) => e.data.output);
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ outputType: 'stream', content: 'one\n' }),
+        expect.objectContaining({ outputType: 'execute_result', content: '21' }),
+      ]),
+    );
+    const stderr = live.events.filter((e) => e.event === 'log' && e.data.source === 'stderr');
+    expect(stderr.map((e) => e.data.line)).toEqual(['two']);
+    // The execution's own stream replays the same cell events and closes.
+    const replay = await readEvents(stream(run.executionId), { headers: { Authorization: `Bearer ${t.token}` } });
+    expect(replay.closedByServer).toBe(true);
+    expect(replay.events.filter((e) => e.event === 'cell.completed')).toEqual(completed);
+  }, 120_000);
+
+  test('the executed notebook keeps the injected parameters cell as papermill does; the next run replaces it', async () => {
+    const id = await notebook(['# parameters\nn = 1', 'print(n)']);
+    const ipynbAfter = async (parameters?: Record<string, unknown>) => {
+      const run = await execute(id, parameters ? { parameters } : {});
+      expect((await finished(id, run.executionId)).status).toBe('Completed');
+      return JSON.parse((await app.call('GET', `${base(t)}/notebook/${id}/ipynb`, { token: t.token })).text);
+    };
+    const tagsOf = (ipynb: { cells: { metadata: { tags?: string[] } }[] }) =>
+      ipynb.cells.map((c) => c.metadata.tags ?? []);
+    for (const n of [5, 7]) {
+      const ipynb = await ipynbAfter({ n });
+      expect(tagsOf(ipynb)).toEqual([['parameters'], ['injected-parameters'], []]);
+      expect(ipynb.cells[1]).toMatchObject({
+        id: 'injected-parameters',
+        cell_type: 'code',
+        source: `# Parameters (injected)\nn = ${n}`,
+        execution_count: expect.any(Number),
+        outputs: [],
+      });
+      expect(ipynb.cells[2].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: `${n}\n` }]);
+      expect(ipynb.metadata.papermill).toEqual({ parameters: { n } });
+    }
+    // Without parameters the notebook's own defaults hold: no injected cell is left to run.
+    const plain = await ipynbAfter();
+    expect(tagsOf(plain)).toEqual([['parameters'], []]);
+    expect(plain.cells[1].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: '1\n' }]);
+    expect(plain.metadata.papermill).toEqual({ parameters: {} });
   });
 
   test('execution stops at the first error, recording its type and message; later cells are skipped', async () => {

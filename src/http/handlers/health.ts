@@ -3,6 +3,7 @@ import { checkQueue, checkStore } from '../../domain/readiness';
 import { listTemplates } from '../../domain/templates';
 import { json, text } from '../reply';
 import { plainError } from '../errors';
+import { METRICS_CONTENT_TYPE, metricsText } from '../metrics';
 import type { OperationHandlers } from './types';
 
 const started = Date.now();
@@ -18,7 +19,7 @@ interface Check {
   message?: string;
 }
 
-/** Liveness, readiness, pings and the template catalogue: answers that need no domain state. */
+/** Liveness, readiness, metrics, pings and the template catalogue: answers that need no domain state. */
 export function healthHandlers(deps: AppDeps) {
   return {
     getHealth: async () =>
@@ -37,6 +38,12 @@ export function healthHandlers(deps: AppDeps) {
       }
       return json(200, { status: 'ready' as const, checks });
     },
+    // Who may scrape is decided by the security step (the `metricsToken` scheme).
+    getMetrics: async () => ({
+      status: 200 as const,
+      body: await metricsText(deps),
+      contentType: METRICS_CONTENT_TYPE,
+    }),
     unauthorizedPing: async () => text(200, 'Ping Successful'),
     ping: async (ctx) => text(200, `Ping Successful (tenant id: ${ctx.params.tenantId.toLowerCase()})`),
     listTemplates: async (ctx) => json(200, { templates: listTemplates(ctx.query.kind) }),

@@ -7,6 +7,7 @@ import { artifactHandlers } from './artifacts';
 import { blockHandlers } from './blocks';
 import { datasetHandlers } from './datasets';
 import { docsHandlers } from './docs';
+import { eventHandlers } from './events';
 import { executionHandlers } from './executions';
 import { healthHandlers } from './health';
 import { investigationHandlers } from './investigations';
@@ -51,6 +52,7 @@ export function allHandlers(deps: AppDeps): Readonly<Record<string, Handler>> {
     ...executionHandlers(deps),
     ...jobHandlers(deps),
     ...artifactHandlers(deps),
+    ...eventHandlers(deps, deps.feed),
   };
   // Sound because routing hands every handler its own operation's request, validated by the contract.
   return handlers as unknown as Record<string, Handler>;
