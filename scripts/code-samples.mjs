@@ -7,8 +7,12 @@
 /** Where the samples send their requests: the server's default address (`servers` in the contract). */
 export const SAMPLE_BASE_URL = 'http://localhost:3000';
 
-/** The environment variables the samples read the API key and the admin token from. */
-export const TOKEN_VARIABLES = { apiKey: 'ASSAY_TOKEN', adminToken: 'ASSAY_ADMIN_TOKEN' };
+/** The environment variable each bearer scheme's token is read from, in order of preference. */
+export const TOKEN_VARIABLES = {
+  apiKey: 'ASSAY_TOKEN',
+  adminToken: 'ASSAY_ADMIN_TOKEN',
+  metricsToken: 'METRICS_TOKEN',
+};
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 
@@ -54,7 +58,9 @@ function describeRequest(doc, path, method, item, op) {
 /** The variable holding the token an operation takes: the API key if it takes one, else the admin token. */
 function tokenVariable(security) {
   if (security.length === 0 || security.some((requirement) => Object.keys(requirement).length === 0)) return undefined;
-  return security.some((requirement) => 'apiKey' in requirement) ? TOKEN_VARIABLES.apiKey : TOKEN_VARIABLES.adminToken;
+  const scheme = Object.keys(TOKEN_VARIABLES).find((name) => security.some((requirement) => name in requirement));
+  if (!scheme) throw new Error(`no sample token for the security ${JSON.stringify(security)}`);
+  return TOKEN_VARIABLES[scheme];
 }
 
 /** The first example of the first media type: `{ json }`, or `{ form, file }` for multipart. */
@@ -96,7 +102,7 @@ function localFileName(contentTypes) {
   return 'upload.bin';
 }
 
-/** How a sample reads the success answer: `json`, `text`, a `file` to save, or `empty`. */
+/** How a sample reads the success answer: `json`, `text`, `events` as they come, a `file` to save, or `empty`. */
 function answerKind(doc, responses) {
   const success = Object.keys(responses)
     .filter((status) => /^2\d\d$/.test(status))
@@ -107,6 +113,7 @@ function answerKind(doc, responses) {
   if (first.headers?.['Content-Disposition']) return 'file';
   const [mediaType] = Object.keys(first.content ?? {});
   if (!mediaType) return 'empty';
+  if (mediaType === 'text/event-stream') return 'events';
   if (!/[/+]json$/.test(mediaType)) return 'text';
   // deleteNotebook answers 200 with JSON for one kind of notebook and 204 for the other.
   return success.some((response) => !response.content) ? 'jsonOrEmpty' : 'json';
@@ -128,6 +135,8 @@ function curlSample(req) {
   }
   // -O -J saves the file under the name the server gives in Content-Disposition.
   if (req.answer === 'file') lines.push('-O -J');
+  // -N prints each event as it comes instead of filling a buffer first.
+  if (req.answer === 'events') lines.push('-N');
   return lines.join(' \\\n  ') + '\n';
 }
 
@@ -150,7 +159,7 @@ function pythonSample(req) {
     const { field, fileName } = req.body.file;
     args.push(`files={${pyString(field)}: (${pyString(fileName)}, file)}`);
   }
-  if (req.answer === 'file') args.push('stream=True');
+  if (req.answer === 'file' || req.answer === 'events') args.push('stream=True');
   const fn = `requests.${req.method.toLowerCase()}`;
   let call =
     args.length === 1
@@ -164,6 +173,7 @@ function pythonSample(req) {
   if (req.answer === 'json') lines.push('print(response.json())');
   if (req.answer === 'jsonOrEmpty') lines.push('if response.content:', '    print(response.json())');
   if (req.answer === 'text') lines.push('print(response.text)');
+  if (req.answer === 'events') lines.push('for line in response.iter_lines(decode_unicode=True):', '    print(line)');
   if (req.answer === 'file') {
     lines.push(
       `file_name = re.search(r'filename="([^"]+)"', response.headers["Content-Disposition"]).group(1)`,
@@ -235,6 +245,11 @@ function typescriptSample(req) {
   if (req.answer === 'json') lines.push('console.log(await response.json());');
   if (req.answer === 'jsonOrEmpty') lines.push('if (response.status !== 204) console.log(await response.json());');
   if (req.answer === 'text') lines.push('console.log(await response.text());');
+  if (req.answer === 'events') {
+    lines.push(
+      'for await (const text of response.body!.pipeThrough(new TextDecoderStream())) process.stdout.write(text);',
+    );
+  }
   if (req.answer === 'file') {
     lines.push(
       `const fileName = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') ?? '')?.[1] ?? 'download';`,

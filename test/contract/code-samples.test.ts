@@ -24,7 +24,13 @@ import {
  */
 
 const BASE_URL = 'http://localhost:3000';
-const TOKENS = { ASSAY_TOKEN: 'the-api-key', ASSAY_ADMIN_TOKEN: 'the-admin-token' };
+const TOKENS = { ASSAY_TOKEN: 'the-api-key', ASSAY_ADMIN_TOKEN: 'the-admin-token', METRICS_TOKEN: 'the-metrics-token' };
+/** The token variable of each bearer scheme, the first one an operation takes being the one sent. */
+const SCHEME_TOKENS: [string, keyof typeof TOKENS][] = [
+  ['apiKey', 'ASSAY_TOKEN'],
+  ['adminToken', 'ASSAY_ADMIN_TOKEN'],
+  ['metricsToken', 'METRICS_TOKEN'],
+];
 type Label = 'curl' | 'Python' | 'TypeScript';
 
 /** What a sample sent, as the stand-in for its client recorded it. */
@@ -127,7 +133,9 @@ function checkSent(operation: Operation, sent: SentRequest): void {
 function expectedAuthorization(operation: Operation): string | undefined {
   const security = (Array.isArray(operation.op.security) ? operation.op.security : doc.security) as Json[];
   if (security.length === 0 || security.some((r) => Object.keys(r).length === 0)) return undefined;
-  return security.some((r) => 'apiKey' in r) ? `Bearer ${TOKENS.ASSAY_TOKEN}` : `Bearer ${TOKENS.ASSAY_ADMIN_TOKEN}`;
+  const scheme = SCHEME_TOKENS.find(([name]) => security.some((r) => name in r));
+  if (!scheme) throw new Error(`no token for ${JSON.stringify(security)}`);
+  return `Bearer ${TOKENS[scheme[1]]}`;
 }
 
 /** The first example of the request body: JSON, or a form's fields and its file fields. */
@@ -187,7 +195,7 @@ function parseCurl(args: string[]): SentRequest {
       const [name, value] = next().split(/=(.*)/s);
       if (!value.startsWith('@')) throw new Error(`-F ${name} is not a file: use --form-string for text`);
       sent.files = { ...sent.files, [name]: value.slice(1) };
-    } else if (arg === '-O' || arg === '-J') continue;
+    } else if (arg === '-O' || arg === '-J' || arg === '-N') continue;
     else if (/^https?:\/\//.test(arg) && !sent.url) sent.url = arg;
     else throw new Error(`unexpected curl argument ${JSON.stringify(arg)}`);
   }
@@ -216,6 +224,8 @@ class Response:
         return {}
     def iter_content(self, chunk_size=1):
         yield b"{}"
+    def iter_lines(self, decode_unicode=False):
+        yield "{}" if decode_unicode else b"{}"
 
 def request(method, url, headers=None, json=None, data=None, files=None, stream=False):
     sent = {"method": method, "url": url, "headers": {k.lower(): v for k, v in (headers or {}).items()}}
