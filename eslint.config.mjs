@@ -15,6 +15,29 @@ export default defineConfig(
   js.configs.recommended,
   tseslint.configs.recommended,
   { files: ['**/*.{js,mjs,cjs}'], languageOptions: { globals: nodeGlobals } },
+  // web/ runs in the browser (the notebook page).
+  {
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'EventSource',
+          'URL',
+          'URLSearchParams',
+          'setTimeout',
+          'clearTimeout',
+          'JSON',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
   {
     rules: {
       // A leading underscore marks a parameter kept for its position, e.g. `next` in a 4-argument Express error handler.

@@ -979,7 +979,13 @@ export interface paths {
         };
         /**
          * Get a shareable link to a notebook
-         * @description Builds a link to the notebook from the server's `PUBLIC_URL` setting. Links do not expire.
+         * @description Builds a link to the notebook's page from the server's `PUBLIC_URL` setting. The page shows
+         *     nothing to a visitor without credentials: a person with an API key signs in on it.
+         *
+         *     With `expiresInHours`, the link is a read-only link for people without a key instead: it opens
+         *     the page by itself until `expiresAt`, after the notebook is deleted, or after it is revoked
+         *     (`DELETE .../notebook/{notebookId}/share/{shareId}`). Its secret is in the URL's fragment
+         *     (`#share=...`), which browsers never send to a server, so it stays out of server logs.
          */
         get: operations["getNotebookUrl"];
         put?: never;
@@ -1570,6 +1576,237 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{tenantId}/{projectId}/notebook/{notebookId}/page": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * What a notebook's page shows
+         * @description The notebook, its blocks or cells, and its latest execution with its outputs, as its page shows them.
+         */
+        get: operations["getNotebookPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/notebook/{notebookId}/share/{shareId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+                /**
+                 * @description The read-only link's id (`shareId` of `GET .../url?expiresInHours=`).
+                 * @example 9d7e8400-e29b-41d4-a716-446655440000
+                 */
+                shareId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a read-only link
+         * @description The link stops working at once; revoking it again changes nothing.
+         */
+        delete: operations["revokeNotebookShare"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shared/notebook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a read-only link shows
+         * @description The page's content for a read-only link: the same as `GET .../notebook/{notebookId}/page`,
+         *     with `readOnly` true and the link's `expiresAt`. The link's secret goes as
+         *     `Authorization: Bearer <secret>`. An expired, revoked or unknown link answers 401 and shows nothing.
+         */
+        get: operations["getSharedNotebookPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shared/artifact/{artifactId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The artifact id (a GUID).
+                 * @example ff0e8400-e29b-41d4-a716-446655440000
+                 */
+                artifactId: components["parameters"]["ArtifactId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A file of a read-only link's notebook
+         * @description Downloads a file of the shared notebook's latest execution (a process map, a plot), for the
+         *     page of a read-only link. Any other artifact answers 404.
+         */
+        get: operations["downloadSharedArtifact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/notebook/{tenantId}/{projectId}/{notebookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A Jupyter notebook's page (HTML)
+         * @description The page a notebook's link opens, in a browser. It is the same for every notebook and holds
+         *     no data: its script asks for an API key (kept in the browser's session only) or reads a
+         *     read-only link's secret from the URL's fragment, then reads the notebook through the API.
+         */
+        get: operations["openJupyterNotebookPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/investigation/{tenantId}/{projectId}/{investigationId}/notebook/{notebookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The investigation id (a GUID).
+                 * @example 11111111-2222-3333-4444-555555555555
+                 */
+                investigationId: components["parameters"]["InvestigationId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A standard notebook's page (HTML)
+         * @description The page a standard notebook's link opens; see the Jupyter notebook's page.
+         */
+        get: operations["openStandardNotebookPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A file of the notebook page.
+                 * @example notebook.js
+                 */
+                asset: "notebook.js" | "notebook.css";
+            };
+            cookie?: never;
+        };
+        /**
+         * The notebook page's script and style
+         * @description Static files of the notebook page, the same for everyone; they hold no data.
+         */
+        get: operations["getPageAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{tenantId}/{projectId}/events": {
         parameters: {
             query?: never;
@@ -1808,6 +2045,7 @@ export interface components {
              *     | `NOTEBOOK_NAME_TAKEN` | 400 | Another notebook of the investigation has this name (compared without case). |
              *     | `API_KEY_MISSING` | 401 | The request has no `Authorization: Bearer` key. |
              *     | `API_KEY_INVALID` | 401 | The API key is unknown or revoked. |
+             *     | `SHARE_LINK_INVALID` | 401 | The read-only link is unknown, has expired or was revoked, or its notebook was deleted. |
              *     | `STREAM_TICKET_INVALID` | 401 | The stream ticket is unknown, has expired, its key was revoked, or it was made for another stream. |
              *     | `ADMIN_TOKEN_REQUIRED` | 401 | An admin operation is called without the admin token. |
              *     | `METRICS_TOKEN_REQUIRED` | 401 | `GET /metrics` is called without the metrics token, or with another one, while the server sets `METRICS_TOKEN`. |
@@ -1825,6 +2063,7 @@ export interface components {
              *     | `JOB_NOT_FOUND` | 404 | The project has no job of this id. |
              *     | `TEMPLATE_NOT_FOUND` | 404 | There is no template of this id. |
              *     | `ARTIFACT_NOT_FOUND` | 404 | The project has no output file of this id (or its execution was deleted). |
+             *     | `SHARE_LINK_NOT_FOUND` | 404 | The notebook has no read-only link of this id. |
              *     | `API_KEY_NOT_FOUND` | 404 | The tenant has no API key of this id. |
              *     | `METHOD_NOT_ALLOWED` | 405 | The path exists, but not for this method; the `Allow` header lists the ones it answers. |
              *     | `STALE_UPDATE` | 409 | The resource changed since the `dateModified` the client sent; fetch it again and reapply the change. |
@@ -1848,7 +2087,7 @@ export interface components {
              *     | `NOT_READY` | 503 | A dependency (store, queue, kernels) failed its check; `Checks` says which. |
              * @enum {string}
              */
-            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "STREAM_TICKET_INVALID" | "ADMIN_TOKEN_REQUIRED" | "METRICS_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "METRICS_LOOPBACK_ONLY" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "TOO_MANY_STREAMS" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
+            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "SHARE_LINK_INVALID" | "STREAM_TICKET_INVALID" | "ADMIN_TOKEN_REQUIRED" | "METRICS_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "METRICS_LOOPBACK_ONLY" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "SHARE_LINK_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "TOO_MANY_STREAMS" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
             /** @description What went wrong in more detail and, where there is one, what to do about it. */
             Message?: string;
             /** @description The id of the request, also in the `X-Request-Id` header and in the server log. */
@@ -1865,6 +2104,7 @@ export interface components {
             JobId?: string;
             TemplateId?: string;
             ArtifactId?: string;
+            ShareId?: string;
             KeyId?: string;
             /**
              * Format: date-time
@@ -3040,7 +3280,7 @@ export interface components {
              */
             destinationInvestigationId?: string | null;
         };
-        /** @description A shareable link to the notebook, built from the `PUBLIC_URL` setting. */
+        /** @description A link to the notebook's page, built from the `PUBLIC_URL` setting; with `shareId`, a read-only link. */
         NotebookUrl: {
             /** Format: uuid */
             notebookId: string;
@@ -3049,9 +3289,14 @@ export interface components {
             relativePath: string;
             /**
              * Format: date-time
-             * @description Null; links do not expire.
+             * @description Null for a plain link (it does not expire); when a read-only link stops working.
              */
             expiresAt: string | null;
+            /**
+             * Format: uuid
+             * @description A read-only link's id, to revoke it with `DELETE .../notebook/{notebookId}/share/{shareId}`.
+             */
+            shareId?: string;
         };
         /** @description The blocks of a notebook in `blockOrder`. */
         BlockList: components["schemas"]["Block"][];
@@ -3561,6 +3806,72 @@ export interface components {
                 }[];
             };
         };
+        /**
+         * @description What a notebook's page shows: the notebook, its blocks or cells, and its latest execution with
+         *     its outputs. `streamUrl` follows that execution live while it runs (a stream ticket, 60 s to open).
+         */
+        NotebookPage: {
+            /** Format: uuid */
+            notebookId: string;
+            name: string;
+            description?: string | null;
+            /** @enum {integer} */
+            notebookType: 0 | 1;
+            /** @description True when opened through a read-only link. */
+            readOnly: boolean;
+            /**
+             * Format: date-time
+             * @description When the read-only link it was opened through stops working.
+             */
+            expiresAt?: string | null;
+            /** @description A standard notebook's blocks in order (empty for a Jupyter notebook). */
+            blocks: {
+                /** Format: uuid */
+                blockId: string;
+                blockTitle: string;
+                blockType: string;
+                isDisabled: boolean;
+            }[];
+            /** @description A Jupyter notebook's cells with their last outputs (empty for a standard notebook). */
+            cells: {
+                cellId: string;
+                /** @enum {string} */
+                cellType: "code" | "markdown" | "raw";
+                source: string;
+                /** @description A markdown cell rendered as HTML (raw HTML in it escaped). */
+                html?: string;
+                tags?: string[];
+                /** @description nbformat outputs as the last run left them. */
+                outputs: {
+                    [key: string]: unknown;
+                }[];
+            }[];
+            execution: null | {
+                /** Format: uuid */
+                executionId: string;
+                /** @enum {string} */
+                status: "Running" | "Completed" | "Error" | "Cancelled";
+                /** Format: date-time */
+                startTime: string | null;
+                /** Format: date-time */
+                endTime: string | null;
+                error: {
+                    [key: string]: unknown;
+                } | null;
+                parameters?: {
+                    [key: string]: unknown;
+                };
+                cellResults: {
+                    [key: string]: unknown;
+                }[];
+                /** @description The outputs (blocks' JSON documents, files by `artifactId`). */
+                outputs: {
+                    [key: string]: unknown;
+                }[];
+                /** @description While it runs, its event stream with a ticket, for `EventSource`. */
+                streamUrl?: string;
+            };
+        };
         /** @description The stream a ticket is for. */
         StreamTicketRequest: {
             /** @description The path of one event stream of this project (a job's, an execution's, or the project's), without query: `/api/{tenantId}/{projectId}/execution/job/{jobId}/events`, `/api/{tenantId}/{projectId}/notebook/{notebookId}/execution/{executionId}/events` or `/api/{tenantId}/{projectId}/events`. */
@@ -3871,6 +4182,15 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The read-only link is unknown, has expired or was revoked, or its notebook was deleted. */
+        ShareLinkInvalid: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description No artifact with this id exists in this tenant and project. */
         ArtifactNotFound: {
             headers: {
@@ -3878,6 +4198,15 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description The page (HTML, the same for every notebook; it holds no data). */
+        HtmlPage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html": string;
             };
         };
     };
@@ -5549,7 +5878,13 @@ export interface operations {
     };
     getNotebookUrl: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Make a read-only link that works this many hours (1 to 720).
+                 * @example 24
+                 */
+                expiresInHours?: number;
+            };
             header?: never;
             path: {
                 /**
@@ -6521,6 +6856,283 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["JobNotFound"];
+        };
+    };
+    getNotebookPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's content. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotebookNotFound"];
+        };
+    };
+    revokeNotebookShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+                /**
+                 * @description The read-only link's id (`shareId` of `GET .../url?expiresInHours=`).
+                 * @example 9d7e8400-e29b-41d4-a716-446655440000
+                 */
+                shareId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description The notebook has no such link. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getSharedNotebookPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's content. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookPage"];
+                };
+            };
+            401: components["responses"]["ShareLinkInvalid"];
+        };
+    };
+    downloadSharedArtifact: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description One byte range, such as `bytes=0-1023`, `bytes=1024-` or `bytes=-500` (the last 500 bytes);
+                 *     the unit in any case. Answered with 206, or 416 when it lies outside the file. Ignored on HEAD
+                 *     and when `If-Range` does not match.
+                 * @example bytes=0-1023
+                 */
+                Range?: components["parameters"]["Range"];
+                /**
+                 * @description The `ETag` of the copy the client holds part of. `Range` applies only when it is the file's
+                 *     current `ETag`; otherwise (another tag, a weak tag or a date) the whole file is sent with 200.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-Range"?: components["parameters"]["IfRange"];
+                /**
+                 * @description `ETag`s of copies the client holds (or `*`). When one is the file's current `ETag`, the answer
+                 *     is 304 without a body.
+                 * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The artifact id (a GUID).
+                 * @example ff0e8400-e29b-41d4-a716-446655440000
+                 */
+                artifactId: components["parameters"]["ArtifactId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, with its own media type. */
+            200: {
+                headers: {
+                    "Content-Length": components["headers"]["ContentLength"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested byte range of the file. */
+            206: {
+                headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["ShareLinkInvalid"];
+            404: components["responses"]["ArtifactNotFound"];
+            /** @description The range lies outside the file. */
+            416: {
+                headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    openJupyterNotebookPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HtmlPage"];
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    openStandardNotebookPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The investigation id (a GUID).
+                 * @example 11111111-2222-3333-4444-555555555555
+                 */
+                investigationId: components["parameters"]["InvestigationId"];
+                /**
+                 * @description The notebook id (a GUID).
+                 * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+                 */
+                notebookId: components["parameters"]["NotebookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HtmlPage"];
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    getPageAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A file of the notebook page.
+                 * @example notebook.js
+                 */
+                asset: "notebook.js" | "notebook.css";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
         };
     };
     streamProjectEvents: {

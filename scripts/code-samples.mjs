@@ -12,6 +12,7 @@ export const TOKEN_VARIABLES = {
   apiKey: 'ASSAY_TOKEN',
   adminToken: 'ASSAY_ADMIN_TOKEN',
   metricsToken: 'METRICS_TOKEN',
+  shareToken: 'ASSAY_SHARE_TOKEN',
 };
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];

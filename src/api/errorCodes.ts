@@ -120,6 +120,11 @@ export const ERROR_CODES = {
     meaning: 'The request has no `Authorization: Bearer` key.',
   },
   API_KEY_INVALID: { status: 401, error: 'Unauthorized', meaning: 'The API key is unknown or revoked.' },
+  SHARE_LINK_INVALID: {
+    status: 401,
+    error: 'Unauthorized',
+    meaning: 'The read-only link is unknown, has expired or was revoked, or its notebook was deleted.',
+  },
   STREAM_TICKET_INVALID: {
     status: 401,
     error: 'Unauthorized',
@@ -174,6 +179,11 @@ export const ERROR_CODES = {
     status: 404,
     error: 'Artifact not found',
     meaning: 'The project has no output file of this id (or its execution was deleted).',
+  },
+  SHARE_LINK_NOT_FOUND: {
+    status: 404,
+    error: 'Share link not found',
+    meaning: 'The notebook has no read-only link of this id.',
   },
   API_KEY_NOT_FOUND: { status: 404, error: 'API key not found', meaning: 'The tenant has no API key of this id.' },
   // 405

@@ -41,6 +41,7 @@ export type NotebookExecution = Schemas['NotebookExecution'];
 export type NotebookFromTemplate = Schemas['NotebookFromTemplate'];
 export type NotebookSummary = Schemas['NotebookSummary'];
 export type NotebookUrl = Schemas['NotebookUrl'];
+export type NotebookPage = Schemas['NotebookPage'];
 export type Project = Schemas['Project'];
 export type ProjectCreate = Schemas['ProjectCreate'];
 export type StandardNotebook = Schemas['StandardNotebook'];

@@ -3,6 +3,7 @@ import type express from 'express';
 import type { Context, OpenAPIBackend } from 'openapi-backend';
 import { AuthError } from '../domain/errors';
 import { callerOfTicket } from '../domain/events';
+import { openShareLink } from '../domain/pages';
 import { requireProjectOfTenant } from '../domain/projects';
 import { isUuid } from '../domain/scope';
 import { authenticate, type Caller } from '../domain/tenants';
@@ -25,6 +26,9 @@ export function registerSecurity(
   api.registerSecurityHandler('adminToken', (c: Context) => sameToken(tokens.adminToken, c));
   api.registerSecurityHandler('metricsToken', (c: Context, req: express.Request) =>
     checkMetricsAccess(tokens.metricsToken, c, req),
+  );
+  api.registerSecurityHandler('shareToken', (c: Context) =>
+    openShareLink(db, bearer(c.request.headers.authorization) ?? ''),
   );
   api.registerSecurityHandler('streamTicket', (c: Context, req: express.Request) => checkStreamTicket(db, c, req));
   api.register('unauthorizedHandler', (c: Context) => {
@@ -106,7 +110,8 @@ function authFailure(c: Context): AuthError {
     : new AuthError('API_KEY_MISSING', 'Send an API key as `Authorization: Bearer <token>`.');
 }
 
-function bearer(header: unknown): string | undefined {
+/** The token of an `Authorization: Bearer` header. */
+export function bearer(header: unknown): string | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (typeof value !== 'string') return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(value);

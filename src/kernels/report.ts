@@ -64,6 +64,11 @@ function attachmentName(encoded: string): string {
   }
 }
 
+/** Markdown text as HTML, raw HTML in it escaped (the notebook page's markdown cells). */
+export function markdownToHtml(source: string): string {
+  return markdown.render(source, { attachments: {} });
+}
+
 /** A markdown cell as HTML. */
 function renderMarkdown(cell: StoredCell): string {
   return markdown.render(cell.source, { attachments: cell.attachments ?? {} });

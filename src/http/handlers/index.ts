@@ -9,6 +9,7 @@ import { datasetHandlers } from './datasets';
 import { docsHandlers } from './docs';
 import { eventHandlers } from './events';
 import { executionHandlers } from './executions';
+import { pageHandlers } from './pages';
 import { healthHandlers } from './health';
 import { investigationHandlers } from './investigations';
 import { jobHandlers } from './jobs';
@@ -53,6 +54,7 @@ export function allHandlers(deps: AppDeps): Readonly<Record<string, Handler>> {
     ...jobHandlers(deps),
     ...artifactHandlers(deps),
     ...eventHandlers(deps, deps.feed),
+    ...pageHandlers(deps),
   };
   // Sound because routing hands every handler its own operation's request, validated by the contract.
   return handlers as unknown as Record<string, Handler>;

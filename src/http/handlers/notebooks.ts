@@ -3,6 +3,7 @@ import type { AppDeps } from '../app';
 import type { ContractSchemas } from '../../api/schemas';
 import { Notebooks, type SerialisedAnswer } from '../../domain/notebooks';
 import { syncNotebookSchedule } from '../../jobs/schedules';
+import { mintShareLink } from '../../domain/pages';
 import { empty, json, type JsonReply, type RawReply } from '../reply';
 import { location, pageOf, scopeOf, uploadedFile } from './common';
 import type { OperationHandlers } from './types';
@@ -59,7 +60,19 @@ export function notebookHandlers({ db, queue, kernels, config }: AppDeps, schema
       const copy = await notebooks.copy(scope, ctx.params.notebookId, ctx.body ?? {});
       return json(201, copy, notebookUrl(scope, copy.notebookId));
     },
-    getNotebookUrl: async (ctx) => json(200, await notebooks.url(scopeOf(ctx), ctx.params.notebookId)),
+    getNotebookUrl: async (ctx) => {
+      const scope = scopeOf(ctx);
+      const link = await notebooks.url(scope, ctx.params.notebookId);
+      if (ctx.query.expiresInHours === undefined) return json(200, link);
+      // A read-only link: its secret in the fragment, which browsers never send to a server.
+      const share = await mintShareLink(db, scope, ctx.params.notebookId, ctx.query.expiresInHours);
+      return json(200, {
+        ...link,
+        url: `${link.url}#share=${share.secret}`,
+        expiresAt: share.expiresAt,
+        shareId: share.shareId,
+      });
+    },
   } satisfies Partial<OperationHandlers>;
 }
 
