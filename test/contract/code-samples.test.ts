@@ -24,12 +24,18 @@ import {
  */
 
 const BASE_URL = 'http://localhost:3000';
-const TOKENS = { ASSAY_TOKEN: 'the-api-key', ASSAY_ADMIN_TOKEN: 'the-admin-token', METRICS_TOKEN: 'the-metrics-token' };
+const TOKENS = {
+  ASSAY_TOKEN: 'the-api-key',
+  ASSAY_ADMIN_TOKEN: 'the-admin-token',
+  METRICS_TOKEN: 'the-metrics-token',
+  ASSAY_SHARE_TOKEN: 'the-share-secret',
+};
 /** The token variable of each bearer scheme, the first one an operation takes being the one sent. */
 const SCHEME_TOKENS: [string, keyof typeof TOKENS][] = [
   ['apiKey', 'ASSAY_TOKEN'],
   ['adminToken', 'ASSAY_ADMIN_TOKEN'],
   ['metricsToken', 'METRICS_TOKEN'],
+  ['shareToken', 'ASSAY_SHARE_TOKEN'],
 ];
 type Label = 'curl' | 'Python' | 'TypeScript';
 

@@ -28,7 +28,8 @@ const ops: Op[] = Object.entries(doc.paths).flatMap(([path, item]) =>
       };
     }),
 );
-const tenantOps = ops.filter((op) => op.secured && !op.admin && op.path.startsWith('/api/'));
+// Operations on a tenant's path (read-only links' operations under /api/shared/ have no tenant in theirs).
+const tenantOps = ops.filter((op) => op.secured && !op.admin && op.path.startsWith('/api/{tenantId}'));
 const RANDOM_ID = 'abcdef01-2345-4678-9abc-def012345678';
 
 /** The operation's URL for a tenant, with every other GUID parameter set to `id`. */
