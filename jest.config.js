@@ -9,6 +9,9 @@ module.exports = {
   moduleNameMapper: { '^@apidevtools/json-schema-ref-parser$': '<rootDir>/test/support/ref-parser-stub.js' },
   // Starting Prism and Chromium takes a few seconds on a 2-core machine.
   testTimeout: 30_000,
+  // Two test files at a time: most of a file's time is spent waiting on kernels, PostgreSQL and child
+  // processes, so two keep a 2-core machine busy and the suite well under 15 minutes.
+  maxWorkers: 2,
   // End-to-end tests start the built server (dist/) as `npm start` does.
   globalSetup: '<rootDir>/test/e2e/global-setup.ts',
 };
