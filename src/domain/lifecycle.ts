@@ -5,6 +5,7 @@ import { saveProgress, type CancelRequest, type JobKind, type JobProgress, type 
 import type { NotebookStatus } from '../store/notebooks';
 import { appendEvent, pruneJobEvents, type NewEvent } from '../store/events';
 import * as t from '../store/transitions';
+import { cutText } from './text';
 import { EVENTS_KEPT_PER_JOB, LOG_LINE_CHARS, LOG_LINES_PER_RUN, OUTPUT_EVENTS_PER_RUN } from './constants';
 
 /**
@@ -326,7 +327,7 @@ export function runReporter(db: Db, jobId: string): RunReporter {
       jobId,
       source,
       line:
-        text.length > LOG_LINE_CHARS ? `${text.slice(0, LOG_LINE_CHARS)} [cut at ${LOG_LINE_CHARS} characters]` : text,
+        text.length > LOG_LINE_CHARS ? `${cutText(text, LOG_LINE_CHARS)} [cut at ${LOG_LINE_CHARS} characters]` : text,
     });
   return {
     cellStarted: (executionId, cell) => append('cell.started', { executionId, ...cell }, executionId),

@@ -14,6 +14,7 @@ import type { JobContext, JobRunner } from './runners';
 import { InvalidError } from '../domain/errors';
 import { requireInstalledKernel, selectRange } from '../domain/runChecks';
 import * as lifecycle from '../domain/lifecycle';
+import { cutText } from '../domain/text';
 import { findNotebook, type NotebookRow } from '../store/notebooks';
 import { randomUUID } from 'node:crypto';
 
@@ -215,7 +216,7 @@ function runCells(ctx: JobContext, place: KernelPlace, plan: RunPlan, executionI
         status: outcome.status,
         durationMs: Math.round(outcome.durationSeconds * 1000),
         ...(outcome.errorType !== undefined && { errorType: outcome.errorType }),
-        ...(outcome.errorMessage !== undefined && { errorMessage: outcome.errorMessage.slice(0, INLINE_LIMIT) }),
+        ...(outcome.errorMessage !== undefined && { errorMessage: cutText(outcome.errorMessage, INLINE_LIMIT) }),
       });
     },
   });
@@ -339,7 +340,7 @@ async function storeOutputs(ctx: JobContext, executionId: string, outcomes: Cell
           await inline(base, 'stream', 'text/plain', out.text, `${out.name} of ${o.cellId}`, artifact, budget),
         );
       } else if (out.output_type === 'error') {
-        const content = `${out.ename}: ${out.evalue}`.slice(0, INLINE_LIMIT);
+        const content = cutText(`${out.ename}: ${out.evalue}`, INLINE_LIMIT);
         stored.push({ cellId: o.cellId, outputType: 'error', contentType: 'text/plain', title: out.ename, content });
       } else {
         const data = out.data;
@@ -380,7 +381,7 @@ function liveOutput(cellId: string, out: NbOutput, budget: { inline: number }): 
   const textOutput = (outputType: string, contentType: string, title: string, text: string) => {
     const size = Buffer.byteLength(text);
     const room = Math.max(0, Math.min(INLINE_LIMIT, budget.inline));
-    const content = size <= room ? text : text.slice(0, room);
+    const content = size <= room ? text : cutText(text, room);
     budget.inline -= Buffer.byteLength(content);
     return {
       cellId,
@@ -394,7 +395,7 @@ function liveOutput(cellId: string, out: NbOutput, budget: { inline: number }): 
   };
   if (out.output_type === 'stream') return textOutput('stream', 'text/plain', `${out.name} of ${cellId}`, out.text);
   if (out.output_type === 'error') {
-    const content = `${out.ename}: ${out.evalue}`.slice(0, INLINE_LIMIT);
+    const content = cutText(`${out.ename}: ${out.evalue}`, INLINE_LIMIT);
     return { cellId, outputType: 'error', contentType: 'text/plain', title: out.ename, content };
   }
   const data = out.data;
@@ -436,7 +437,7 @@ async function inline(
   }
   const ext = contentType === 'text/html' ? 'html' : 'txt';
   const a = await artifact(text, `${base.fileName}.${ext}`, `${contentType}; charset=utf-8`, 'CellOutput', title);
-  const head = text.slice(0, Math.min(INLINE_LIMIT, budget.inline));
+  const head = cutText(text, Math.min(INLINE_LIMIT, budget.inline));
   budget.inline -= Buffer.byteLength(head);
   return { cellId, outputType, contentType, title, content: head, truncated: true, sizeBytes: size, artifactId: a.id };
 }

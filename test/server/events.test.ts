@@ -1,3 +1,5 @@
+import { EVENTS_KEPT_PER_JOB } from '../../src/domain/constants';
+import { pruneJobEvents } from '../../src/store/events';
 import { createValidator, validateAt } from '../support/openapi';
 import { readEvents, type SseEvent } from '../support/sse';
 import {
@@ -194,6 +196,31 @@ describe.each(stores)('event streams on %s', (store) => {
     });
     expect(missing.status).toBe(404);
     expect(missing.body.Code).toBe('JOB_NOT_FOUND');
+  }, 60_000);
+
+  test('a ticket past its 60 seconds opens nothing; a job keeps its newest 5,000 events once it ends', async () => {
+    const { accepted } = await executeAndWait(app, t, notebookId);
+    await waitForJob(app, t, accepted.body.jobId);
+    const stream = `${base(t)}/execution/job/${accepted.body.jobId}/events`;
+    const minted = await app.call('POST', `${base(t)}/events/ticket`, { token: t.token, body: { stream } });
+    await app.db.query(`UPDATE stream_tickets SET expires_at = now() - interval '1 millisecond'`);
+    const late = await readEvents(minted.body.url);
+    expect(late.status).toBe(401);
+    expect(late.body.Code).toBe('STREAM_TICKET_INVALID');
+
+    // 5,010 more events of the job; the pruning the end of a job runs keeps exactly the newest 5,000.
+    const jobId = accepted.body.jobId;
+    await app.db.query(
+      `INSERT INTO events (project_id, job_id, type, data)
+       SELECT $1, $2::uuid, 'log', jsonb_build_object('jobId', $2::text, 'source', 'job', 'line', 'line ' || n)
+       FROM generate_series(1, 5010) n`,
+      [t.projectId, jobId],
+    );
+    const newest = await app.db.query('SELECT seq FROM events WHERE job_id = $1 ORDER BY seq DESC LIMIT 5000', [jobId]);
+    await pruneJobEvents(app.db, jobId, EVENTS_KEPT_PER_JOB);
+    const kept = await app.db.query('SELECT seq FROM events WHERE job_id = $1 ORDER BY seq DESC', [jobId]);
+    expect(kept).toEqual(newest);
+    expect(kept).toHaveLength(EVENTS_KEPT_PER_JOB);
   }, 60_000);
 
   test("401 without a key, 403 with another tenant's, 404 for a job or execution elsewhere, 400 for an unknown type", async () => {

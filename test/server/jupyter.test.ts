@@ -168,6 +168,40 @@ describe('Jupyter notebooks on real kernels', () => {
     expect(replay.events.filter((e) => e.event === 'cell.completed')).toEqual(completed);
   }, 120_000);
 
+  test("a run's stream is bounded whatever its code writes: 2,000 log lines, 1,000 outputs, lines cut whole", async () => {
+    const id = await notebook([
+      [
+        'import sys',
+        'from IPython.display import display',
+        // One line that a plain cut at 2,000 units would split inside a surrogate pair, a NUL, then a flood.
+        'sys.stderr.write("a" * 1999 + "\\U0001F600" + "\\n" + "nul\\x00here\\n")',
+        'sys.stderr.write("".join(f"line {i}\\n" for i in range(2100)))',
+        'for i in range(1100): display(i)',
+      ].join('\n'),
+    ]);
+    const run = await execute(id);
+    const done = await finished(id, run.executionId);
+    expect(done.status).toBe('Completed');
+    const replay = await readEvents(`${app.url}${base(t)}/notebook/${id}/execution/${run.executionId}/events`, {
+      headers: { Authorization: `Bearer ${t.token}` },
+    });
+    expect(replay.closedByServer).toBe(true);
+    const all = replay.events.filter((e) => e.event === 'log').map((e) => e.data);
+    // Each cap says once that it was reached; the outputs' note is not one of the 2,000 lines.
+    const outputsNote = 'Outputs after the first 1000 are in the results only.';
+    expect(all.filter((l) => l.line === outputsNote)).toHaveLength(1);
+    const logs = all.filter((l) => l.line !== outputsNote);
+    expect(logs).toHaveLength(2000);
+    expect(logs.at(-1)).toEqual(
+      expect.objectContaining({ source: 'job', line: 'Log lines after the first 1999 of this run were dropped.' }),
+    );
+    const stderr = logs.filter((l) => l.source === 'stderr').map((l) => l.line);
+    expect(stderr[0]).toBe(`${'a'.repeat(1999)} [cut at 2000 characters]`);
+    expect(stderr[1]).toBe('nul\uFFFDhere');
+    expect(stderr[2]).toBe('line 0');
+    expect(replay.events.filter((e) => e.event === 'cell.output')).toHaveLength(1000);
+  }, 120_000);
+
   test('the executed notebook keeps the injected parameters cell as papermill does; the next run replaces it', async () => {
     const id = await notebook(['# parameters\nn = 1', 'print(n)']);
     const ipynbAfter = async (parameters?: Record<string, unknown>) => {

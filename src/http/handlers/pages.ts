@@ -20,10 +20,15 @@ const PAGE_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; " +
   "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/** The page's files, read once: they change only with a new release. */
+const webFiles = new Map<string, string>();
+
 function webFile(name: string, contentType: string): RawReply<200> {
+  let body = webFiles.get(name);
+  if (body === undefined) webFiles.set(name, (body = fs.readFileSync(path.join(WEB, name), 'utf8')));
   return {
     status: 200,
-    body: fs.readFileSync(path.join(WEB, name), 'utf8'),
+    body,
     contentType,
     headers: {
       'Content-Security-Policy': PAGE_POLICY,
