@@ -1,7 +1,15 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { downloadArtifact, type DownloadOptions, type DownloadResult } from './download.js';
-import { AssayApiError, AssayTimeoutError } from './errors.js';
-import { abortReason, retryingFetch, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.js';
+import { AssayApiError, AssayTimeoutError, isStream } from './errors.js';
+import {
+  abortReason,
+  isNetworkError,
+  retryingFetch,
+  retryPolicy,
+  sleep,
+  type RetryOptions,
+  type RetryPolicy,
+} from './retry.js';
 import { readSse } from './sse.js';
 import {
   EVENT_TYPES,
@@ -133,7 +141,7 @@ export class AssayClient {
       signal: init.signal,
     };
     // A streamed body needs half duplex (Node, Chromium).
-    if (init.body instanceof ReadableStream) requestInit.duplex = 'half';
+    if (isStream(init.body)) requestInit.duplex = 'half';
     const res = await this.fetch(new Request(this.baseUrl + path, requestInit));
     if (res.ok || init.accept?.includes(res.status)) return res;
     throw await AssayApiError.fromResponse(res, method);
@@ -303,21 +311,31 @@ export class AssayClient {
     if (signal?.aborted || failures > this.retry.retries) return false;
     if (err instanceof AssayApiError) return err.status === 503;
     // fetch and a body being read fail with a TypeError when the connection fails or is cut.
-    return err instanceof TypeError;
+    return isNetworkError(err);
   }
 
   private reopenDelay(failures: number): number {
     return Math.min(this.retry.maxDelayMs, this.retry.minDelayMs * 2 ** (failures - 1));
   }
 
-  /** Streams an artifact to `destPath`, resuming a `${destPath}.part` with `Range`, and checks its sha256 (Node). */
-  downloadArtifact(artifactId: string, destPath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
-    return downloadArtifact(
-      this,
-      this.path('/api/{tenantId}/{projectId}/artifact/{artifactId}', { artifactId }),
-      destPath,
-      options,
-    );
+  /**
+   * Streams an artifact to `destPath`, resuming a `${destPath}.part` with `Range`, and checks its
+   * sha256 (Node). Takes the artifact's id, or a `downloadUrl` of an answer (an artifact's or a
+   * dataset's download on this server).
+   */
+  downloadArtifact(artifact: string, destPath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+    let path: string;
+    if (/^https?:\/\//i.test(artifact)) {
+      if (!artifact.startsWith(`${this.baseUrl}/`)) {
+        throw new TypeError(
+          `${artifact} is not under ${this.baseUrl}; the client sends its key to its own server only`,
+        );
+      }
+      path = artifact.slice(this.baseUrl.length);
+    } else {
+      path = this.path('/api/{tenantId}/{projectId}/artifact/{artifactId}', { artifactId: artifact });
+    }
+    return downloadArtifact(this, path, destPath, options);
   }
 
   /** Every item of a paged list, page after page (`pageSize` per request, default 100). */
