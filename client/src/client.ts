@@ -161,12 +161,15 @@ export class AssayClient {
   }
 
   /** Uploads an event log as a streamed multipart form, reporting the bytes sent; resolves the created dataset. */
-  uploadDataset(options: UploadDatasetOptions): Promise<Dataset> {
+  async uploadDataset(options: UploadDatasetOptions): Promise<Dataset> {
     return uploadDataset(this, options);
   }
 
   /** Submits a job with an `Idempotency-Key` (a random UUID unless given), so that a retried submit makes one job. */
-  submitJob(body: JobSubmit, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<JobSubmitted> {
+  async submitJob(
+    body: JobSubmit,
+    options: { idempotencyKey?: string; signal?: AbortSignal } = {},
+  ): Promise<JobSubmitted> {
     const key = options.idempotencyKey ?? globalThis.crypto.randomUUID();
     return this.json<JobSubmitted>(this.path('/api/{tenantId}/{projectId}/execution/job'), {
       method: 'POST',
@@ -177,18 +180,18 @@ export class AssayClient {
   }
 
   /** The job now. */
-  getJob(jobId: string, signal?: AbortSignal): Promise<Job> {
+  async getJob(jobId: string, signal?: AbortSignal): Promise<Job> {
     return this.json<Job>(this.path('/api/{tenantId}/{projectId}/execution/job/{jobId}', { jobId }), { signal });
   }
 
   /** The notebook execution now. */
-  getExecution(notebookId: string, executionId: string, signal?: AbortSignal): Promise<NotebookExecution> {
+  async getExecution(notebookId: string, executionId: string, signal?: AbortSignal): Promise<NotebookExecution> {
     const path = '/api/{tenantId}/{projectId}/notebook/{notebookId}/execution/{executionId}';
     return this.json<NotebookExecution>(this.path(path, { notebookId, executionId }), { signal });
   }
 
   /** Resolves the job once it has ended (Completed, Failed or Cancelled): its event stream, else polling. */
-  waitForJob(jobId: string, options: WaitOptions = {}): Promise<Job> {
+  async waitForJob(jobId: string, options: WaitOptions = {}): Promise<Job> {
     return this.waitFor(
       `job ${jobId}`,
       { jobId },
@@ -201,7 +204,11 @@ export class AssayClient {
   }
 
   /** Resolves the execution once it has ended (Completed, Error or Cancelled): its event stream, else polling. */
-  waitForExecution(notebookId: string, executionId: string, options: WaitOptions = {}): Promise<NotebookExecution> {
+  async waitForExecution(
+    notebookId: string,
+    executionId: string,
+    options: WaitOptions = {},
+  ): Promise<NotebookExecution> {
     return this.waitFor(
       `execution ${executionId}`,
       { notebookId, executionId },
@@ -323,7 +330,7 @@ export class AssayClient {
    * sha256 (Node). Takes the artifact's id, or a `downloadUrl` of an answer (an artifact's or a
    * dataset's download on this server).
    */
-  downloadArtifact(artifact: string, destPath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  async downloadArtifact(artifact: string, destPath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
     let path: string;
     if (/^https?:\/\//i.test(artifact)) {
       if (!artifact.startsWith(`${this.baseUrl}/`)) {
