@@ -38,6 +38,13 @@ interface Source {
   stream: ReadableStream<Uint8Array>;
   size: number | undefined;
   name: string | undefined;
+  /** The file as a Blob, when it is one (or bytes): what a browser sends as a FormData. */
+  blob?: Blob;
+}
+
+/** Whether this is Node, whose fetch streams request bodies over HTTP/1.1 (browsers mostly do not). */
+function isNode(): boolean {
+  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 }
 
 /** Posts the file as `multipart/form-data`, streamed: the form's text parts, then the file chunk by chunk. */
@@ -68,6 +75,18 @@ export async function uploadDataset(client: AssayClient, options: UploadDatasetO
   const suffix = encoder.encode(`\r\n--${boundary}--\r\n`);
 
   const total = source.size;
+  const path = client.path('/api/{tenantId}/{projectId}/dataset');
+  if (!isNode() && source.blob) {
+    // A browser sends a Blob as a FormData (it cannot stream a request body over HTTP/1.1): progress
+    // is then reported at the start and at the end only.
+    const form = new FormData();
+    for (const [name, value] of fields) if (value !== undefined) form.append(name, value);
+    form.append('file', source.blob, fileName);
+    options.onProgress?.(0, total);
+    const res = await client.send(path, { method: 'POST', body: form, signal: options.signal });
+    options.onProgress?.(source.blob.size, total);
+    return (await res.json()) as Dataset;
+  }
   let sent = 0;
   options.onProgress?.(0, total);
   const reader = source.stream.getReader();
@@ -105,7 +124,7 @@ export async function uploadDataset(client: AssayClient, options: UploadDatasetO
   };
   // With the size known the body's length is too: the server can refuse an oversized upload at once.
   if (total !== undefined) headers['Content-Length'] = String(prefix.byteLength + total + suffix.byteLength);
-  const res = await client.send(client.path('/api/{tenantId}/{projectId}/dataset'), {
+  const res = await client.send(path, {
     method: 'POST',
     headers,
     body,
@@ -139,12 +158,13 @@ async function openSource(file: UploadDatasetOptions['file'], size: number | und
       }),
       size: bytes.byteLength,
       name: undefined,
+      blob: isNode() ? undefined : new Blob([bytes as Uint8Array<ArrayBuffer>]),
     };
   }
   if (isStream(file)) return { stream: file, size, name: undefined };
   if (isBlob(file)) {
     const name = typeof (file as File).name === 'string' ? (file as File).name : undefined;
-    return { stream: file.stream() as ReadableStream<Uint8Array>, size: file.size, name };
+    return { stream: file.stream() as ReadableStream<Uint8Array>, size: file.size, name, blob: file };
   }
   throw new TypeError('file must be a path, a Blob, a Uint8Array or a ReadableStream');
 }
