@@ -16,9 +16,10 @@ describe("the built client does the seed pages' flows against `npm start`", () =
   let outDir: string;
 
   beforeAll(async () => {
-    server = await startServerProcess();
+    // A first start (migrations, bootstrap) on a busy 2-core machine can take longer than the usual 30 s.
+    server = await startServerProcess({ startTimeoutMs: 90_000 });
     outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-seed-flows-'));
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     if (outDir) fs.rmSync(outDir, { recursive: true, force: true });
     if (server) expect(await server.stop()).toBe(0);
