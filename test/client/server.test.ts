@@ -266,8 +266,17 @@ describe.each(stores)('@assay/client against the server on %s', (store) => {
     expect(
       seen.flatMap((e) => (e.event === 'job.status' && e.data.jobId === submitted.jobId ? [e.data.status] : [])),
     ).toEqual(expect.arrayContaining(['Queued', 'Running', 'Completed']));
-    // Its place is freed for the next stream (released when the server sees the close).
-    await new Promise((r) => setTimeout(r, 300));
+    // Its place is freed for the next stream once the server sees the close: wait until a stream opens.
+    const until = Date.now() + 15_000;
+    for (;;) {
+      try {
+        for await (const _ of assay.watch({ jobId: submitted.jobId })) void _;
+        break;
+      } catch (err) {
+        if (!(err instanceof AssayApiError && err.status === 429) || Date.now() > until) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }, 90_000);
 
   test('downloadArtifact streams to disk, resumes a .part with Range byte-identically, and checks the sha256', async () => {
