@@ -145,3 +145,102 @@ describe('retries (a local server that answers 503)', () => {
     expect(retryAfterSeconds(null, now)).toBeUndefined();
   });
 });
+
+describe('connections cut mid-answer (a local server)', () => {
+  const jobId = '33333333-3333-3333-3333-333333333333';
+  const frame = (id: number, event: string, data: unknown) =>
+    `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+  test('watch reopens a cut stream after the last event id seen (Last-Event-ID), and ends when the stream closes', async () => {
+    const server = await scriptedServer((req, res, n) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      if (n === 1) {
+        res.write(': stream open\n\n');
+        res.write(frame(7, 'job.status', { jobId, status: 'Running', reason: null }));
+        // Half a frame, then the connection is cut.
+        res.write('id: 8\nevent: job.progress\ndata: {"jobId"');
+        setTimeout(() => req.socket.destroy(), 50);
+        return;
+      }
+      res.write(frame(8, 'job.progress', { jobId, percentage: 50, stage: 'Calculating' }));
+      res.write(frame(9, 'job.status', { jobId, status: 'Completed', reason: null }));
+      res.end();
+    });
+    try {
+      const assay = createAssayClient({ baseUrl: server.url, ...ids, retry: { minDelayMs: 10 } });
+      const seen = [];
+      for await (const e of assay.watch({ jobId })) seen.push([e.id, e.event]);
+      expect(seen).toEqual([
+        ['7', 'job.status'],
+        ['8', 'job.progress'],
+        ['9', 'job.status'],
+      ]);
+      expect(server.seen.map((r) => r.headers['last-event-id'])).toEqual([undefined, '7']);
+      expect(server.seen[0].url).toBe(`/api/${ids.tenantId}/${ids.projectId}/execution/job/${jobId}/events`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('downloadArtifact resumes a transfer cut mid-body with Range, and the file is whole and checked', async () => {
+    const { createHash } = await import('node:crypto');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
+    const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+    const server = await scriptedServer((req, res, n) => {
+      if (n === 1) {
+        res.writeHead(200, { 'Content-Length': body.length, ETag: etag, 'Content-Type': 'application/octet-stream' });
+        res.write(body.subarray(0, 100_000));
+        setTimeout(() => req.socket.destroy(), 50);
+        return;
+      }
+      const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1]);
+      res.writeHead(206, {
+        'Content-Length': body.length - start,
+        'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}`,
+        ETag: etag,
+      });
+      res.end(body.subarray(start));
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-client-cut-'));
+    try {
+      const assay = createAssayClient({ baseUrl: server.url, ...ids, retry: { minDelayMs: 10 } });
+      const dest = path.join(dir, 'file.bin');
+      const result = await assay.downloadArtifact('44444444-4444-4444-4444-444444444444', dest);
+      expect(fs.readFileSync(dest).equals(body)).toBe(true);
+      expect(result).toMatchObject({ bytes: body.length, sha256: etag.slice(1, -1) });
+      expect(server.seen).toHaveLength(2);
+      expect(server.seen[0].headers.range).toBeUndefined();
+      expect(server.seen[1].headers.range).toBe('bytes=100000-');
+      expect(server.seen[1].headers['if-range']).toBe(etag);
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a file whose bytes do not hash to its ETag is refused with AssayIntegrityError, and nothing is left', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const server = await scriptedServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': 5, ETag: `"${'0'.repeat(64)}"` });
+      res.end('hello');
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-client-bad-'));
+    try {
+      const assay = createAssayClient({ baseUrl: server.url, ...ids });
+      const dest = path.join(dir, 'file.bin');
+      await expect(assay.downloadArtifact('44444444-4444-4444-4444-444444444444', dest)).rejects.toMatchObject({
+        name: 'AssayIntegrityError',
+        expected: '0'.repeat(64),
+      });
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
