@@ -1,5 +1,6 @@
 import type { AssayClient } from './client.js';
 import { AssayIntegrityError } from './errors.js';
+import { nodeModule } from './node.js';
 import { isNetworkError, sleep } from './retry.js';
 
 export interface DownloadOptions {
@@ -31,7 +32,10 @@ export async function downloadArtifact(
   destPath: string,
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
-  const [fs, crypto] = await Promise.all([import('node:fs'), import('node:crypto')]);
+  const [fs, crypto] = await Promise.all([
+    nodeModule<typeof import('node:fs')>('node:fs'),
+    nodeModule<typeof import('node:crypto')>('node:crypto'),
+  ]);
   const partPath = `${destPath}.part`;
   const sizeOf = async (file: string) => (await fs.promises.stat(file).catch(() => undefined))?.size ?? 0;
   /** The sha256 state of the bytes already in the part file. */

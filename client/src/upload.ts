@@ -1,5 +1,6 @@
 import type { AssayClient } from './client.js';
 import { isStream } from './errors.js';
+import { nodeModule } from './node.js';
 import type { Dataset } from './types.js';
 
 /** The columns of a CSV that hold the case, activity, timestamp and (optionally) resource. */
@@ -136,7 +137,11 @@ export async function uploadDataset(client: AssayClient, options: UploadDatasetO
 async function openSource(file: UploadDatasetOptions['file'], size: number | undefined): Promise<Source> {
   if (typeof file === 'string') {
     // Node only, loaded when a path is given so that browsers never see these imports.
-    const [fs, path, stream] = await Promise.all([import('node:fs'), import('node:path'), import('node:stream')]);
+    const [fs, path, stream] = await Promise.all([
+      nodeModule<typeof import('node:fs')>('node:fs'),
+      nodeModule<typeof import('node:path')>('node:path'),
+      nodeModule<typeof import('node:stream')>('node:stream'),
+    ]);
     const stat = await fs.promises.stat(file);
     if (!stat.isFile()) throw new TypeError(`${file} is not a file`);
     const nodeStream = fs.createReadStream(file, { highWaterMark: CHUNK });
