@@ -1189,8 +1189,9 @@ export interface paths {
         /**
          * Get an execution's results
          * @description Returns what a finished execution produced: cell outputs (block outputs of a
-         *     standard notebook, with each calculator's JSON as `content`), enriched datasets, models and
-         *     reports, each with a `downloadUrl` on this service. An execution that has not finished answers 409.
+         *     standard notebook, with each calculator's result or alert's outcome as `content`, typed by its
+         *     `blockType` and its `calculatorType` or `alertType`), enriched datasets, models and reports,
+         *     each with a `downloadUrl` on this service. An execution that has not finished answers 409.
          */
         get: operations["getExecutionResults"];
         put?: never;
