@@ -8,9 +8,11 @@ import type { Role } from './server';
  * serve`) or a worker pool alone (`assay worker`). It runs until SIGTERM or SIGINT stops it.
  */
 async function serve(role: Role): Promise<void> {
-  // Loaded here, so the client commands start without loading the server.
-  const { loadConfig } = await import('./config');
-  const { startService } = await import('./server');
+  // Required here, not imported at the top, so the client commands start without loading the server.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { loadConfig } = require('./config') as typeof import('./config');
+  const { startService } = require('./server') as typeof import('./server');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
   // Libraries' debug chatter (@jupyterlab/services announces every kernel websocket) belongs in the
@@ -44,8 +46,9 @@ async function serve(role: Role): Promise<void> {
 /** `npm start` (no command), `assay serve`, `assay worker`, or one of the client commands (`assay --help`). */
 async function main(): Promise<void> {
   if (process.argv.length <= 2) return serve('all');
-  const { runCli } = await import('./cli/program');
-  const code = await runCli(process.argv, (role) => serve(role));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runCli } = require('./cli/program') as typeof import('./cli/program');
+  const code = await runCli(process.argv, (role: Role) => serve(role));
   // Standard output is flushed before the exit (pipes and files are written synchronously on Linux).
   process.stdout.write('', () => process.exit(code));
 }

@@ -1,6 +1,17 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { bytes, common, connect, interrupt, printJson, progressBar, say, UsageError, type Client, type CommonOptions } from './context';
+import {
+  bytes,
+  common,
+  connect,
+  interrupt,
+  printJson,
+  progressBar,
+  say,
+  UsageError,
+  type Client,
+  type CommonOptions,
+} from './context';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -56,12 +67,12 @@ async function download(raw: string, opts: CommonOptions & { output?: string }, 
 
 /** Registers `assay artifacts download`. */
 export function registerArtifacts(program: Command): void {
-  const artifacts = program.command('artifacts').description("download what runs produced (reports, models, data)");
+  const artifacts = program.command('artifacts').description('download what runs produced (reports, models, data)');
   common(
     artifacts
       .command('download')
       .description('download an artifact, resuming an interrupted download, and check its sha256')
-      .argument('<artifact>', 'the artifact id, or a downloadUrl from a run\'s results')
+      .argument('<artifact>', "the artifact id, or a downloadUrl from a run's results")
       .option('-o, --output <path>', 'where to write it (default: the name the service gives)'),
   ).action(download);
 }

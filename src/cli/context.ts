@@ -133,7 +133,8 @@ export function collectParam(raw: string, previous: Record<string, unknown> = {}
 export function intOption(flags: string, description: string, min = 1, max = Number.MAX_SAFE_INTEGER): Option {
   return new Option(flags, description).argParser((raw: string) => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flags.split(' ')[0]} takes a whole number from ${min} to ${max}, not '${raw}'`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`${flags.split(' ')[0]} takes a whole number from ${min} to ${max}, not '${raw}'`);
     return n;
   });
 }

@@ -68,11 +68,13 @@ function describe(d: Dataset): void {
     print(`variants    ${d.variantCount}`);
     print(`time range  ${d.startTime ?? '-'} .. ${d.endTime ?? '-'}`);
   }
-  if (d.attributes.length > 0) print(`attributes  ${d.attributes.map((a) => `${a.name} (${a.scope} ${a.dataType})`).join(', ')}`);
+  if (d.attributes.length > 0)
+    print(`attributes  ${d.attributes.map((a) => `${a.name} (${a.scope} ${a.dataType})`).join(', ')}`);
   const w = d.importWarnings;
   if (w.invalidRowCount > 0 || w.warnings.length > 0) {
     say(`${w.invalidRowCount} invalid row(s); ${w.warnings.length} warning(s):`);
-    for (const warning of w.warnings) say(`  ${warning.line === null ? '' : `line ${warning.line}: `}${warning.message}`);
+    for (const warning of w.warnings)
+      say(`  ${warning.line === null ? '' : `line ${warning.line}: `}${warning.message}`);
   }
 }
 
@@ -136,9 +138,18 @@ async function list(opts: ListOptions, cmd: Command): Promise<void> {
   if (opts.json) return printJson(answer);
   table(
     ['DATASET', 'STATUS', 'FORMAT', 'SIZE', 'CASES', 'EVENTS', 'NAME'],
-    answer.datasets.map((d) => [d.datasetId, d.status, d.sourceFormat, bytes(d.sizeBytes), d.caseCount, d.eventCount, d.name]),
+    answer.datasets.map((d) => [
+      d.datasetId,
+      d.status,
+      d.sourceFormat,
+      bytes(d.sizeBytes),
+      d.caseCount,
+      d.eventCount,
+      d.name,
+    ]),
   );
-  if (answer.hasNextPage) say(`${answer.totalCount} datasets; this is page ${answer.page}: --page ${answer.page + 1} for more`);
+  if (answer.hasNextPage)
+    say(`${answer.totalCount} datasets; this is page ${answer.page}: --page ${answer.page + 1} for more`);
 }
 
 async function show(id: string, opts: CommonOptions, cmd: Command): Promise<void> {
@@ -174,7 +185,9 @@ async function download(id: string, opts: DownloadOptions, cmd: Command): Promis
   const response = await client.send(`${path_}?format=${format}`, { signal: interrupt.signal });
   const dest = opts.output ?? dispositionName(response.headers.get('content-disposition')) ?? `${id}.${format}`;
   const total = Number(response.headers.get('content-length') ?? NaN);
-  const bar = Number.isFinite(total) ? progressBar('download |{bar}| {percentage}% {value}/{total} bytes | {eta_formatted}') : null;
+  const bar = Number.isFinite(total)
+    ? progressBar('download |{bar}| {percentage}% {value}/{total} bytes | {eta_formatted}')
+    : null;
   bar?.start(total, 0);
   let received = 0;
   const hash = createHash('sha256');
@@ -206,7 +219,13 @@ export function registerDatasets(program: Command): void {
       .option('--activity <column>', 'CSV: the activity column')
       .option('--timestamp <column>', 'CSV: the timestamp column')
       .option('--resource <column>', 'CSV: the resource column')
-      .addOption(new Option('--format <format>', 'the file format (default: from the extension)').choices(['csv', 'xes', 'xes.gz']))
+      .addOption(
+        new Option('--format <format>', 'the file format (default: from the extension)').choices([
+          'csv',
+          'xes',
+          'xes.gz',
+        ]),
+      )
       .option('--name <name>', "the dataset's name (default: the file name)"),
   ).action(upload);
   common(
@@ -223,6 +242,8 @@ export function registerDatasets(program: Command): void {
       .description("download a dataset's events (CSV or Parquet) or the file as uploaded")
       .argument('<datasetId>')
       .option('-o, --output <path>', 'where to write it (default: the name the service gives)')
-      .addOption(new Option('--format <format>', 'what to download').choices(['csv', 'parquet', 'original']).default('csv')),
+      .addOption(
+        new Option('--format <format>', 'what to download').choices(['csv', 'parquet', 'original']).default('csv'),
+      ),
   ).action(download);
 }

@@ -36,20 +36,30 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * are UUIDs of one space, so at most one answers). A Pipeline (an investigation's notebooks in
  * order) is only ever asked for by name.
  */
-async function resolveResource(client: Client, raw: string): Promise<{ resourceType: ResourceType; resourceId: string }> {
+async function resolveResource(
+  client: Client,
+  raw: string,
+): Promise<{ resourceType: ResourceType; resourceId: string }> {
   const colon = raw.indexOf(':');
   if (colon > 0) {
     const type = PREFIXES[raw.slice(0, colon).toLowerCase()];
     const id = raw.slice(colon + 1);
-    if (!type) throw new UsageError(`--resource prefix must be one of ${Object.keys(PREFIXES).join(', ')}, not '${raw.slice(0, colon)}'`);
+    if (!type)
+      throw new UsageError(
+        `--resource prefix must be one of ${Object.keys(PREFIXES).join(', ')}, not '${raw.slice(0, colon)}'`,
+      );
     if (!UUID.test(id)) throw new UsageError(`--resource takes an id (a UUID), not '${id}'`);
     return { resourceType: type, resourceId: id };
   }
   if (!UUID.test(raw)) throw new UsageError(`--resource takes an id (a UUID), optionally as type:id, not '${raw}'`);
   const scope = { tenantId: client.tenantId, projectId: client.projectId };
   const [dataset, notebook, investigation] = await Promise.all([
-    client.api.GET('/api/{tenantId}/{projectId}/dataset/{datasetId}', { params: { path: { ...scope, datasetId: raw } } }),
-    client.api.GET('/api/{tenantId}/{projectId}/notebook/{notebookId}', { params: { path: { ...scope, notebookId: raw } } }),
+    client.api.GET('/api/{tenantId}/{projectId}/dataset/{datasetId}', {
+      params: { path: { ...scope, datasetId: raw } },
+    }),
+    client.api.GET('/api/{tenantId}/{projectId}/notebook/{notebookId}', {
+      params: { path: { ...scope, notebookId: raw } },
+    }),
     client.api.GET('/api/{tenantId}/{projectId}/investigation/{investigationId}', {
       params: { path: { ...scope, investigationId: raw } },
     }),
@@ -80,7 +90,9 @@ function jobFollower() {
         if (!bar) say(`job ${String(data.status)}${data.reason ? `: ${String(data.reason)}` : ''}`);
       } else if (ev.event === 'cell.completed' && data.status === 'Error') {
         bar?.stop();
-        say(`cell ${String(data.cellId)} failed: ${String(data.errorType ?? 'Error')}: ${String(data.errorMessage ?? '')}`);
+        say(
+          `cell ${String(data.cellId)} failed: ${String(data.errorType ?? 'Error')}: ${String(data.errorMessage ?? '')}`,
+        );
       }
     },
     stop: () => bar?.stop(),
@@ -92,7 +104,10 @@ async function waitAndReport(client: Client, jobId: string, json: boolean | unde
   const follow = jobFollower();
   let job: Schemas['Job'];
   try {
-    job = await client.waitForJob(jobId, { signal: interrupt.signal, onEvent: (ev: StreamEvent) => follow.onEvent(ev) });
+    job = await client.waitForJob(jobId, {
+      signal: interrupt.signal,
+      onEvent: (ev: StreamEvent) => follow.onEvent(ev),
+    });
   } finally {
     follow.stop();
   }
@@ -137,7 +152,9 @@ async function submit(opts: SubmitOptions, cmd: Command): Promise<void> {
   if (!opts.wait) {
     if (opts.json) return printJson(submitted);
     print(submitted.jobId);
-    say(`job ${submitted.jobId} ${submitted.status}${submitted.queuePosition ? `, position ${submitted.queuePosition}` : ''}`);
+    say(
+      `job ${submitted.jobId} ${submitted.status}${submitted.queuePosition ? `, position ${submitted.queuePosition}` : ''}`,
+    );
     return;
   }
   say(`job ${submitted.jobId} submitted (${resource.resourceType} ${resource.resourceId})`);
@@ -172,7 +189,9 @@ async function list(opts: ListOptions, cmd: Command): Promise<void> {
     answer.jobs.map((j) => [j.jobId, j.jobType, j.status, `${j.progress}%`, j.priority, j.startTime, j.jobName]),
   );
   const s = answer.summary;
-  say(`${s.totalJobs} jobs: ${s.queuedJobs} queued, ${s.runningJobs} running, ${s.completedJobs} completed, ${s.failedJobs} failed, ${s.cancelledJobs} cancelled`);
+  say(
+    `${s.totalJobs} jobs: ${s.queuedJobs} queued, ${s.runningJobs} running, ${s.completedJobs} completed, ${s.failedJobs} failed, ${s.cancelledJobs} cancelled`,
+  );
   if (answer.hasNextPage) say(`this is page ${answer.page}: --page ${answer.page + 1} for more`);
 }
 
@@ -191,12 +210,20 @@ function describe(job: Schemas['Job']): void {
 
 async function show(jobId: string, opts: CommonOptions, cmd: Command): Promise<void> {
   const client = connect(cmd);
-  const job = client.unwrap(await client.api.GET('/api/{tenantId}/{projectId}/execution/job/{jobId}', { params: { path: jobPath(client, jobId) } }));
+  const job = client.unwrap(
+    await client.api.GET('/api/{tenantId}/{projectId}/execution/job/{jobId}', {
+      params: { path: jobPath(client, jobId) },
+    }),
+  );
   if (opts.json) return printJson(job);
   describe(job);
 }
 
-async function cancel(jobId: string, opts: CommonOptions & { reason?: string; force?: boolean }, cmd: Command): Promise<void> {
+async function cancel(
+  jobId: string,
+  opts: CommonOptions & { reason?: string; force?: boolean },
+  cmd: Command,
+): Promise<void> {
   const client = connect(cmd);
   const answer = client.unwrap(
     await client.api.DELETE('/api/{tenantId}/{projectId}/execution/job/{jobId}', {
@@ -208,7 +235,11 @@ async function cancel(jobId: string, opts: CommonOptions & { reason?: string; fo
   say(`job ${jobId}: ${JSON.stringify(answer)}`);
 }
 
-async function retry(jobId: string, opts: CommonOptions & { reason?: string; wait?: boolean }, cmd: Command): Promise<void> {
+async function retry(
+  jobId: string,
+  opts: CommonOptions & { reason?: string; wait?: boolean },
+  cmd: Command,
+): Promise<void> {
   const client = connect(cmd);
   const job = client.unwrap(
     await client.api.POST('/api/{tenantId}/{projectId}/execution/job/{jobId}/retry', {
@@ -276,7 +307,10 @@ export function registerJobs(program: Command): void {
       .command('submit')
       .description('submit a job; with --wait follow it to the end (exit 0 Completed, 1 otherwise)')
       .addOption(new Option('--type <type>', 'the job type').choices(JOB_TYPES).makeOptionMandatory())
-      .requiredOption('--resource <id>', 'what it works on: an id (its type is looked up) or dataset:ID, notebook:ID, investigation:ID, pipeline:ID')
+      .requiredOption(
+        '--resource <id>',
+        'what it works on: an id (its type is looked up) or dataset:ID, notebook:ID, investigation:ID, pipeline:ID',
+      )
       .addOption(new Option('--priority <priority>', 'queue priority').choices(PRIORITIES))
       .option('--name <name>', "the job's name")
       .option('--param <name=value>', 'a job parameter (JSON values are parsed); repeatable', collectParam)
@@ -286,7 +320,15 @@ export function registerJobs(program: Command): void {
     jobs
       .command('list')
       .description("list the project's jobs")
-      .addOption(new Option('--status <status>', 'only jobs in this status').choices(['Queued', 'Running', 'Completed', 'Failed', 'Cancelled']))
+      .addOption(
+        new Option('--status <status>', 'only jobs in this status').choices([
+          'Queued',
+          'Running',
+          'Completed',
+          'Failed',
+          'Cancelled',
+        ]),
+      )
       .addOption(new Option('--type <type>', 'only jobs of this type').choices(JOB_TYPES))
       .addOption(intOption('--page <n>', 'the page, from 1'))
       .addOption(intOption('--page-size <n>', 'jobs per page (at most 100)', 1, 100)),
@@ -316,4 +358,3 @@ export function registerJobs(program: Command): void {
       .option('-f, --follow', 'keep printing lines until the job ends'),
   ).action(logs);
 }
-

@@ -1,5 +1,15 @@
 import { Command } from 'commander';
-import { clientFor, common, connection, print, printJson, say, UsageError, withJson, type CommonOptions } from './context';
+import {
+  clientFor,
+  common,
+  connection,
+  print,
+  printJson,
+  say,
+  UsageError,
+  withJson,
+  type CommonOptions,
+} from './context';
 import { settingsPath, writeSettings } from './settings';
 
 /** Reads standard input to its end (the key, piped in). */
@@ -12,7 +22,8 @@ async function readStdin(): Promise<string> {
 /** The key: `ASSAY_TOKEN`, else standard input when it is not a terminal (the key is never an argument, so never in `ps`). */
 async function readKey(): Promise<string> {
   if (process.env.ASSAY_TOKEN) return process.env.ASSAY_TOKEN.trim();
-  if (process.stdin.isTTY) throw new UsageError('the key comes from standard input or ASSAY_TOKEN: `assay login --url URL < key.txt`');
+  if (process.stdin.isTTY)
+    throw new UsageError('the key comes from standard input or ASSAY_TOKEN: `assay login --url URL < key.txt`');
   const key = (await readStdin()).trim();
   if (!key) throw new UsageError('no key on standard input (and ASSAY_TOKEN is not set)');
   if (/\s/.test(key)) throw new UsageError('the key on standard input has white space in it; give the key alone');
@@ -41,10 +52,12 @@ async function login(opts: LoginOptions): Promise<void> {
   const base = url.toString().replace(/\/+$/, '');
   const token = await readKey();
   const tenantId = opts.tenant ?? process.env.ASSAY_TENANT;
-  if (!tenantId) throw new UsageError('give the key\'s tenant with --tenant ID (or ASSAY_TENANT)');
+  if (!tenantId) throw new UsageError("give the key's tenant with --tenant ID (or ASSAY_TENANT)");
   const probe = clientFor({ url: base, token, tenantId, projectId: opts.project ?? '' });
   // Lists the tenant's projects: a wrong key answers 401, a key of another tenant 403.
-  const projects = probe.unwrap(await probe.api.GET('/api/{tenantId}/projects', { params: { path: { tenantId }, query: { pageSize: 100 } } }));
+  const projects = probe.unwrap(
+    await probe.api.GET('/api/{tenantId}/projects', { params: { path: { tenantId }, query: { pageSize: 100 } } }),
+  );
   let projectId = opts.project ?? process.env.ASSAY_PROJECT;
   if (!projectId) {
     if (projects.projects.length !== 1) {
@@ -57,7 +70,9 @@ async function login(opts: LoginOptions): Promise<void> {
     }
     projectId = projects.projects[0].projectId;
   }
-  const project = probe.unwrap(await probe.api.GET('/api/{tenantId}/project/{projectId}', { params: { path: { tenantId, projectId } } }));
+  const project = probe.unwrap(
+    await probe.api.GET('/api/{tenantId}/project/{projectId}', { params: { path: { tenantId, projectId } } }),
+  );
   const file = settingsPath();
   writeSettings({ url: base, token, tenantId, projectId: project.projectId }, file);
   if (opts.json) printJson(project);
@@ -69,7 +84,9 @@ async function whoami(opts: CommonOptions, cmd: Command): Promise<void> {
   const conn = connection(cmd);
   const client = clientFor(conn);
   const project = client.unwrap(
-    await client.api.GET('/api/{tenantId}/project/{projectId}', { params: { path: { tenantId: conn.tenantId, projectId: conn.projectId } } }),
+    await client.api.GET('/api/{tenantId}/project/{projectId}', {
+      params: { path: { tenantId: conn.tenantId, projectId: conn.projectId } },
+    }),
   );
   if (opts.json) return printJson(project);
   print(`url      ${conn.url}`);

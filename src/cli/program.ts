@@ -14,7 +14,9 @@ export type ServeRole = 'api' | 'worker';
 /** The command line: `serve` and `worker` start the service; every other command calls one. */
 export function buildProgram(startService: (role: ServeRole) => Promise<void>): Command {
   const program = new Command('assay')
-    .description('Assay: process-mining notebooks and analysis jobs. Without a command: the API and a worker pool in one process.')
+    .description(
+      'Assay: process-mining notebooks and analysis jobs. Without a command: the API and a worker pool in one process.',
+    )
     .version(process.env.npm_package_version ?? '0.1.0')
     .showSuggestionAfterError()
     // Usage errors end in an exception (exit code 2), not in process.exit inside commander.
@@ -55,6 +57,9 @@ function exitCodeOf(err: unknown): number {
   if (err instanceof AssayApiError) {
     const code = err.code ? `${err.code}, ` : '';
     say(`assay: ${err.message} (${code}HTTP ${err.status})`);
+    const problems = (err.body as { ValidationErrors?: { Field?: string; Message?: string }[] } | undefined)
+      ?.ValidationErrors;
+    if (Array.isArray(problems)) for (const p of problems) say(`  ${p.Field ?? ''}: ${p.Message ?? ''}`);
     return EXIT.failed;
   }
   say(`assay: ${err instanceof Error ? err.message : String(err)}`);

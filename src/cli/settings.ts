@@ -26,7 +26,8 @@ export function readSettings(file = settingsPath()): Partial<Settings> | undefin
     throw err;
   }
   const value: unknown = JSON.parse(text);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${file} is not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${file} is not a JSON object`);
   const out: Partial<Settings> = {};
   for (const key of ['url', 'token', 'tenantId', 'projectId'] as const) {
     const v = (value as Record<string, unknown>)[key];

@@ -5,7 +5,10 @@ async function list(opts: CommonOptions & { kind?: 'standard' | 'jupyter' }, cmd
   const client = connect(cmd);
   const answer = client.unwrap(
     await client.api.GET('/api/{tenantId}/{projectId}/templates', {
-      params: { path: { tenantId: client.tenantId, projectId: client.projectId }, query: opts.kind ? { kind: opts.kind } : {} },
+      params: {
+        path: { tenantId: client.tenantId, projectId: client.projectId },
+        query: opts.kind ? { kind: opts.kind } : {},
+      },
     }),
   );
   if (opts.json) return printJson(answer);
