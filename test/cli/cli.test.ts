@@ -74,7 +74,8 @@ function json(ran: Ran): Record<string, unknown> {
 }
 
 beforeAll(async () => {
-  server = await startServerProcess();
+  // A loaded machine (the kernels' sandbox check, other test files) can take a while to start it.
+  server = await startServerProcess({ startTimeoutMs: 120_000 });
   creds = bootstrapOf(server.dataDir);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-cli-'));
   env = { XDG_CONFIG_HOME: path.join(work, 'config'), HOME: work };
@@ -89,7 +90,7 @@ beforeAll(async () => {
   );
   expectExit(upload, 0);
   datasetId = json(upload).datasetId as string;
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await server?.stop();
@@ -183,7 +184,7 @@ test('bad usage exits 2, with the problem on standard error and nothing on stand
   const help = await cli(['notebooks', 'execute', '--help'], { env });
   expectExit(help, 0);
   expect(help.stdout).toContain('--wait');
-}, 60_000);
+}, 120_000);
 
 test('--json answers validate against the contract; standard output holds only the JSON', async () => {
   const checks: [string[], string, string, string][] = [
@@ -293,7 +294,7 @@ test("a failing notebook run exits 1 and prints the failing cell's error; so doe
   const follow = await cli(['jobs', 'logs', json(retried).jobId as string, '--follow'], { env });
   expectExit(follow, 0);
   expect(follow.stdout).toMatch(/Running cell 2 of 3/);
-}, 180_000);
+}, 300_000);
 
 test('under a terminal the upload and the run draw progress bars on standard error', async () => {
   const upload = await cliInTerminal(
@@ -330,7 +331,7 @@ test('under a terminal the upload and the run draw progress bars on standard err
   const piped = await cli(['notebooks', 'execute', nb.stdout.trim()], { env });
   expectExit(piped, 0);
   expect(piped.stdout).toMatch(/^[0-9a-f-]{36}\n$/);
-}, 180_000);
+}, 300_000);
 
 /**
  * A proxy in front of the server that, while `stall` is set, sends the first half of an artifact
@@ -404,7 +405,7 @@ test('an interrupted download resumes where it stopped, byte-identical, with the
     proxy.closeAllConnections();
     await new Promise((resolve) => proxy.close(resolve));
   }
-}, 120_000);
+}, 240_000);
 
 test('the README walk-through runs as written: upload, a notebook from a template, execute --wait, download the report', async () => {
   const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
@@ -453,4 +454,4 @@ test('the README walk-through runs as written: upload, a notebook from a templat
     await fetch(results.reports[0].downloadUrl, { method: 'HEAD', headers: { Authorization: `Bearer ${creds.token}` } })
   ).headers.get('etag');
   expect(etag).toBe(`"${createHash('sha256').update(html).digest('hex')}"`);
-}, 180_000);
+}, 300_000);
