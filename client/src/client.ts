@@ -1,7 +1,15 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { downloadArtifact, type DownloadOptions, type DownloadResult } from './download.js';
-import { AssayApiError, AssayTimeoutError } from './errors.js';
-import { abortReason, retryingFetch, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.js';
+import { AssayApiError, AssayTimeoutError, isStream } from './errors.js';
+import {
+  abortReason,
+  isNetworkError,
+  retryingFetch,
+  retryPolicy,
+  sleep,
+  type RetryOptions,
+  type RetryPolicy,
+} from './retry.js';
 import { readSse } from './sse.js';
 import {
   EVENT_TYPES,
@@ -133,7 +141,7 @@ export class AssayClient {
       signal: init.signal,
     };
     // A streamed body needs half duplex (Node, Chromium).
-    if (init.body instanceof ReadableStream) requestInit.duplex = 'half';
+    if (isStream(init.body)) requestInit.duplex = 'half';
     const res = await this.fetch(new Request(this.baseUrl + path, requestInit));
     if (res.ok || init.accept?.includes(res.status)) return res;
     throw await AssayApiError.fromResponse(res, method);
@@ -153,12 +161,15 @@ export class AssayClient {
   }
 
   /** Uploads an event log as a streamed multipart form, reporting the bytes sent; resolves the created dataset. */
-  uploadDataset(options: UploadDatasetOptions): Promise<Dataset> {
+  async uploadDataset(options: UploadDatasetOptions): Promise<Dataset> {
     return uploadDataset(this, options);
   }
 
   /** Submits a job with an `Idempotency-Key` (a random UUID unless given), so that a retried submit makes one job. */
-  submitJob(body: JobSubmit, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<JobSubmitted> {
+  async submitJob(
+    body: JobSubmit,
+    options: { idempotencyKey?: string; signal?: AbortSignal } = {},
+  ): Promise<JobSubmitted> {
     const key = options.idempotencyKey ?? globalThis.crypto.randomUUID();
     return this.json<JobSubmitted>(this.path('/api/{tenantId}/{projectId}/execution/job'), {
       method: 'POST',
@@ -169,18 +180,18 @@ export class AssayClient {
   }
 
   /** The job now. */
-  getJob(jobId: string, signal?: AbortSignal): Promise<Job> {
+  async getJob(jobId: string, signal?: AbortSignal): Promise<Job> {
     return this.json<Job>(this.path('/api/{tenantId}/{projectId}/execution/job/{jobId}', { jobId }), { signal });
   }
 
   /** The notebook execution now. */
-  getExecution(notebookId: string, executionId: string, signal?: AbortSignal): Promise<NotebookExecution> {
+  async getExecution(notebookId: string, executionId: string, signal?: AbortSignal): Promise<NotebookExecution> {
     const path = '/api/{tenantId}/{projectId}/notebook/{notebookId}/execution/{executionId}';
     return this.json<NotebookExecution>(this.path(path, { notebookId, executionId }), { signal });
   }
 
   /** Resolves the job once it has ended (Completed, Failed or Cancelled): its event stream, else polling. */
-  waitForJob(jobId: string, options: WaitOptions = {}): Promise<Job> {
+  async waitForJob(jobId: string, options: WaitOptions = {}): Promise<Job> {
     return this.waitFor(
       `job ${jobId}`,
       { jobId },
@@ -193,7 +204,11 @@ export class AssayClient {
   }
 
   /** Resolves the execution once it has ended (Completed, Error or Cancelled): its event stream, else polling. */
-  waitForExecution(notebookId: string, executionId: string, options: WaitOptions = {}): Promise<NotebookExecution> {
+  async waitForExecution(
+    notebookId: string,
+    executionId: string,
+    options: WaitOptions = {},
+  ): Promise<NotebookExecution> {
     return this.waitFor(
       `execution ${executionId}`,
       { notebookId, executionId },
@@ -303,21 +318,31 @@ export class AssayClient {
     if (signal?.aborted || failures > this.retry.retries) return false;
     if (err instanceof AssayApiError) return err.status === 503;
     // fetch and a body being read fail with a TypeError when the connection fails or is cut.
-    return err instanceof TypeError;
+    return isNetworkError(err);
   }
 
   private reopenDelay(failures: number): number {
     return Math.min(this.retry.maxDelayMs, this.retry.minDelayMs * 2 ** (failures - 1));
   }
 
-  /** Streams an artifact to `destPath`, resuming a `${destPath}.part` with `Range`, and checks its sha256 (Node). */
-  downloadArtifact(artifactId: string, destPath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
-    return downloadArtifact(
-      this,
-      this.path('/api/{tenantId}/{projectId}/artifact/{artifactId}', { artifactId }),
-      destPath,
-      options,
-    );
+  /**
+   * Streams an artifact to `destPath`, resuming a `${destPath}.part` with `Range`, and checks its
+   * sha256 (Node). Takes the artifact's id, or a `downloadUrl` of an answer (an artifact's or a
+   * dataset's download on this server).
+   */
+  async downloadArtifact(artifact: string, destPath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+    let path: string;
+    if (/^https?:\/\//i.test(artifact)) {
+      if (!artifact.startsWith(`${this.baseUrl}/`)) {
+        throw new TypeError(
+          `${artifact} is not under ${this.baseUrl}; the client sends its key to its own server only`,
+        );
+      }
+      path = artifact.slice(this.baseUrl.length);
+    } else {
+      path = this.path('/api/{tenantId}/{projectId}/artifact/{artifactId}', { artifactId: artifact });
+    }
+    return downloadArtifact(this, path, destPath, options);
   }
 
   /** Every item of a paged list, page after page (`pageSize` per request, default 100). */

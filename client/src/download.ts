@@ -61,7 +61,13 @@ export async function downloadArtifact(
       await sleep(client.retry.minDelayMs * 2 ** (failures - 1), options.signal);
       continue;
     }
-    etag = res.headers.get('etag') ?? undefined;
+    // A 416 is an error answer and carries no file's ETag; HEAD gives the file's headers.
+    if (res.status === 416) {
+      await res.body?.cancel();
+      etag = (await client.send(path, { method: 'HEAD', signal: options.signal })).headers.get('etag') ?? undefined;
+    } else {
+      etag = res.headers.get('etag') ?? undefined;
+    }
     const expected = sha256Of(etag);
     if (expected === undefined) {
       await res.body?.cancel();
@@ -70,7 +76,6 @@ export async function downloadArtifact(
     let total: number | undefined;
     if (res.status === 416) {
       // The part is as long as the file, or longer: check it whole, or start again.
-      await res.body?.cancel();
       total = Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? NaN);
       if (total !== offset) {
         await fs.promises.rm(partPath, { force: true });

@@ -100,3 +100,8 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** Whether a value is a web ReadableStream (of any realm). */
+export function isStream(value: unknown): value is ReadableStream<Uint8Array> {
+  return typeof value === 'object' && value !== null && typeof (value as ReadableStream).getReader === 'function';
+}

@@ -70,10 +70,9 @@ export function abortReason(signal: AbortSignal): unknown {
 
 /** Whether a fetch failure is the network's (worth a retry) and not an abort by the caller. */
 export function isNetworkError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'AbortError' || err.name === 'TimeoutError') return false;
-  // fetch rejects with a TypeError when the connection fails, is refused or is cut.
-  return err instanceof TypeError;
+  // By name, not instanceof: the error may come from another realm (a test runner's, an iframe's fetch).
+  // fetch rejects with a TypeError when the connection fails, is refused or is cut; an abort is not one.
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TypeError';
 }
 
 export interface RetryEvent {

@@ -1,4 +1,5 @@
 import type { AssayClient } from './client.js';
+import { isStream } from './errors.js';
 import type { Dataset } from './types.js';
 
 /** The columns of a CSV that hold the case, activity, timestamp and (optionally) resource. */
@@ -126,12 +127,9 @@ async function openSource(file: UploadDatasetOptions['file'], size: number | und
       name: path.basename(file),
     };
   }
-  if (typeof Blob !== 'undefined' && file instanceof Blob) {
-    const name = typeof File !== 'undefined' && file instanceof File ? file.name : undefined;
-    return { stream: file.stream() as ReadableStream<Uint8Array>, size: file.size, name };
-  }
-  if (file instanceof Uint8Array) {
-    const bytes = file;
+  // Checked by shape, not instanceof: the value may come from another realm (a test runner's, an iframe's).
+  if (ArrayBuffer.isView(file)) {
+    const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
     return {
       stream: new ReadableStream<Uint8Array>({
         start(controller) {
@@ -143,8 +141,21 @@ async function openSource(file: UploadDatasetOptions['file'], size: number | und
       name: undefined,
     };
   }
-  if (file instanceof ReadableStream) return { stream: file, size, name: undefined };
+  if (isStream(file)) return { stream: file, size, name: undefined };
+  if (isBlob(file)) {
+    const name = typeof (file as File).name === 'string' ? (file as File).name : undefined;
+    return { stream: file.stream() as ReadableStream<Uint8Array>, size: file.size, name };
+  }
   throw new TypeError('file must be a path, a Blob, a Uint8Array or a ReadableStream');
+}
+
+function isBlob(value: unknown): value is Blob {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Blob).stream === 'function' &&
+    typeof (value as Blob).size === 'number'
+  );
 }
 
 function formatOf(name: string | undefined): UploadDatasetOptions['format'] | undefined {
