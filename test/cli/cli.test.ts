@@ -208,6 +208,25 @@ test('--json answers validate against the contract; standard output holds only t
     variantCount: reference.variants,
   });
 
+  // The dataset's events as CSV: the file the API sends, with its size and sha256.
+  const csv = path.join(work, 'events.csv');
+  const downloaded = await cli(['datasets', 'download', datasetId, '-o', csv, '--json'], { env });
+  expectExit(downloaded, 0);
+  const direct = Buffer.from(
+    await (
+      await fetch(`${server.url}/api/${creds.tenantId}/${creds.projectId}/dataset/${datasetId}/download?format=csv`, {
+        headers: { Authorization: `Bearer ${creds.token}` },
+      })
+    ).arrayBuffer(),
+  );
+  expect(fs.readFileSync(csv).equals(direct)).toBe(true);
+  expect(json(downloaded)).toEqual({
+    path: csv,
+    bytes: direct.length,
+    sha256: createHash('sha256').update(direct).digest('hex'),
+  });
+  expect(direct.toString('utf8').trim().split('\n')).toHaveLength(1 + reference.events);
+
   // A standard notebook from a template, in a new investigation on the dataset.
   const created = await cli(
     [
@@ -409,7 +428,7 @@ test('an interrupted download resumes where it stopped, byte-identical, with the
 
 test('the README walk-through runs as written: upload, a notebook from a template, execute --wait, download the report', async () => {
   const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-  const block = /<!-- cli-walkthrough[^>]*-->\n```sh\n([\s\S]*?)```\n<!-- \/cli-walkthrough -->/.exec(readme);
+  const block = /<!-- cli-walkthrough[^>]*-->\s*```sh\n([\s\S]*?)```\s*<!-- \/cli-walkthrough -->/.exec(readme);
   expect(block).not.toBeNull();
   const script = block![1];
   expect(script).toContain('http://127.0.0.1:3000');
