@@ -1,7 +1,8 @@
 // Builds generated/ from openapi/: the bundled document (JSON and YAML), its TypeScript types and the Redoc HTML page.
 // `node scripts/generate.mjs` rewrites generated/; `--check` builds into a temp dir and fails if generated/ differs.
+// The client package (client/) gets its own copy of the types, client/src/generated/api.ts, checked the same way.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,16 @@ import { addCodeSamples } from './code-samples.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const generatedDir = join(root, 'generated');
 const check = process.argv.includes('--check');
+// The types as the client package compiles them: the same text as generated/api.d.ts under a header, as a
+// module of its own so that its build emits them next to its code (tsc does not copy a .d.ts).
+const clientTypesFile = join(root, 'client', 'src', 'generated', 'api.ts');
+const clientTypesHeader =
+  '// Written by `npm run generate` (scripts/generate.mjs) from the contract: a copy of generated/api.d.ts.\n' +
+  '// Do not edit; `npm run check:generated` fails when it drifts.\n';
+/** The client's types file for the `api.d.ts` built in `outDir`. */
+function clientTypes(outDir) {
+  return clientTypesHeader + readFileSync(join(outDir, 'api.d.ts'), 'utf8');
+}
 
 // Redocly's telemetry and update check would reach the network; a fixed TZ and locale keep output stable.
 const env = {
@@ -111,22 +122,28 @@ try {
   build(tempDir);
   if (check) {
     const drift = compare(tempDir, generatedDir);
+    if (!existsSync(clientTypesFile)) drift.push('missing     client/src/generated/api.ts');
+    else if (readFileSync(clientTypesFile, 'utf8') !== clientTypes(tempDir)) {
+      drift.push('outdated    client/src/generated/api.ts');
+    }
     if (drift.length > 0) {
-      console.error(`generated/ does not match openapi/ (${drift.length} file(s)):`);
+      console.error(`generated/ or the client's types do not match openapi/ (${drift.length} file(s)):`);
       for (const line of drift) console.error(`  ${line}`);
-      console.error('Run `npm run generate` and commit generated/.');
+      console.error('Run `npm run generate` and commit generated/ and client/src/generated/.');
       process.exitCode = 1;
     } else {
-      console.log(`generated/ is up to date (${listFiles(tempDir).length} files).`);
+      console.log(`generated/ is up to date (${listFiles(tempDir).length} files), and client/src/generated/api.ts.`);
     }
   } else {
     // Replace the whole directory so files of removed outputs do not linger.
     rmSync(generatedDir, { recursive: true, force: true });
     cpSync(tempDir, generatedDir, { recursive: true });
+    mkdirSync(dirname(clientTypesFile), { recursive: true });
+    writeFileSync(clientTypesFile, clientTypes(tempDir));
     console.log(
       `Wrote ${listFiles(generatedDir)
         .map((file) => `generated/${file}`)
-        .join(', ')}.`,
+        .join(', ')} and client/src/generated/api.ts.`,
     );
   }
 } finally {

@@ -20,7 +20,7 @@ export interface ServerProcess {
  * `args: ['worker']` until its worker pool has started (`url` is then empty).
  */
 export async function startServerProcess(
-  opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {},
+  opts: { dataDir?: string; env?: Record<string, string>; args?: string[]; startTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'assay-e2e-'));
   const workerOnly = opts.args?.[0] === 'worker';
@@ -33,7 +33,11 @@ export async function startServerProcess(
   proc.stdout!.on('data', (chunk) => (output += chunk));
   proc.stderr!.on('data', (chunk) => (output += chunk));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start within 30 s:\n${output}`)), 30_000);
+    const limit = opts.startTimeoutMs ?? 30_000;
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not start within ${limit / 1000} s:\n${output}`)),
+      limit,
+    );
     const check = () => {
       const line = output.split('\n').find((l) => l.includes(workerOnly ? '"worker started"' : '"Assay is listening"'));
       if (line) {
