@@ -11,7 +11,15 @@ const nodeGlobals = Object.fromEntries(
 
 export default defineConfig(
   // test/e2e/seed/ holds the seed pages' own client code, kept exactly as the pages wrote it.
-  globalIgnores(['generated/', 'dist/', 'client/dist/', 'client/src/generated/', 'coverage/', 'node_modules/', 'test/e2e/seed/']),
+  globalIgnores([
+    'generated/',
+    'dist/',
+    'client/dist/',
+    'client/src/generated/',
+    'coverage/',
+    'node_modules/',
+    'test/e2e/seed/',
+  ]),
   js.configs.recommended,
   tseslint.configs.recommended,
   { files: ['**/*.{js,mjs,cjs}'], languageOptions: { globals: nodeGlobals } },
