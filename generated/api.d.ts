@@ -1189,8 +1189,9 @@ export interface paths {
         /**
          * Get an execution's results
          * @description Returns what a finished execution produced: cell outputs (block outputs of a
-         *     standard notebook, with each calculator's JSON as `content`), enriched datasets, models and
-         *     reports, each with a `downloadUrl` on this service. An execution that has not finished answers 409.
+         *     standard notebook, with each calculator's result or alert's outcome as `content`, typed by its
+         *     `blockType` and its `calculatorType` or `alertType`), enriched datasets, models and reports,
+         *     each with a `downloadUrl` on this service. An execution that has not finished answers 409.
          */
         get: operations["getExecutionResults"];
         put?: never;
@@ -3456,13 +3457,540 @@ export interface components {
             } | null;
         };
         /**
+         * @description What the `summary` calculator gives: the size of the log as filtered so far and its time range
+         *     (null when no event has a timestamp).
+         * @example {
+         *       "calculatorType": "summary",
+         *       "caseCount": 6,
+         *       "eventCount": 42,
+         *       "activityCount": 8,
+         *       "variantCount": 6,
+         *       "startTime": "2010-12-30T10:02:00.000Z",
+         *       "endTime": "2011-01-24T13:56:00.000Z"
+         *     }
+         */
+        SummaryResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "summary";
+            caseCount: number;
+            eventCount: number;
+            /** @description Distinct activities. */
+            activityCount: number;
+            /** @description Distinct sequences of activities. */
+            variantCount: number;
+            /**
+             * Format: date-time
+             * @description The first event's timestamp.
+             */
+            startTime: string | null;
+            /**
+             * Format: date-time
+             * @description The last event's timestamp.
+             */
+            endTime: string | null;
+        };
+        /**
+         * @description What the `activityFrequency` calculator gives: per activity, its events, the cases that contain
+         *     it and its share of all events; most frequent first (ties by name), at most `limit` of them.
+         * @example {
+         *       "calculatorType": "activityFrequency",
+         *       "activityCount": 8,
+         *       "activities": [
+         *         {
+         *           "activity": "check ticket",
+         *           "eventCount": 9,
+         *           "caseCount": 6,
+         *           "share": 0.214286
+         *         },
+         *         {
+         *           "activity": "decide",
+         *           "eventCount": 9,
+         *           "caseCount": 6,
+         *           "share": 0.214286
+         *         },
+         *         {
+         *           "activity": "examine casually",
+         *           "eventCount": 6,
+         *           "caseCount": 4,
+         *           "share": 0.142857
+         *         }
+         *       ]
+         *     }
+         */
+        ActivityFrequencyResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "activityFrequency";
+            /** @description Distinct activities in all, also those beyond `limit`. */
+            activityCount: number;
+            activities: {
+                activity: string;
+                eventCount: number;
+                caseCount: number;
+                /** @description Its events over all events, rounded to 6 decimals. */
+                share: number;
+            }[];
+        };
+        /**
+         * @description What the `variants` calculator gives: the distinct sequences of activities, by case count
+         *     descending (ties by their activities), at most `limit` of them.
+         * @example {
+         *       "calculatorType": "variants",
+         *       "variantCount": 6,
+         *       "variants": [
+         *         {
+         *           "activities": [
+         *             "register request",
+         *             "check ticket",
+         *             "examine casually",
+         *             "decide",
+         *             "pay compensation"
+         *           ],
+         *           "caseCount": 1,
+         *           "share": 0.166667,
+         *           "meanDurationSeconds": 779580
+         *         },
+         *         {
+         *           "activities": [
+         *             "register request",
+         *             "check ticket",
+         *             "examine thoroughly",
+         *             "decide",
+         *             "reject request"
+         *           ],
+         *           "caseCount": 1,
+         *           "share": 0.166667,
+         *           "meanDurationSeconds": 520920
+         *         }
+         *       ]
+         *     }
+         */
+        VariantsResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "variants";
+            /** @description Variants in all, also those beyond `limit`. */
+            variantCount: number;
+            variants: {
+                activities: string[];
+                caseCount: number;
+                /** @description Its cases over all cases, rounded to 6 decimals. */
+                share: number;
+                /** @description Mean duration of its cases whose events all have timestamps; null when none has. */
+                meanDurationSeconds: number | null;
+            }[];
+        };
+        /**
+         * @description What the `throughputTime` calculator gives: figures of the durations (first to last event) of the
+         *     cases whose events all have timestamps; the figures are null when there is no such case.
+         * @example {
+         *       "calculatorType": "throughputTime",
+         *       "caseCount": 6,
+         *       "meanSeconds": 966890,
+         *       "medianSeconds": 815940,
+         *       "p90Seconds": 1472610,
+         *       "minSeconds": 520920,
+         *       "maxSeconds": 1576440
+         *     }
+         */
+        ThroughputTimeResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "throughputTime";
+            /** @description The cases measured. */
+            caseCount: number;
+            meanSeconds: number | null;
+            medianSeconds: number | null;
+            /** @description The 90th percentile, interpolated. */
+            p90Seconds: number | null;
+            minSeconds: number | null;
+            maxSeconds: number | null;
+        };
+        /**
+         * @description A transition from one activity to the next within cases, with how often it happens and the time
+         *     between the two events (null when an event of it lacks a timestamp).
+         * @example {
+         *       "from": "check ticket",
+         *       "to": "decide",
+         *       "count": 6,
+         *       "meanDurationSeconds": 181960,
+         *       "medianDurationSeconds": 129300
+         *     }
+         */
+        DirectlyFollowsEdge: {
+            from: string;
+            to: string;
+            count: number;
+            meanDurationSeconds: number | null;
+            medianDurationSeconds: number | null;
+        };
+        /**
+         * @description What the `processMap` calculator gives: the directly-follows graph of the whole log as filtered
+         *     so far (the SVG, when rendered, is a separate output). Nodes most frequent first, edges by count
+         *     descending; start and end activities with their case counts.
+         * @example {
+         *       "calculatorType": "processMap",
+         *       "nodes": [
+         *         {
+         *           "activity": "check ticket",
+         *           "eventCount": 9,
+         *           "caseCount": 6
+         *         },
+         *         {
+         *           "activity": "decide",
+         *           "eventCount": 9,
+         *           "caseCount": 6
+         *         },
+         *         {
+         *           "activity": "register request",
+         *           "eventCount": 6,
+         *           "caseCount": 6
+         *         }
+         *       ],
+         *       "edges": [
+         *         {
+         *           "from": "check ticket",
+         *           "to": "decide",
+         *           "count": 6,
+         *           "meanDurationSeconds": 181960,
+         *           "medianDurationSeconds": 129300
+         *         },
+         *         {
+         *           "from": "decide",
+         *           "to": "pay compensation",
+         *           "count": 3,
+         *           "meanDurationSeconds": 514160,
+         *           "medianDurationSeconds": 521400
+         *         }
+         *       ],
+         *       "startActivities": {
+         *         "register request": 6
+         *       },
+         *       "endActivities": {
+         *         "pay compensation": 3,
+         *         "reject request": 3
+         *       }
+         *     }
+         */
+        ProcessMapResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "processMap";
+            nodes: {
+                activity: string;
+                eventCount: number;
+                caseCount: number;
+            }[];
+            edges: components["schemas"]["DirectlyFollowsEdge"][];
+            /** @description Per first activity of cases, their number. */
+            startActivities: {
+                [key: string]: number;
+            };
+            /** @description Per last activity of cases, their number. */
+            endActivities: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * @description What the `bottlenecks` calculator gives: the transitions seen at least `minCount` times whose
+         *     events all have timestamps, by mean waiting time, slowest first, at most `limit` of them.
+         * @example {
+         *       "calculatorType": "bottlenecks",
+         *       "edges": [
+         *         {
+         *           "from": "decide",
+         *           "to": "pay compensation",
+         *           "count": 3,
+         *           "meanDurationSeconds": 514160,
+         *           "medianDurationSeconds": 521400
+         *         },
+         *         {
+         *           "from": "examine casually",
+         *           "to": "decide",
+         *           "count": 2,
+         *           "meanDurationSeconds": 375420,
+         *           "medianDurationSeconds": 375420
+         *         }
+         *       ]
+         *     }
+         */
+        BottlenecksResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "bottlenecks";
+            edges: (components["schemas"]["DirectlyFollowsEdge"] & {
+                meanDurationSeconds: number;
+                medianDurationSeconds: number;
+            })[];
+        };
+        /**
+         * @description What the `rework` calculator gives: the cases in which some activity occurs more than once, and
+         *     per such activity the cases and the occurrences beyond the first; most extra occurrences first,
+         *     at most `limit` activities.
+         * @example {
+         *       "calculatorType": "rework",
+         *       "caseCount": 6,
+         *       "casesWithRework": 2,
+         *       "share": 0.333333,
+         *       "activities": [
+         *         {
+         *           "activity": "check ticket",
+         *           "caseCount": 2,
+         *           "extraOccurrences": 3
+         *         },
+         *         {
+         *           "activity": "decide",
+         *           "caseCount": 2,
+         *           "extraOccurrences": 3
+         *         },
+         *         {
+         *           "activity": "reinitiate request",
+         *           "caseCount": 1,
+         *           "extraOccurrences": 1
+         *         }
+         *       ]
+         *     }
+         */
+        ReworkResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "rework";
+            /** @description All cases. */
+            caseCount: number;
+            casesWithRework: number;
+            /** @description Cases with rework over all cases, rounded to 6 decimals; 0 for an empty log. */
+            share: number;
+            activities: {
+                activity: string;
+                /** @description Cases in which it occurs more than once. */
+                caseCount: number;
+                /** @description Its occurrences beyond the first in each case, summed. */
+                extraOccurrences: number;
+            }[];
+        };
+        /**
+         * @description What the `resourceWorkload` calculator gives: per value of the resource attribute, the events,
+         *     cases and distinct activities it handled; busiest first, at most `limit` of them. Events without
+         *     a resource are left out.
+         * @example {
+         *       "calculatorType": "resourceWorkload",
+         *       "resourceAttribute": "org:resource",
+         *       "resourceCount": 6,
+         *       "resources": [
+         *         {
+         *           "resource": "Sara",
+         *           "eventCount": 12,
+         *           "caseCount": 6,
+         *           "activityCount": 2
+         *         },
+         *         {
+         *           "resource": "Mike",
+         *           "eventCount": 11,
+         *           "caseCount": 6,
+         *           "activityCount": 5
+         *         },
+         *         {
+         *           "resource": "Ellen",
+         *           "eventCount": 7,
+         *           "caseCount": 5,
+         *           "activityCount": 5
+         *         }
+         *       ]
+         *     }
+         */
+        ResourceWorkloadResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "resourceWorkload";
+            /** @description The event attribute read, as configured. */
+            resourceAttribute: string;
+            /** @description Distinct resources in all, also those beyond `limit`. */
+            resourceCount: number;
+            resources: {
+                resource: string;
+                eventCount: number;
+                caseCount: number;
+                activityCount: number;
+            }[];
+        };
+        /**
+         * @description The JSON document a calculator block gives, one shape per `calculatorType` (the same value as in
+         *     the block's CalculatorConfiguration). ProcessMining jobs write the same documents to their
+         *     metrics file.
+         *
+         *     Adding a calculator: its configuration `<Name>Calculator.yaml` goes into CalculatorConfiguration,
+         *     its result `<Name>Result.yaml` (closed, with `calculatorType` required and `const`, and an
+         *     example from a real run) here, both under the same `calculatorType` in the mappings;
+         *     test/server/block-results.test.ts then asks for a configuration of it and validates what the
+         *     server gives.
+         */
+        CalculatorResult: components["schemas"]["SummaryResult"] | components["schemas"]["ActivityFrequencyResult"] | components["schemas"]["VariantsResult"] | components["schemas"]["ThroughputTimeResult"] | components["schemas"]["ProcessMapResult"] | components["schemas"]["BottlenecksResult"] | components["schemas"]["ReworkResult"] | components["schemas"]["ResourceWorkloadResult"];
+        /**
+         * @description The JSON document of a calculator block of a standard notebook.
+         * @example {
+         *       "cellId": "dd0e8400-e29b-41d4-a716-446655440000",
+         *       "outputType": "application/json",
+         *       "contentType": "application/json",
+         *       "title": "Overview",
+         *       "blockType": "Calculator",
+         *       "content": {
+         *         "calculatorType": "summary",
+         *         "caseCount": 6,
+         *         "eventCount": 42,
+         *         "activityCount": 8,
+         *         "variantCount": 6,
+         *         "startTime": "2010-12-30T10:02:00.000Z",
+         *         "endTime": "2011-01-24T13:56:00.000Z"
+         *       }
+         *     }
+         */
+        CalculatorOutput: {
+            /** @description The block's id. */
+            cellId: string;
+            /** @constant */
+            outputType: "application/json";
+            /** @constant */
+            contentType: "application/json";
+            /** @description The block's title. */
+            title: string;
+            /** @constant */
+            blockType: "Calculator";
+            /** @description The calculator's result; left out with `format=summary` and `format=download`. */
+            content?: components["schemas"]["CalculatorResult"];
+        };
+        /**
+         * @description What a `metricThreshold` alert found: the metric's value on the log as filtered so far, and
+         *     whether it compared with the threshold. `observedValue` is null when the metric has no value
+         *     (a throughput figure of a log without timed cases); the alert does not fire then.
+         * @example {
+         *       "alertType": "metricThreshold",
+         *       "fired": true,
+         *       "severity": "Warning",
+         *       "observedValue": 1472610,
+         *       "threshold": 1209600,
+         *       "operator": "gt"
+         *     }
+         */
+        MetricThresholdAlertOutcome: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            alertType: "metricThreshold";
+            fired: boolean;
+            severity: components["schemas"]["AlertSeverity"];
+            observedValue: number | null;
+            threshold: number;
+            operator: components["schemas"]["ComparisonOperator"];
+        };
+        /**
+         * @description What a `caseCondition` alert found: how many cases violate the condition (also as
+         *     `observedValue`), the ids of the first 100 of them in the log's order, and whether there were
+         *     more than `maxViolatingCases`.
+         * @example {
+         *       "alertType": "caseCondition",
+         *       "fired": true,
+         *       "severity": "Critical",
+         *       "observedValue": 2,
+         *       "threshold": 1,
+         *       "operator": "gte",
+         *       "violatingCaseCount": 2,
+         *       "violatingCases": [
+         *         "3",
+         *         "5"
+         *       ]
+         *     }
+         */
+        CaseConditionAlertOutcome: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            alertType: "caseCondition";
+            fired: boolean;
+            severity: components["schemas"]["AlertSeverity"];
+            /** @description The number of violating cases. */
+            observedValue: number;
+            threshold: number;
+            operator: components["schemas"]["ComparisonOperator"];
+            violatingCaseCount: number;
+            /** @description Case ids of the first 100 violating cases. */
+            violatingCases: string[];
+        };
+        /**
+         * @description What an alert block gives, one shape per `alertType` (the same value as in the block's
+         *     AlertConfiguration). Adding an alert: its outcome `<Name>AlertOutcome.yaml` (closed, with
+         *     `alertType` required and `const`, and an example from a real run) goes here under the same
+         *     `alertType` as its configuration in AlertConfiguration; test/server/block-results.test.ts then
+         *     asks for configurations of it and validates what the server gives.
+         */
+        AlertOutcome: components["schemas"]["MetricThresholdAlertOutcome"] | components["schemas"]["CaseConditionAlertOutcome"];
+        /**
+         * @description The JSON document of an alert block of a standard notebook.
+         * @example {
+         *       "cellId": "dd0e8400-e29b-41d4-a716-446655440003",
+         *       "outputType": "application/json",
+         *       "contentType": "application/json",
+         *       "title": "Rework",
+         *       "blockType": "Alert",
+         *       "content": {
+         *         "alertType": "caseCondition",
+         *         "fired": true,
+         *         "severity": "Critical",
+         *         "observedValue": 2,
+         *         "threshold": 1,
+         *         "operator": "gte",
+         *         "violatingCaseCount": 2,
+         *         "violatingCases": [
+         *           "3",
+         *           "5"
+         *         ]
+         *       }
+         *     }
+         */
+        AlertOutput: {
+            /** @description The block's id. */
+            cellId: string;
+            /** @constant */
+            outputType: "application/json";
+            /** @constant */
+            contentType: "application/json";
+            /** @description The block's title. */
+            title: string;
+            /** @constant */
+            blockType: "Alert";
+            /** @description The alert's outcome; left out with `format=summary` and `format=download`. */
+            content?: components["schemas"]["AlertOutcome"];
+        };
+        /**
          * Format: uri
          * @description Where to download the file from this service, with the same bearer token.
          * @example http://localhost:3000/api/12345678-1234-1234-1234-123456789012/87654321-4321-4321-4321-210987654321/artifact/ff0e8400-e29b-41d4-a716-446655440000
          */
         DownloadUrl: string;
-        /** @description One output of a cell or block. Calculators put their JSON document in `content`. */
-        ExecutionOutput: {
+        /**
+         * @description An output of a Jupyter cell (nbformat output types and MIME types), or a file a block made
+         *     (a process map's SVG). Calculator and alert blocks' JSON documents are CalculatorOutput and
+         *     AlertOutput.
+         */
+        CellOutput: {
             cellId: string;
             /** @description An nbformat output type or a MIME type (`display_data`, `image/png`, `application/json`, `stream`). */
             outputType: string;
@@ -3479,6 +4007,12 @@ export interface components {
             sizeBytes?: number;
             downloadUrl?: components["schemas"]["DownloadUrl"];
         };
+        /**
+         * @description One output of a cell or block. A calculator or alert block's JSON document carries `blockType`
+         *     and is typed by its `calculatorType` or `alertType` (CalculatorOutput, AlertOutput); every other
+         *     output (Jupyter cells, rendered files) is a CellOutput, which has no `blockType`.
+         */
+        ExecutionOutput: components["schemas"]["CalculatorOutput"] | components["schemas"]["AlertOutput"] | components["schemas"]["CellOutput"];
         /**
          * @description The outputs of a finished execution. With `format=summary` the `content` of outputs
          *     is left out; with `format=download` only names and `downloadUrl`s are given.

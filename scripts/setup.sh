@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian machine: system packages, then the locked npm dependencies.
 #   bash scripts/setup.sh          what the service needs (Jupyter Server, the kernels' Python packages)
-#   bash scripts/setup.sh --test   that and what `npm test` needs besides (Chromium, python3-requests)
+#   bash scripts/setup.sh --test   that and what `npm test` needs besides (Chromium, python3-requests, jq)
 # Safe to run again: it installs only what is missing and prints nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the service runs notebooks with (bubblewrap sandboxes them); add new ones to these lists.
 DEBIAN_PACKAGES="bubblewrap jupyter-server python3-ipykernel python3-matplotlib-inline python3-pandas python3-numpy python3-sklearn python3-matplotlib python3-seaborn"
 if [[ "${1:-}" == "--test" ]]; then
-  # The docs test renders in Chromium; the seed pages' Python examples use requests.
-  DEBIAN_PACKAGES="$DEBIAN_PACKAGES chromium python3-requests"
+  # The docs test renders in Chromium; the seed pages' Python examples use requests; the README's
+  # command-line walk-through (test/cli) picks ids out of JSON with jq.
+  DEBIAN_PACKAGES="$DEBIAN_PACKAGES chromium python3-requests jq"
 fi
 
 missing=()

@@ -19,6 +19,26 @@ export type DatasetUpload = Schemas['DatasetUpload'];
 export type ErrorResponse = Schemas['ErrorResponse'];
 export type CellResult = Schemas['CellResult'];
 export type ExecutionOutput = Schemas['ExecutionOutput'];
+export type CalculatorOutput = Schemas['CalculatorOutput'];
+export type AlertOutput = Schemas['AlertOutput'];
+export type CellOutput = Schemas['CellOutput'];
+/** What each calculator gives (CalculatorResult, by `calculatorType`). */
+export type CalculatorResult = Schemas['CalculatorResult'];
+export type SummaryResult = Schemas['SummaryResult'];
+export type ActivityFrequencyResult = Schemas['ActivityFrequencyResult'];
+export type VariantsResult = Schemas['VariantsResult'];
+export type ThroughputTimeResult = Schemas['ThroughputTimeResult'];
+export type ProcessMapResult = Schemas['ProcessMapResult'];
+export type DirectlyFollowsEdge = Schemas['DirectlyFollowsEdge'];
+export type BottlenecksResult = Schemas['BottlenecksResult'];
+export type ReworkResult = Schemas['ReworkResult'];
+export type ResourceWorkloadResult = Schemas['ResourceWorkloadResult'];
+/** What each alert gives (AlertOutcome, by `alertType`). */
+export type AlertOutcome = Schemas['AlertOutcome'];
+export type MetricThresholdAlertOutcome = Schemas['MetricThresholdAlertOutcome'];
+export type CaseConditionAlertOutcome = Schemas['CaseConditionAlertOutcome'];
+export type AlertSeverity = Schemas['AlertSeverity'];
+export type ComparisonOperator = Schemas['ComparisonOperator'];
 export type ExecutionResults = Schemas['ExecutionResults'];
 export type Investigation = Schemas['Investigation'];
 export type InvestigationCreate = Schemas['InvestigationCreate'];

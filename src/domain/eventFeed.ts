@@ -69,9 +69,7 @@ export class EventFeed {
 
   private async listen(): Promise<void> {
     if (!this.listening) {
-      this.listening = eventChannel(this.db).then((channel) =>
-        this.db.listen(channel, (payload) => this.wake(payload)),
-      );
+      this.listening = this.db.listen(eventChannel(this.db), (payload) => this.wake(payload));
       this.listening.catch(() => (this.listening = undefined));
       this.poll = setInterval(() => this.wake(null), SAFETY_POLL_MS);
       this.poll.unref();

@@ -261,13 +261,18 @@ async function record(
   });
   const outputs: StoredOutput[] = blocks
     .filter((b) => byId.get(b.id)?.output !== undefined)
-    .map((b) => ({
-      cellId: b.id,
-      outputType: 'application/json',
-      contentType: 'application/json',
-      title: b.title,
-      content: byId.get(b.id)!.output,
-    }));
+    .map((b): StoredOutput => {
+      const output = byId.get(b.id)!.output!;
+      const json = {
+        cellId: b.id,
+        outputType: 'application/json',
+        contentType: 'application/json',
+        title: b.title,
+      } as const;
+      // The contract types the content by the block's kind: CalculatorOutput or AlertOutput.
+      if ('calculatorType' in output) return { ...json, blockType: 'Calculator' as const, content: output };
+      return { ...json, blockType: 'Alert' as const, content: output };
+    });
   await lifecycle.executionFinished(db, {
     executionId: run.executionId,
     notebookId: run.notebookId,

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AlertOutcome, AlertSeverity, ComparisonOperator } from '../api/types';
 import { rows } from './duck';
 import * as calc from './calculators';
 import type { Log } from './log';
@@ -9,29 +10,26 @@ export type AlertConfig = { alertType: string; operator: string; threshold: numb
   unknown
 >;
 
-/** What an alert found; case-level alerts name the first 100 violating cases. */
-export interface AlertResult {
-  fired: boolean;
-  severity: string;
-  observedValue: number | null;
-  threshold: number;
-  operator: string;
-  violatingCaseCount?: number;
-  violatingCases?: string[];
-}
-
 const SQL_OPERATORS: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', neq: '<>' };
 
-/** Evaluates an alert on the log as filtered so far. */
-export async function evaluateAlert(con: DuckDBConnection, log: Log, c: AlertConfig): Promise<AlertResult> {
-  const severity = c.severity ?? 'Warning';
-  const base = { severity, threshold: c.threshold, operator: c.operator };
+/**
+ * Evaluates an alert on the log as filtered so far; its outcome is the contract's AlertOutcome of
+ * its `alertType` (case-level alerts name the first 100 violating cases).
+ */
+export async function evaluateAlert(con: DuckDBConnection, log: Log, c: AlertConfig): Promise<AlertOutcome> {
+  const severity = (c.severity ?? 'Warning') as AlertSeverity;
+  const base = { severity, threshold: c.threshold, operator: c.operator as ComparisonOperator };
   if (c.alertType === 'metricThreshold') {
     const output =
       c.calculatorType === 'throughputTime' ? await calc.throughputTime(con, log) : await calc.summary(con, log);
     const value = (output as Record<string, unknown>)[String(c.metric)];
     const observed = typeof value === 'number' ? value : null;
-    return { ...base, observedValue: observed, fired: observed !== null && compare(observed, c.operator, c.threshold) };
+    return {
+      alertType: 'metricThreshold',
+      ...base,
+      observedValue: observed,
+      fired: observed !== null && compare(observed, c.operator, c.threshold),
+    };
   }
   if (c.alertType === 'caseCondition') {
     const metric = caseMetricSql(String(c.caseMetric), log);
@@ -41,6 +39,7 @@ export async function evaluateAlert(con: DuckDBConnection, log: Log, c: AlertCon
     const first = await rows(con, `SELECT case_id FROM ${violating} ORDER BY case_key LIMIT 100`);
     const count = Number(n);
     return {
+      alertType: 'caseCondition',
       ...base,
       observedValue: count,
       violatingCaseCount: count,

@@ -1,11 +1,16 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type * as api from '../api/types';
 import { rows } from './duck';
 import { columnOf, type Log } from './log';
 
-/** The calculators: each measures a log (see log.ts) and returns the JSON document of the contract. */
+/**
+ * The calculators: each measures a log (see log.ts) and returns its result as the contract types it
+ * (`<Name>Result`, one of CalculatorResult), so that a change of shape here does not compile until
+ * the contract changes with it.
+ */
 
 /** `{caseCount, eventCount, activityCount, variantCount, startTime, endTime}`. */
-export async function summary(con: DuckDBConnection, log: Log) {
+export async function summary(con: DuckDBConnection, log: Log): Promise<api.SummaryResult> {
   const [r] = await rows(
     con,
     `SELECT (SELECT count(*) FROM ${log.cases}) AS cases, count(*) AS events, count(DISTINCT activity) AS activities,
@@ -13,6 +18,7 @@ export async function summary(con: DuckDBConnection, log: Log) {
      FROM ${log.relation}`,
   );
   return {
+    calculatorType: 'summary',
     caseCount: Number(r.cases),
     eventCount: Number(r.events),
     activityCount: Number(r.activities),
@@ -23,7 +29,7 @@ export async function summary(con: DuckDBConnection, log: Log) {
 }
 
 /** Variants by case count, descending, ties by their activities; durations over timed cases. */
-export async function variants(con: DuckDBConnection, log: Log, limit = 100) {
+export async function variants(con: DuckDBConnection, log: Log, limit = 100): Promise<api.VariantsResult> {
   const [{ total, n }] = await rows(con, `SELECT count(*) AS total, count(DISTINCT trace) AS n FROM ${log.cases}`);
   const list = await rows(
     con,
@@ -34,6 +40,7 @@ export async function variants(con: DuckDBConnection, log: Log, limit = 100) {
     .sort((a, b) => b.caseCount - a.caseCount || compareSequences(a.activities, b.activities))
     .slice(0, limit);
   return {
+    calculatorType: 'variants',
     variantCount: Number(n),
     variants: sorted.map((v) => ({
       activities: v.activities,
@@ -44,8 +51,10 @@ export async function variants(con: DuckDBConnection, log: Log, limit = 100) {
   };
 }
 
+type Edge = api.DirectlyFollowsEdge;
+
 /** Directly-follows edges with count and waiting times (null where a case lacks timestamps). */
-async function edges(con: DuckDBConnection, log: Log) {
+async function edges(con: DuckDBConnection, log: Log): Promise<Edge[]> {
   const list = await rows(
     con,
     `SELECT a.activity AS source, b.activity AS target, count(*) AS n,
@@ -66,7 +75,7 @@ async function edges(con: DuckDBConnection, log: Log) {
 }
 
 /** The directly-follows graph with frequencies and durations, start and end activities. */
-export async function processMap(con: DuckDBConnection, log: Log) {
+export async function processMap(con: DuckDBConnection, log: Log): Promise<api.ProcessMapResult> {
   const nodes = await rows(
     con,
     `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases FROM ${log.relation} GROUP BY activity`,
@@ -78,6 +87,7 @@ export async function processMap(con: DuckDBConnection, log: Log) {
     return Object.fromEntries([...counter].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0])));
   };
   return {
+    calculatorType: 'processMap',
     nodes: nodes
       .map((r) => ({ activity: String(r.activity), eventCount: Number(r.events), caseCount: Number(r.cases) }))
       .sort((a, b) => b.eventCount - a.eventCount || compareText(a.activity, b.activity)),
@@ -88,7 +98,7 @@ export async function processMap(con: DuckDBConnection, log: Log) {
 }
 
 /** Case durations of the cases whose events all have timestamps. */
-export async function throughputTime(con: DuckDBConnection, log: Log) {
+export async function throughputTime(con: DuckDBConnection, log: Log): Promise<api.ThroughputTimeResult> {
   const [r] = await rows(
     con,
     `SELECT count(duration_s) AS n, avg(duration_s) AS mean, median(duration_s) AS median,
@@ -98,6 +108,7 @@ export async function throughputTime(con: DuckDBConnection, log: Log) {
   const n = Number(r.n);
   const num = (v: unknown) => (n === 0 || v === null ? null : round(Number(v), 6));
   return {
+    calculatorType: 'throughputTime',
     caseCount: n,
     meanSeconds: num(r.mean),
     medianSeconds: num(r.median),
@@ -108,7 +119,11 @@ export async function throughputTime(con: DuckDBConnection, log: Log) {
 }
 
 /** Per activity: events, cases containing it, and its share of all events; most frequent first. */
-export async function activityFrequency(con: DuckDBConnection, log: Log, limit = 100) {
+export async function activityFrequency(
+  con: DuckDBConnection,
+  log: Log,
+  limit = 100,
+): Promise<api.ActivityFrequencyResult> {
   const list = await rows(
     con,
     `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases, count(*) / sum(count(*)) OVER () AS share
@@ -122,26 +137,38 @@ export async function activityFrequency(con: DuckDBConnection, log: Log, limit =
       share: round(Number(r.share), 6),
     }))
     .sort((a, b) => b.eventCount - a.eventCount || compareText(a.activity, b.activity));
-  return { activityCount: activities.length, activities: activities.slice(0, limit) };
+  return {
+    calculatorType: 'activityFrequency',
+    activityCount: activities.length,
+    activities: activities.slice(0, limit),
+  };
 }
 
 /**
  * Directly-follows edges by mean waiting time, slowest first: edges seen at least `minCount` times
  * (so that a transition seen once does not top the list), edges without timestamps left out.
  */
-export async function bottlenecks(con: DuckDBConnection, log: Log, limit = 100, minCount = BOTTLENECK_MIN_COUNT) {
-  const timed = (await edges(con, log)).filter((e) => e.meanDurationSeconds !== null && e.count >= minCount);
-  timed.sort(
-    (a, b) => b.meanDurationSeconds! - a.meanDurationSeconds! || compareText(a.from, b.from) || compareText(a.to, b.to),
+export async function bottlenecks(
+  con: DuckDBConnection,
+  log: Log,
+  limit = 100,
+  minCount = BOTTLENECK_MIN_COUNT,
+): Promise<api.BottlenecksResult> {
+  type Timed = Edge & { meanDurationSeconds: number; medianDurationSeconds: number };
+  const timed = (await edges(con, log)).filter(
+    (e): e is Timed => e.meanDurationSeconds !== null && e.medianDurationSeconds !== null && e.count >= minCount,
   );
-  return { edges: timed.slice(0, limit) };
+  timed.sort(
+    (a, b) => b.meanDurationSeconds - a.meanDurationSeconds || compareText(a.from, b.from) || compareText(a.to, b.to),
+  );
+  return { calculatorType: 'bottlenecks', edges: timed.slice(0, limit) };
 }
 
 /** The default of the bottlenecks calculator's `minCount`: fewer transitions than this are anecdotes. */
 export const BOTTLENECK_MIN_COUNT = 5;
 
 /** Per activity: the cases in which it occurs more than once and the occurrences beyond the first. */
-export async function rework(con: DuckDBConnection, log: Log, limit = 100) {
+export async function rework(con: DuckDBConnection, log: Log, limit = 100): Promise<api.ReworkResult> {
   const list = await rows(
     con,
     `SELECT activity, count(*) FILTER (WHERE n > 1) AS cases, sum(n - 1) AS extra
@@ -156,6 +183,7 @@ export async function rework(con: DuckDBConnection, log: Log, limit = 100) {
     .map((r) => ({ activity: String(r.activity), caseCount: Number(r.cases), extraOccurrences: Number(r.extra) }))
     .sort((a, b) => b.extraOccurrences - a.extraOccurrences || compareText(a.activity, b.activity));
   return {
+    calculatorType: 'rework',
     caseCount: Number(total),
     casesWithRework: Number(reworked),
     share: Number(total) === 0 ? 0 : round(Number(reworked) / Number(total), 6),
@@ -169,7 +197,7 @@ export async function resourceWorkload(
   log: Log,
   resourceAttribute = 'org:resource',
   limit = 100,
-) {
+): Promise<api.ResourceWorkloadResult> {
   const column = await columnOf(con, log, resourceAttribute);
   const list = await rows(
     con,
@@ -184,7 +212,12 @@ export async function resourceWorkload(
       activityCount: Number(r.activities),
     }))
     .sort((a, b) => b.eventCount - a.eventCount || compareText(a.resource, b.resource));
-  return { resourceAttribute, resourceCount: resources.length, resources: resources.slice(0, limit) };
+  return {
+    calculatorType: 'resourceWorkload',
+    resourceAttribute,
+    resourceCount: resources.length,
+    resources: resources.slice(0, limit),
+  };
 }
 
 // Rounds on the exact decimal value of the double (as Python's round does), not on value * 10^digits.

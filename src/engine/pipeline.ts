@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AlertOutcome, CalculatorResult } from '../api/types';
 import { evaluateAlert, type AlertConfig } from './alerts';
 import * as calc from './calculators';
 import { applyFilter, type FilterConfig } from './filters';
@@ -20,7 +21,8 @@ export interface BlockOutcome {
   casesOut: number;
   eventsIn: number;
   eventsOut: number;
-  output?: unknown;
+  /** A calculator's result or an alert's outcome, as the contract types them. */
+  output?: CalculatorResult | AlertOutcome;
   error?: { errorType: string; errorMessage: string };
 }
 
@@ -41,7 +43,7 @@ export async function runBlocks(
     const before = await sizeOf(con, log);
     let outcome: BlockOutcome;
     try {
-      let output: unknown;
+      let output: CalculatorResult | AlertOutcome | undefined;
       if (block.blockType === 'Filter')
         log = await defineLog(con, await applyFilter(con, log, block.configuration as FilterConfig));
       else if (block.blockType === 'Calculator') output = await calculate(con, log, block.configuration);
@@ -77,8 +79,12 @@ export async function runBlocks(
   return outcomes;
 }
 
-/** Runs the calculator a configuration names. */
-export async function calculate(con: DuckDBConnection, log: Log, c: Record<string, unknown>): Promise<unknown> {
+/** Runs the calculator a configuration names; its result is the CalculatorResult of its `calculatorType`. */
+export async function calculate(
+  con: DuckDBConnection,
+  log: Log,
+  c: Record<string, unknown>,
+): Promise<CalculatorResult> {
   const limit = typeof c.limit === 'number' ? c.limit : 100;
   switch (c.calculatorType) {
     case 'summary':

@@ -28,7 +28,8 @@ const COLUMNS_PER_QUERY = 100;
 export async function profileLog(con: DuckDBConnection, relation: string): Promise<LogProfile> {
   await checkShape(con, relation);
   const log = await defineLog(con, relation);
-  const summary = await calc.summary(con, log);
+  // The summary's figures without its `calculatorType`: a profile is not a calculator's result.
+  const { calculatorType: _, ...summary } = await calc.summary(con, log);
   const activities = (await rows(con, `SELECT DISTINCT activity FROM ${relation} ORDER BY 1`)).map((r) =>
     String(r.activity),
   );

@@ -1,25 +1,16 @@
+import type { BottlenecksResult, SummaryResult, ThroughputTimeResult, VariantsResult } from '../api/types';
+
 /** The HTML report of a ProcessMining job: one self-contained page, the process map inline. */
 
 export interface ReportInput {
   title: string;
   datasetName: string;
   generatedAt: Date;
-  summary: {
-    caseCount: number;
-    eventCount: number;
-    activityCount: number;
-    variantCount: number;
-    startTime: string | null;
-    endTime: string | null;
-  };
-  throughput: {
-    caseCount: number;
-    meanSeconds: number | null;
-    medianSeconds: number | null;
-    p90Seconds: number | null;
-  };
-  variants: { activities: string[]; caseCount: number; share: number; meanDurationSeconds: number | null }[];
-  bottlenecks: { from: string; to: string; count: number; meanDurationSeconds: number | null }[];
+  /** The calculators' results, in the contract's shapes (as in the job's metrics file). */
+  summary: SummaryResult;
+  throughput: ThroughputTimeResult;
+  variants: VariantsResult['variants'];
+  bottlenecks: BottlenecksResult['edges'];
   processMapSvg: string;
   filters: string[];
 }

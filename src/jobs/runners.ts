@@ -12,7 +12,7 @@ import { ENRICHED_COLUMNS, writeEnrichedLog } from '../engine/enrich';
 import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
 import { applyFilter } from '../engine/filters';
 import { defineLog, sizeOf, type Log } from '../engine/log';
-import { renderProcessMap, type ProcessMapDocument } from '../engine/render';
+import { renderProcessMap } from '../engine/render';
 import { renderReport } from '../engine/report';
 import { randomUUID } from 'node:crypto';
 import * as lifecycle from '../domain/lifecycle';
@@ -144,7 +144,7 @@ async function processMining(ctx: JobContext): Promise<void> {
     return { summary, variants, throughput, map, bottlenecks, filters };
   }, ctx.signal);
   await ctx.progress('Rendering', 80);
-  const svg = await renderProcessMap(results.map as ProcessMapDocument);
+  const svg = await renderProcessMap(results.map);
   ctx.signal.throwIfAborted();
   await ctx.progress('Writing outputs', 90);
   fs.mkdirSync(path.join(ctx.workDir, 'csv'), { recursive: true });

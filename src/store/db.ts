@@ -24,6 +24,8 @@ export interface Db {
    */
   listen(channel: string, onNotify: (payload: string | null) => void): Promise<() => Promise<void>>;
   readonly kind: 'pglite' | 'postgres';
+  /** The schema the service's tables are in (the connection's search path), read once when it opens. */
+  readonly schema: string;
   /** The embedded database itself, for the job queue to share (PGlite has a single connection). */
   readonly embedded?: PGlite;
 }
@@ -47,9 +49,11 @@ const int8AsNumber = (value: string) => Number(value);
 async function openPglite(dir: string | undefined): Promise<Db> {
   const options = { parsers: { [INT8]: int8AsNumber } };
   const pglite = dir ? await PGlite.create(dir, options) : await PGlite.create(options);
+  const schema = await currentSchema((sql) => pglite.query<{ schema: string }>(sql).then((r) => r.rows));
   type Queryable = Pick<typeof pglite, 'query' | 'exec'>;
   const wrap = (q: Queryable, inTx: boolean): Db => ({
     kind: 'pglite',
+    schema,
     embedded: pglite,
     async query<T = Row>(sql: string, params: unknown[] = []) {
       return (await q.query<T>(sql, params)).rows;
@@ -80,10 +84,11 @@ async function openPostgres(url: string): Promise<Db> {
         oid === INT8 ? int8AsNumber : pg.types.getTypeParser(oid, format as 'text'),
     },
   });
-  await pool.query('SELECT 1');
+  const schema = await currentSchema((sql) => pool.query<{ schema: string }>(sql).then((r) => r.rows));
   type Client = Pick<pg.Pool, 'query'>;
   const wrap = (c: Client, inTx: boolean): Db => ({
     kind: 'postgres',
+    schema,
     async query<T = Row>(sql: string, params: unknown[] = []) {
       return (await c.query(sql, params)).rows as T[];
     },
@@ -109,6 +114,13 @@ async function openPostgres(url: string): Promise<Db> {
     listen: (channel, onNotify) => listenOnPostgres(url, channel, onNotify),
   });
   return wrap(pool, false);
+}
+
+/** The connection's current schema; it must exist (the harness creates each test's schema first). */
+async function currentSchema(query: (sql: string) => Promise<{ schema: string }[]>): Promise<string> {
+  const [row] = await query('SELECT current_schema() AS schema');
+  if (!row?.schema) throw new Error("The database has no current schema: create the search path's schema first");
+  return row.schema;
 }
 
 /** How long a lost listening connection waits before it tries again. */

@@ -50,28 +50,21 @@ export interface NewEvent {
   notebookId?: string;
 }
 
-/** Serialises appends (any number; it only has to differ from the project's other lock keys). */
+/**
+ * Serialises appends on PostgreSQL (any number; it only has to differ from the project's other
+ * lock keys). PGlite has one connection, whose transactions run one after another: no lock needed.
+ */
 const APPEND_LOCK = 7_427_301;
 
-const channels = new WeakMap<Db, Promise<string>>();
-
 /** The NOTIFY channel of this database's events: one per schema, so schemas sharing a database stay apart. */
-export function eventChannel(db: Db): Promise<string> {
-  let channel = channels.get(db);
-  if (!channel) {
-    channel = db
-      .query<{ schema: string }>('SELECT current_schema() AS schema')
-      .then(([row]) => `assay_events_${row.schema}`.slice(0, 63));
-    channels.set(db, channel);
-  }
-  return channel;
+export function eventChannel(db: Db): string {
+  return `assay_events_${db.schema}`.slice(0, 63);
 }
 
 /** Appends an event (in the caller's transaction, if any); null when its job or execution is gone. */
 export async function appendEvent(db: Db, e: NewEvent): Promise<number | null> {
-  const channel = await eventChannel(db);
   const [row] = await db.query<{ seq: number }>(
-    `WITH locked AS (SELECT pg_advisory_xact_lock(${APPEND_LOCK})),
+    `WITH locked AS (${db.kind === 'pglite' ? 'SELECT 1' : `SELECT pg_advisory_xact_lock(${APPEND_LOCK})`}),
      execution AS (SELECT job_id, notebook_id FROM executions WHERE id = $3::uuid),
      job AS (
        SELECT id, CASE WHEN resource_type = 'Notebook' THEN resource_id END AS notebook_id FROM jobs
@@ -98,7 +91,7 @@ export async function appendEvent(db: Db, e: NewEvent): Promise<number | null> {
       e.notebookId ?? null,
       e.type,
       JSON.stringify(e.data),
-      channel,
+      eventChannel(db),
     ],
   );
   return row?.seq ?? null;

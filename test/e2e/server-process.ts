@@ -34,7 +34,10 @@ export async function startServerProcess(
   proc.stderr!.on('data', (chunk) => (output += chunk));
   const url = await new Promise<string>((resolve, reject) => {
     const limit = opts.startTimeoutMs ?? 30_000;
-    const timer = setTimeout(() => reject(new Error(`the server did not start within ${limit} ms:\n${output}`)), limit);
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not start within ${limit / 1000} s:\n${output}`)),
+      limit,
+    );
     const check = () => {
       const line = output.split('\n').find((l) => l.includes(workerOnly ? '"worker started"' : '"Assay is listening"'));
       if (line) {

@@ -162,6 +162,7 @@ describe('filters', () => {
 describe('calculators', () => {
   test('summary', async () => {
     expect(await calculate(con, log, { calculatorType: 'summary' })).toEqual({
+      calculatorType: 'summary',
       caseCount: 5,
       eventCount: 14,
       activityCount: 3,
@@ -174,6 +175,7 @@ describe('calculators', () => {
   test('variants with shares and mean durations of timed cases', async () => {
     const out = (await calculate(con, log, { calculatorType: 'variants', limit: 2 })) as { variants: unknown[] };
     expect(out).toEqual({
+      calculatorType: 'variants',
       variantCount: 4,
       variants: [
         { activities: ['a', 'b', 'c'], caseCount: 2, share: 0.4, meanDurationSeconds: 5.5 * DAY },
@@ -184,6 +186,7 @@ describe('calculators', () => {
 
   test('throughput time over timed cases', async () => {
     expect(await calculate(con, log, { calculatorType: 'throughputTime' })).toEqual({
+      calculatorType: 'throughputTime',
       caseCount: 4,
       meanSeconds: 4.5 * DAY,
       medianSeconds: 4 * DAY,
@@ -224,6 +227,7 @@ describe('calculators', () => {
 
   test('rework and activity frequency', async () => {
     expect(await calculate(con, log, { calculatorType: 'rework' })).toEqual({
+      calculatorType: 'rework',
       caseCount: 5,
       casesWithRework: 1,
       share: 0.2,

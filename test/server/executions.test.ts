@@ -114,7 +114,13 @@ describe.each(stores)('executing a standard notebook on %s', (store) => {
       { token: t.token },
     );
     expect(summary.body.outputs).toEqual([
-      { cellId: blockIds[1], outputType: 'application/json', contentType: 'application/json', title: 'Overview' },
+      {
+        cellId: blockIds[1],
+        outputType: 'application/json',
+        contentType: 'application/json',
+        title: 'Overview',
+        blockType: 'Calculator',
+      },
     ]);
   });
 
