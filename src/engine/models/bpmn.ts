@@ -114,7 +114,11 @@ type Side = { place: string } | { transition: string };
  *   the sink place (so branches ending in separate end events are read as alternatives too).
  */
 export function parseBpmn(input: string | Buffer): PetriNet {
-  const root = parseXml(input, 'BPMN');
+  return bpmnToNet(parseXml(input, 'BPMN'));
+}
+
+/** The Petri net of a BPMN document already read as XML (see `parseBpmn`). */
+export function bpmnToNet(root: XmlElement): PetriNet {
   if (root.name !== 'definitions') throw invalid(`The root element is <${root.name}>, not <definitions>.`);
   const process = theProcess(root);
   const { nodes, flows } = readProcess(process);

@@ -61,7 +61,11 @@ export function petriNetDot(net: PetriNet): string {
 }
 
 function tooLarge(nodes: number): string {
-  const text = `This model has ${nodes} places and transitions, more than the ${MAX_DRAWN_NODES} that are drawn.`;
+  return noteSvg(`This model has ${nodes} places and transitions, more than the ${MAX_DRAWN_NODES} that are drawn.`);
+}
+
+/** An SVG of one line of text, in place of a drawing that is not made. */
+export function noteSvg(text: string): string {
   const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="40" viewBox="0 0 640 40"><text x="10" y="25" font-family="Helvetica" font-size="13">${escaped}</text></svg>\n`;
 }
