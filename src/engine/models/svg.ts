@@ -2,8 +2,10 @@ import { dotToSvg, q } from '../render';
 import type { PetriNet } from './petriNet';
 
 /**
- * The most places and transitions drawn. Graphviz's layout time grows faster than the graph; at
- * this size it stays within a second or two. A larger net is answered with an SVG that says so.
+ * The most places and transitions drawn; a larger net is answered with an SVG that says so.
+ * Block-structured nets (what discovery makes, what BPMN translates to) of this size lay out in
+ * seconds; a tangle of random arcs can take Graphviz minutes, which is why the service draws in a
+ * worker thread with a time limit (`DRAW_TIMEOUT_MS` in src/domain/models.ts).
  */
 export const MAX_DRAWN_NODES = 1_500;
 
