@@ -232,6 +232,58 @@ class MarkingGraph {
   }
 }
 
+/** Open states of one f value: a queue per trace position (`heads` the next to take), `top` the furthest non-empty one. */
+interface Bucket {
+  byPosition: number[][];
+  heads: Int32Array;
+  top: number;
+  size: number;
+}
+
+/** State keys to state numbers: an open-addressing hash table of integers, far lighter than a Map. */
+class StateIndex {
+  private keys = new Float64Array(1 << 12).fill(-1);
+  private values = new Int32Array(1 << 12);
+  private count = 0;
+
+  get(key: number): number | undefined {
+    const mask = this.keys.length - 1;
+    for (let at = hash(key) & mask; ; at = (at + 1) & mask) {
+      const k = this.keys[at];
+      if (k === key) return this.values[at];
+      if (k === -1) return undefined;
+    }
+  }
+
+  set(key: number, value: number): void {
+    if (2 * (this.count + 1) > this.keys.length) this.grow();
+    const mask = this.keys.length - 1;
+    for (let at = hash(key) & mask; ; at = (at + 1) & mask) {
+      const k = this.keys[at];
+      if (k === key || k === -1) {
+        if (k === -1) this.count++;
+        this.keys[at] = key;
+        this.values[at] = value;
+        return;
+      }
+    }
+  }
+
+  private grow(): void {
+    const [keys, values] = [this.keys, this.values];
+    this.keys = new Float64Array(keys.length * 2).fill(-1);
+    this.values = new Int32Array(keys.length * 2);
+    this.count = 0;
+    for (let at = 0; at < keys.length; at++) if (keys[at] !== -1) this.set(keys[at], values[at]);
+  }
+}
+
+function hash(key: number): number {
+  // Keys are below 2^53; mix the high and low halves, then scramble (a multiplicative hash).
+  const mixed = (key | 0) ^ ((key / 4294967296) | 0);
+  return Math.imul(mixed ^ (mixed >>> 16), 0x45d9f3b) >>> 0;
+}
+
 /** The heuristic tables of a fully explored reachability graph (see the module comment). */
 interface Tables {
   dist: Int32Array;
@@ -404,7 +456,7 @@ export class Aligner {
     };
 
     // States: key = marking * (n + 1) + position. Per state index: g, the move into it, its parent.
-    const index = new Map<number, number>();
+    const index = new StateIndex();
     const g: number[] = [];
     const parent: number[] = [];
     /** The move into the state: 0 free, 1 + 2 * event position (log move), 2 + 2 * transition (model move). */
@@ -412,7 +464,10 @@ export class Aligner {
     const position: number[] = [];
     const marking: number[] = [];
     const closed: number[] = [];
-    const buckets: number[][] = [];
+    // The open states by f = g + h; within one f, by trace position, the furthest taken first
+    // (any state of the lowest f that reaches the goal is optimal, so going deep first is free),
+    // and first in, first out at one position (measured: a third of the expansions of last in, first out).
+    const buckets: (Bucket | undefined)[] = [];
     let lowest = 0;
 
     const push = (m: number, i: number, cost: number, from: number, via: number) => {
@@ -436,16 +491,36 @@ export class Aligner {
         move[s] = via;
       }
       const f = cost + est;
-      (buckets[f] ??= []).push(s);
+      while (buckets.length <= f) buckets.push(undefined);
+      let bucket = buckets[f];
+      if (!bucket) {
+        buckets[f] = bucket = {
+          byPosition: Array.from({ length: n + 1 }, () => []),
+          heads: new Int32Array(n + 1),
+          top: -1,
+          size: 0,
+        };
+      }
+      bucket.byPosition[i].push(s);
+      if (i > bucket.top) bucket.top = i;
+      bucket.size++;
       if (f < lowest) lowest = f;
     };
 
     push(graph.initial, 0, 0, -1, 0);
     let expanded = 0;
     for (;;) {
-      while (lowest < buckets.length && (buckets[lowest] === undefined || buckets[lowest].length === 0)) lowest++;
+      while (lowest < buckets.length && (buckets[lowest]?.size ?? 0) === 0) lowest++;
       if (lowest >= buckets.length) return null;
-      const s = buckets[lowest].pop() as number;
+      const bucket = buckets[lowest] as Bucket;
+      while (bucket.heads[bucket.top] === bucket.byPosition[bucket.top].length) bucket.top--;
+      const queue = bucket.byPosition[bucket.top];
+      const s = queue[bucket.heads[bucket.top]++];
+      if (bucket.heads[bucket.top] === queue.length) {
+        queue.length = 0;
+        bucket.heads[bucket.top] = 0;
+      }
+      bucket.size--;
       if (closed[s]) continue;
       closed[s] = 1;
       const m = marking[s];
