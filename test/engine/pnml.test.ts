@@ -3,8 +3,9 @@ import path from 'node:path';
 import { MODEL_LIMITS, ModelError } from '../../src/engine/models/modelError';
 import { visibleActivities, type PetriNet } from '../../src/engine/models/petriNet';
 import { parsePnml, writePnml } from '../../src/engine/models/pnml';
+import { SHARED_DATA } from '../support/shared-data';
 
-const DIR = path.join(__dirname, '../../../shared/data/conformance');
+const DIR = path.join(SHARED_DATA, 'conformance');
 const MODELS = fs
   .readdirSync(DIR)
   .filter((file) => file.endsWith('.model.pnml'))
