@@ -54,20 +54,33 @@ const gates: Record<Lane, Gate> = {
  * result. A task that runs out of memory or crashes ends its thread only; errors the task meant
  * (a refused log, an invalid notebook) come back as the same error classes.
  */
-export function runInThread<N extends TaskName>(name: N, input: TaskInput<N>, lane: Lane): Promise<TaskOutput<N>> {
+export function runInThread<N extends TaskName>(
+  name: N,
+  input: TaskInput<N>,
+  lane: Lane,
+  signal?: AbortSignal,
+): Promise<TaskOutput<N>> {
   return gates[lane].run(
     () =>
       new Promise<TaskOutput<N>>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
         const worker = new Worker(taskScript(), {
           resourceLimits: { maxOldGenerationSizeMb: THREAD_LIMITS.heapMiB },
         });
         let settled = false;
+        // An abort (a cancelled or timed-out job) stops the thread where it is.
+        const onAbort = () => settle(() => reject(signal?.reason));
         const settle = (fn: () => void) => {
           if (settled) return;
           settled = true;
+          signal?.removeEventListener('abort', onAbort);
           fn();
           void worker.terminate();
         };
+        signal?.addEventListener('abort', onAbort, { once: true });
         worker.once('message', (reply: { ok: TaskOutput<N> } | { failed: TaskFailure }) =>
           settle(() => ('ok' in reply ? resolve(reply.ok) : reject(fromFailure(reply.failed)))),
         );

@@ -1,3 +1,4 @@
+import { runInThread } from '../../threads/pool';
 import type { PetriNet } from './petriNet';
 
 /**
@@ -58,6 +59,8 @@ export interface ConformanceOptions {
   maxStates?: number;
   /** Bound on distinct markings across the run (default {@link ALIGNMENT_LIMITS.maxMarkings}). */
   maxMarkings?: number;
+  /** The heuristic tables are built when the net has at most this many markings (default {@link ALIGNMENT_LIMITS.heuristicMarkings}). */
+  heuristicMarkings?: number;
   /** Checked between variants and every few thousand expansions; an aborted run rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -394,7 +397,10 @@ export class Aligner {
     this.graph = new MarkingGraph(compiled, opts.maxMarkings ?? ALIGNMENT_LIMITS.maxMarkings);
     this.tables = buildTables(
       this.graph,
-      Math.min(ALIGNMENT_LIMITS.heuristicMarkings, opts.maxMarkings ?? ALIGNMENT_LIMITS.maxMarkings),
+      Math.min(
+        opts.heuristicMarkings ?? ALIGNMENT_LIMITS.heuristicMarkings,
+        opts.maxMarkings ?? ALIGNMENT_LIMITS.maxMarkings,
+      ),
     );
     if (this.tables) {
       const d = this.tables.dist[this.graph.initial];
@@ -696,4 +702,24 @@ export function compareSequences(a: readonly string[], b: readonly string[]): nu
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
   return a.length - b.length;
+}
+
+/** Logs with at least this many events over their variants are aligned in a worker thread, so the event loop stays free. */
+export const THREAD_FROM_EVENTS = 20_000;
+
+/**
+ * {@link conformance}, in a worker thread (threads/pool.ts, its heap bounded) when the variants hold
+ * at least {@link THREAD_FROM_EVENTS} events. The signal ends the thread where it is; the returned
+ * promise then rejects with the signal's reason.
+ */
+export async function runConformance(
+  variants: readonly Variant[],
+  net: PetriNet,
+  opts: ConformanceOptions = {},
+): Promise<ConformanceResult> {
+  let events = 0;
+  for (const v of variants) events += v.activities.length;
+  if (events < THREAD_FROM_EVENTS) return conformance(variants, net, opts);
+  const { signal, ...plain } = opts;
+  return runInThread('alignVariants', { variants: [...variants], net, opts: plain }, 'import', signal);
 }
