@@ -1,4 +1,6 @@
-import { conformance, type Variant } from '../../src/engine/models/alignments';
+import fs from 'node:fs';
+import path from 'node:path';
+import { compareSequences, conformance, type Variant } from '../../src/engine/models/alignments';
 import {
   discoverProcessTree,
   inductiveMiner,
@@ -8,6 +10,7 @@ import {
 } from '../../src/engine/models/inductive';
 import { checkWorkflowNet } from '../../src/engine/models/workflowNet';
 import { readVariants, type CsvColumns } from '../support/event-logs';
+import { SHARED_DATA } from '../support/shared-data';
 
 /** A tree in a short text form: `->(a, x(tau, b))`, `+` parallel, `x` choice, `*` loop. */
 function show(tree: ProcessTree): string {
@@ -95,6 +98,34 @@ describe.each(SHARED_LOGS)('IM on %s', (file, csv) => {
     expect(r.perVariant.every((v) => v.fitness === 1)).toBe(true);
     expect([r.averageTraceFitness, r.percentFittingCases]).toEqual([1, 100]);
   }, 120_000);
+});
+
+/** The reference models: pm4py 2.7.14's IM on the log's k most frequent variants (ties by sequence). */
+const PM4PY_MODELS: [string, string, CsvColumns | undefined, number][] = [
+  ['running-example', 'running-example.xes', undefined, 2],
+  ['roadtraffic100traces', 'roadtraffic100traces.xes', undefined, 3],
+  ['receipt', '08_receipt.xes.gz', undefined, 5],
+  ['sepsis', 'sepsis.csv', CSV(';', 'Case ID', 'Activity', 'Complete Timestamp'), 5],
+];
+
+describe.each(PM4PY_MODELS)('IM on the top variants of %s', (name, file, csv, k) => {
+  test(`gives pm4py's model: the same transitions and the same alignments of the whole log`, async () => {
+    const ref = JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'conformance', `${name}.conformance.json`), 'utf8'));
+    const variants = await readVariants(file, csv);
+    const top = [...variants]
+      .sort((a, b) => b.cases - a.cases || compareSequences(a.activities, b.activities))
+      .slice(0, k);
+    const net = inductiveMiner(top);
+    expect([net.transitions.length, net.transitions.filter((t) => t.label !== null).length]).toEqual([
+      ref.transitions,
+      ref.visibleTransitions,
+    ]);
+    const r = await conformance(variants, net);
+    expect(r.perVariant.map((v) => v.deviations)).toEqual(
+      ref.perVariant.map((v: { deviations: number }) => v.deviations),
+    );
+    expect(r.averageTraceFitness).toBe(ref.averageTraceFitness);
+  }, 60_000);
 });
 
 describe('IMf', () => {

@@ -199,13 +199,15 @@ class Miner {
   }
 
   private fallThrough(log: Log, activities: number[], dfg: Dfg): ProcessTree {
+    // Candidates by name, so the model does not depend on the order of the log (as pm4py does).
+    const byName = [...activities].sort((a, b) => (this.names[a] < this.names[b] ? -1 : 1));
     if (activities.length > 1) {
       // An activity that occurs exactly once in every trace runs in parallel with the rest.
-      for (const a of activities) {
+      for (const a of byName) {
         if (log.traces.every((t) => t.filter((x) => x === a).length === 1)) return this.splitOff(log, a);
       }
       // An activity whose removal leaves a cut runs in parallel with the rest.
-      for (const a of activities) {
+      for (const a of byName) {
         const without = makeLog(log.traces.map((t, i) => [t.filter((x) => x !== a), log.counts[i]]));
         if (findCut(this.dfg(without), this.size)) return this.splitOff(log, a);
       }
@@ -303,7 +305,7 @@ function findCut(dfg: Dfg, size: number): Cut | null {
   if (dfg.activities.length < 2) return loopOf(loopCut(dfg, size));
   const xor = components(dfg.activities, (a, b) => dfg.edges.has(a * size + b) || dfg.edges.has(b * size + a));
   if (xor.length > 1) return { operator: 'xor', groups: xor };
-  const seq = sequenceCut(dfg, size);
+  const seq = strictSequence(dfg, size, sequenceCut(dfg, size));
   if (seq) return { operator: 'sequence', groups: seq };
   const par = parallelCut(dfg, size);
   if (par) return { operator: 'parallel', groups: par };
@@ -379,6 +381,45 @@ function sequenceCut(dfg: Dfg, _size: number): number[][] | null {
     }
   }
   return groups;
+}
+
+/**
+ * The strict sequence cut (Leemans 2022, p. 233): around a group that can be skipped (an edge
+ * jumps over it, or the traces start after it or end before it), the neighbouring groups that
+ * are only entered from it or only left to it are merged into it, so that a run of skippable
+ * groups becomes one skippable group (one skip instead of one per group). Merging neighbours of a
+ * sequence cut keeps it a sequence cut.
+ */
+function strictSequence(dfg: Dfg, size: number, groups: number[][] | null): number[][] | null {
+  if (!groups) return null;
+  const c = groups.map((g) => [...g]);
+  const groupOf = new Map<number, number>();
+  c.forEach((g, i) => g.forEach((a) => groupOf.set(a, i)));
+  const edges = [...dfg.edges.keys()].map((key) => [Math.floor(key / size), key % size]);
+  // minFrom[g]: the earliest group with an edge into g (-inf for a group with a start activity);
+  // maxTo[g]: the latest group g has an edge to (+inf for a group with an end activity).
+  const minFrom = c.map((g) => (g.some((a) => dfg.start.has(a)) ? -Infinity : Infinity));
+  const maxTo = c.map((g) => (g.some((a) => dfg.end.has(a)) ? Infinity : -Infinity));
+  for (const [a, b] of edges) {
+    const [ga, gb] = [groupOf.get(a) as number, groupOf.get(b) as number];
+    minFrom[gb] = Math.min(minFrom[gb], ga);
+    maxTo[ga] = Math.max(maxTo[ga], gb);
+  }
+  const skippable = (p: number): boolean => {
+    const at = new Map<number, number>();
+    c.forEach((g, i) => g.forEach((a) => at.set(a, i)));
+    for (const [a, b] of edges) if ((at.get(a) as number) < p && (at.get(b) as number) > p) return true;
+    for (let j = p + 1; j < c.length; j++) if (c[j].some((a) => dfg.start.has(a))) return true;
+    for (let i = 0; i < p; i++) if (c[i].some((a) => dfg.end.has(a))) return true;
+    return false;
+  };
+  for (let p = 0; p < c.length; p++) {
+    if (!skippable(p)) continue;
+    for (let q = p - 1; q >= 0 && maxTo[q] <= p; q--) c[p].push(...c[q].splice(0));
+    for (let q = p + 1; q < c.length && minFrom[q] >= p; q++) c[p].push(...c[q].splice(0));
+  }
+  const merged = c.filter((g) => g.length > 0);
+  return merged.length > 1 ? merged : null;
 }
 
 /**
