@@ -140,7 +140,7 @@ async function record(
 /** The net's SVG, drawn in a worker thread; a drawing that takes too long or too much memory becomes a note. */
 async function draw(net: PetriNet): Promise<string> {
   try {
-    return await runInThread('drawModel', { net }, 'answer', DRAW_TIMEOUT_MS);
+    return await runInThread('drawModel', { net }, 'answer', { timeoutMs: DRAW_TIMEOUT_MS });
   } catch (err) {
     if (err instanceof ThreadTimeoutError) {
       return noteSvg(`Drawing this model took longer than ${DRAW_TIMEOUT_MS / 1000} seconds and was given up.`);

@@ -62,17 +62,23 @@ export class ThreadTimeoutError extends Error {
  * Runs one task of `tasks.ts` in a fresh worker thread with a bounded heap, and resolves with its
  * result. A task that runs out of memory or crashes ends its thread only; errors the task meant
  * (a refused log, an invalid notebook, a refused model) come back as the same error classes. With
- * `timeoutMs`, a task still running after that long is stopped with {@link ThreadTimeoutError}.
+ * `timeoutMs`, a task still running after that long is stopped with {@link ThreadTimeoutError};
+ * an abort of `signal` stops it with the signal's reason.
  */
 export function runInThread<N extends TaskName>(
   name: N,
   input: TaskInput<N>,
   lane: Lane,
-  timeoutMs?: number,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<TaskOutput<N>> {
+  const { timeoutMs, signal } = opts;
   return gates[lane].run(
     () =>
       new Promise<TaskOutput<N>>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
         const worker = new Worker(taskScript(), {
           resourceLimits: { maxOldGenerationSizeMb: THREAD_LIMITS.heapMiB },
         });
@@ -81,13 +87,17 @@ export function runInThread<N extends TaskName>(
           timeoutMs === undefined
             ? undefined
             : setTimeout(() => settle(() => reject(new ThreadTimeoutError(timeoutMs))), timeoutMs);
+        // An abort (a cancelled or timed-out job) stops the thread where it is.
+        const onAbort = () => settle(() => reject(signal?.reason));
         const settle = (fn: () => void) => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           fn();
           void worker.terminate();
         };
+        signal?.addEventListener('abort', onAbort, { once: true });
         worker.once('message', (reply: { ok: TaskOutput<N> } | { failed: TaskFailure }) =>
           settle(() => ('ok' in reply ? resolve(reply.ok) : reject(fromFailure(reply.failed)))),
         );

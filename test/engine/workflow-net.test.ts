@@ -139,12 +139,12 @@ describe('drawing in a worker thread', () => {
 
   test('a drawing that takes longer than its time limit is stopped', async () => {
     const started = Date.now();
-    await expect(runInThread('drawModel', { net: tangle() }, 'answer', 500)).rejects.toBeInstanceOf(ThreadTimeoutError);
+    await expect(runInThread('drawModel', { net: tangle() }, 'answer', { timeoutMs: 500 })).rejects.toBeInstanceOf(ThreadTimeoutError);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   test('a drawing within its time limit comes back', async () => {
-    const svg = await runInThread('drawModel', { net: chain(3) }, 'answer', DRAW_TIMEOUT_MS);
+    const svg = await runInThread('drawModel', { net: chain(3) }, 'answer', { timeoutMs: DRAW_TIMEOUT_MS });
     expect(svg.match(/class="node transition"/g)).toHaveLength(3);
   });
 });
