@@ -3097,8 +3097,61 @@ export interface components {
             resourceAttribute?: string;
             limit?: components["schemas"]["ResultLimit"];
         };
+        /**
+         * @description Discovers a process model from the log as filtered so far with the Inductive Miner, stores it as
+         *     a model of the project (`GET .../model/{modelId}`, downloadable as PNML, BPMN and SVG) and
+         *     measures how well the log fits it. A `noiseThreshold` of 0 is the Inductive Miner (IM), whose
+         *     model replays every trace of its log; above 0 it is IMf, which leaves out directly-follows
+         *     relations rarer than that fraction of their activity's strongest one, for a simpler model.
+         * @example {
+         *       "calculatorType": "discovery",
+         *       "algorithm": "inductive",
+         *       "noiseThreshold": 0.2
+         *     }
+         */
+        DiscoveryCalculator: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "discovery";
+            /**
+             * @default inductive
+             * @enum {string}
+             */
+            algorithm?: "inductive";
+            /** @default 0 */
+            noiseThreshold?: number;
+            /** @description The stored model's name; by default the notebook's name and the time of the run. */
+            modelName?: string;
+        };
+        /**
+         * @description Checks every variant of the log as filtered so far against a model of the project with optimal
+         *     alignments. A deviation is a log move (an event the model cannot do at that point) or a move on
+         *     a visible transition (an activity the model needs that the trace lacks); silent transitions
+         *     cost nothing. A trace's fitness is 1 - deviations / (trace length + the fewest visible
+         *     transitions of a complete run of the model).
+         * @example {
+         *       "calculatorType": "conformance",
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01",
+         *       "limit": 20
+         *     }
+         */
+        ConformanceCalculator: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "conformance";
+            /**
+             * Format: uuid
+             * @description A model of the same project (uploaded, or found by a `discovery` block).
+             */
+            modelId: string;
+            limit?: components["schemas"]["ResultLimit"];
+        };
         /** @description A calculator measures the event log as filtered by the blocks before it. */
-        CalculatorConfiguration: components["schemas"]["SummaryCalculator"] | components["schemas"]["ActivityFrequencyCalculator"] | components["schemas"]["VariantsCalculator"] | components["schemas"]["ThroughputTimeCalculator"] | components["schemas"]["ProcessMapCalculator"] | components["schemas"]["BottlenecksCalculator"] | components["schemas"]["ReworkCalculator"] | components["schemas"]["ResourceWorkloadCalculator"];
+        CalculatorConfiguration: components["schemas"]["SummaryCalculator"] | components["schemas"]["ActivityFrequencyCalculator"] | components["schemas"]["VariantsCalculator"] | components["schemas"]["ThroughputTimeCalculator"] | components["schemas"]["ProcessMapCalculator"] | components["schemas"]["BottlenecksCalculator"] | components["schemas"]["ReworkCalculator"] | components["schemas"]["ResourceWorkloadCalculator"] | components["schemas"]["DiscoveryCalculator"] | components["schemas"]["ConformanceCalculator"];
         /**
          * @description How the observed value is compared with the threshold; the alert fires when the comparison holds.
          * @enum {string}
@@ -3165,8 +3218,29 @@ export interface components {
             maxViolatingCases?: number;
             severity?: components["schemas"]["AlertSeverity"];
         };
+        /**
+         * @description Fires when the log as filtered so far fits a model worse than `threshold`: its
+         *     `averageTraceFitness` (as the `conformance` calculator measures it, weighted by cases) is below it.
+         * @example {
+         *       "alertType": "conformanceBelow",
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01",
+         *       "threshold": 0.9,
+         *       "severity": "Critical"
+         *     }
+         */
+        ConformanceBelowAlert: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            alertType: "conformanceBelow";
+            /** Format: uuid */
+            modelId: string;
+            threshold: number;
+            severity?: components["schemas"]["AlertSeverity"];
+        };
         /** @description An alert compares a measure with a threshold and says whether it fired. */
-        AlertConfiguration: components["schemas"]["MetricThresholdAlert"] | components["schemas"]["CaseConditionAlert"];
+        AlertConfiguration: components["schemas"]["MetricThresholdAlert"] | components["schemas"]["CaseConditionAlert"] | components["schemas"]["ConformanceBelowAlert"];
         /**
          * @description The configuration of a block: one operator of the catalogue, named by `filterType`,
          *     `calculatorType` or `alertType`.
@@ -4072,6 +4146,136 @@ export interface components {
             }[];
         };
         /**
+         * @description What the `discovery` calculator gives: the model it stored (download it as PNML, BPMN or SVG
+         *     through `GET .../model/{modelId}/download`), its size, and how well the log it was discovered
+         *     from fits it (the `conformance` calculator's `averageTraceFitness`; 1 with a `noiseThreshold` of 0).
+         * @example {
+         *       "calculatorType": "discovery",
+         *       "modelId": "0c6f1c1e-8a51-4a0e-b7a5-8f6d2f3b9e10",
+         *       "algorithm": "inductive",
+         *       "noiseThreshold": 0,
+         *       "places": 9,
+         *       "transitions": 13,
+         *       "activities": [
+         *         "check ticket",
+         *         "decide",
+         *         "examine casually",
+         *         "examine thoroughly",
+         *         "pay compensation",
+         *         "register request",
+         *         "reinitiate request",
+         *         "reject request"
+         *       ],
+         *       "fitness": 1
+         *     }
+         */
+        DiscoveryResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "discovery";
+            /** Format: uuid */
+            modelId: string;
+            /** @enum {string} */
+            algorithm: "inductive";
+            noiseThreshold: number;
+            places: number;
+            transitions: number;
+            /** @description The model's visible activities, sorted. */
+            activities: string[];
+            /** @description The log's average trace fitness against the model, weighted by cases. */
+            fitness: number;
+        };
+        /**
+         * @description What the `conformance` calculator gives: the optimal alignment figures of every variant of the
+         *     log against the model, by cases descending (ties by their activities), at most `limit` of them
+         *     in `perVariant`, and the deviations per activity (log moves and model moves weighted by cases,
+         *     most first). `logMoves` and `modelMoves` are one optimal alignment's; where two tie, another
+         *     tool may split `deviations` differently, never with a different sum. A variant whose search
+         *     passed the state bound (documented in the README) is `unaligned`, with null figures; it counts
+         *     in `cases` but in neither `fittingCases` nor `averageTraceFitness`.
+         * @example {
+         *       "calculatorType": "conformance",
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01",
+         *       "cases": 6,
+         *       "variants": 6,
+         *       "fittingCases": 2,
+         *       "percentFittingCases": 33.333333333333336,
+         *       "averageTraceFitness": 0.8116402116402116,
+         *       "unalignedVariants": 0,
+         *       "perVariant": [
+         *         {
+         *           "variant": [
+         *             "register request",
+         *             "check ticket",
+         *             "examine casually",
+         *             "decide",
+         *             "pay compensation"
+         *           ],
+         *           "cases": 1,
+         *           "deviations": 0,
+         *           "fitness": 1,
+         *           "logMoves": 0,
+         *           "modelMoves": 0
+         *         },
+         *         {
+         *           "variant": [
+         *             "register request",
+         *             "examine casually",
+         *             "check ticket",
+         *             "decide",
+         *             "pay compensation"
+         *           ],
+         *           "cases": 1,
+         *           "deviations": 2,
+         *           "fitness": 0.8,
+         *           "logMoves": 1,
+         *           "modelMoves": 1
+         *         }
+         *       ],
+         *       "deviationsByActivity": [
+         *         {
+         *           "activity": "check ticket",
+         *           "logMoves": 3,
+         *           "modelMoves": 2
+         *         }
+         *       ]
+         *     }
+         */
+        ConformanceResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "conformance";
+            /** Format: uuid */
+            modelId: string;
+            cases: number;
+            variants: number;
+            /** @description Cases whose trace the model can replay without a deviation. */
+            fittingCases: number;
+            percentFittingCases: number;
+            /** @description The traces' fitness averaged over the cases. */
+            averageTraceFitness: number;
+            unalignedVariants: number;
+            perVariant: {
+                variant: string[];
+                cases: number;
+                deviations: number | null;
+                fitness: number | null;
+                logMoves: number | null;
+                modelMoves: number | null;
+                /** @constant */
+                unaligned?: true;
+            }[];
+            deviationsByActivity: {
+                activity: string;
+                logMoves: number;
+                modelMoves: number;
+            }[];
+        };
+        /**
          * @description The JSON document a calculator block gives, one shape per `calculatorType` (the same value as in
          *     the block's CalculatorConfiguration). ProcessMining jobs write the same documents to their
          *     metrics file.
@@ -4082,7 +4286,7 @@ export interface components {
          *     test/server/block-results.test.ts then asks for a configuration of it and validates what the
          *     server gives.
          */
-        CalculatorResult: components["schemas"]["SummaryResult"] | components["schemas"]["ActivityFrequencyResult"] | components["schemas"]["VariantsResult"] | components["schemas"]["ThroughputTimeResult"] | components["schemas"]["ProcessMapResult"] | components["schemas"]["BottlenecksResult"] | components["schemas"]["ReworkResult"] | components["schemas"]["ResourceWorkloadResult"];
+        CalculatorResult: components["schemas"]["SummaryResult"] | components["schemas"]["ActivityFrequencyResult"] | components["schemas"]["VariantsResult"] | components["schemas"]["ThroughputTimeResult"] | components["schemas"]["ProcessMapResult"] | components["schemas"]["BottlenecksResult"] | components["schemas"]["ReworkResult"] | components["schemas"]["ResourceWorkloadResult"] | components["schemas"]["DiscoveryResult"] | components["schemas"]["ConformanceResult"];
         /**
          * @description The JSON document of a calculator block of a standard notebook.
          * @example {
@@ -4176,13 +4380,38 @@ export interface components {
             violatingCases: string[];
         };
         /**
+         * @description What a `conformanceBelow` alert found: the log's average trace fitness against the model
+         *     (`observedValue`), and whether it is below the threshold.
+         * @example {
+         *       "alertType": "conformanceBelow",
+         *       "fired": true,
+         *       "severity": "Critical",
+         *       "observedValue": 0.8116402116402116,
+         *       "threshold": 0.9,
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01"
+         *     }
+         */
+        ConformanceBelowAlertOutcome: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            alertType: "conformanceBelow";
+            fired: boolean;
+            severity: components["schemas"]["AlertSeverity"];
+            observedValue: number;
+            threshold: number;
+            /** Format: uuid */
+            modelId: string;
+        };
+        /**
          * @description What an alert block gives, one shape per `alertType` (the same value as in the block's
          *     AlertConfiguration). Adding an alert: its outcome `<Name>AlertOutcome.yaml` (closed, with
          *     `alertType` required and `const`, and an example from a real run) goes here under the same
          *     `alertType` as its configuration in AlertConfiguration; test/server/block-results.test.ts then
          *     asks for configurations of it and validates what the server gives.
          */
-        AlertOutcome: components["schemas"]["MetricThresholdAlertOutcome"] | components["schemas"]["CaseConditionAlertOutcome"];
+        AlertOutcome: components["schemas"]["MetricThresholdAlertOutcome"] | components["schemas"]["CaseConditionAlertOutcome"] | components["schemas"]["ConformanceBelowAlertOutcome"];
         /**
          * @description The JSON document of an alert block of a standard notebook.
          * @example {

@@ -35,10 +35,13 @@ export type DirectlyFollowsEdge = Schemas['DirectlyFollowsEdge'];
 export type BottlenecksResult = Schemas['BottlenecksResult'];
 export type ReworkResult = Schemas['ReworkResult'];
 export type ResourceWorkloadResult = Schemas['ResourceWorkloadResult'];
+export type DiscoveryResult = Schemas['DiscoveryResult'];
+export type ConformanceResult = Schemas['ConformanceResult'];
 /** What each alert gives (AlertOutcome, by `alertType`). */
 export type AlertOutcome = Schemas['AlertOutcome'];
 export type MetricThresholdAlertOutcome = Schemas['MetricThresholdAlertOutcome'];
 export type CaseConditionAlertOutcome = Schemas['CaseConditionAlertOutcome'];
+export type ConformanceBelowAlertOutcome = Schemas['ConformanceBelowAlertOutcome'];
 export type AlertSeverity = Schemas['AlertSeverity'];
 export type ComparisonOperator = Schemas['ComparisonOperator'];
 export type ExecutionResults = Schemas['ExecutionResults'];

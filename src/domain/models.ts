@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Model } from '../api/types';
+import type { ModelPort } from '../engine/models/analysis';
 import { writeBpmn } from '../engine/models/bpmn';
 import { MODEL_LIMITS, ModelError } from '../engine/models/modelError';
 import type { ModelFormat } from '../engine/models/modelFile';
@@ -237,4 +238,17 @@ function safeFileName(name: string): string {
     .join('');
   const base = path.basename(printable);
   return base.length > 0 && base !== '.' && base !== '..' ? base.slice(0, 255) : 'model';
+}
+
+/** The project's models as the engine's model blocks use them (conformance reads, discovery stores). */
+export function projectModels(
+  db: Db,
+  scope: Scope,
+  opts: ModelStoreOptions & { signal?: AbortSignal } = {},
+): ModelPort {
+  return {
+    net: async (id) => (await modelNet(db, scope, id)).net,
+    saveDiscovered: async (net, name) => (await saveDiscoveredModel(db, scope, net, name, opts)).modelId,
+    signal: opts.signal,
+  };
 }
