@@ -6,13 +6,14 @@ import { LogRefused, type LogRefusal } from '../engine/limits';
 import { scanCsv } from '../engine/scanCsv';
 import { stageXes } from '../engine/stageXes';
 import { ModelError, type ModelRefusal } from '../engine/models/modelError';
+import { writeBpmnLaidOut } from '../engine/models/bpmnLayout';
 import { drawModel, readModel } from '../engine/models/modelFile';
 
 /**
  * What runs in worker threads (see pool.ts): the CPU-bound JavaScript of uploads and of large
  * answers. Each task takes and returns plain data, which is all that crosses between threads.
  */
-const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes, readModel, drawModel };
+const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes, readModel, drawModel, writeBpmnLaidOut };
 
 /** The nice value of a task's thread, the event loop's being 0: the parse gives way to requests. */
 const THREAD_NICE = 10;
