@@ -811,7 +811,8 @@ export interface paths {
          *       (one page, `<finalmarkings>`, silent transitions marked `$invisible$`). BPMN has a task per
          *       visible transition, a parallel gateway per silent transition (and where a transition joins
          *       or splits several places), and an exclusive gateway per place that is not a plain sequence
-         *       flow; it has no diagram layout. A net with arc weights above 1 has no BPMN form (400).
+         *       flow, with diagram data laid out left to right by Graphviz so that modelers show it (left out
+         *       if the layout takes more than 10 seconds). A net with arc weights above 1 has no BPMN form (400).
          *     - SVG is the Petri net drawn by Graphviz, left to right; a net of more than 1,500 places and
          *       transitions gets an SVG that says so instead, and a drawing that takes more than 10 seconds
          *       is given up the same way.

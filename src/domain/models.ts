@@ -17,7 +17,10 @@ import { InvalidError, NotFoundError } from './errors';
 import { iso, pageInfo, type PageRequest, type Scope } from './scope';
 import { reserveStorage } from './storage';
 
-/** How long drawing a model's SVG may take (Graphviz, in a worker thread); a longer one is given up. */
+/**
+ * How long drawing a model may take (Graphviz, in a worker thread): the SVG when it is stored, the
+ * BPMN diagram layout when it is downloaded. A longer one is given up (a note, or BPMN without layout).
+ */
 export const DRAW_TIMEOUT_MS = 10_000;
 
 /** Quota settings passed down from the configuration. */
@@ -57,7 +60,8 @@ export async function uploadModel(
   }
   let read: { net: PetriNet; format: ModelFormat };
   try {
-    read = await runInThread('readModel', { file: file.path, format: form.format }, 'import');
+    // The answer lane: a model parses in about a second at most, and must not wait behind a long log import.
+    read = await runInThread('readModel', { file: file.path, format: form.format }, 'answer');
   } catch (err) {
     if (err instanceof ModelError) throw refused(err);
     if (err instanceof ThreadMemoryError) throw refused(new ModelError('INVALID_MODEL_FILE', err.message));
@@ -195,10 +199,20 @@ export async function modelFile(
   if (format === row.format) return { body: Buffer.from(row.original), contentType: 'application/xml', fileName };
   const net = row.net as PetriNet;
   try {
-    const text = format === 'pnml' ? writePnml(net, row.name) : writeBpmn(net, row.name);
+    const text = format === 'pnml' ? writePnml(net, row.name) : await bpmnOf(net, row.name);
     return { body: Buffer.from(text), contentType: 'application/xml', fileName };
   } catch (err) {
     if (err instanceof ModelError) throw new InvalidError(err.code, err.message, [], { ModelId: id });
+    throw err;
+  }
+}
+
+/** The net as BPMN laid out by Graphviz in a worker thread; without diagram data when that takes too long. */
+async function bpmnOf(net: PetriNet, name: string): Promise<string> {
+  try {
+    return await runInThread('writeBpmnLaidOut', { net, name }, 'answer', { timeoutMs: DRAW_TIMEOUT_MS });
+  } catch (err) {
+    if (err instanceof ThreadTimeoutError || err instanceof ThreadMemoryError) return writeBpmn(net, name);
     throw err;
   }
 }

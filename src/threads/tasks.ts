@@ -8,13 +8,14 @@ import type { PetriNet } from '../engine/models/petriNet';
 import { scanCsv } from '../engine/scanCsv';
 import { stageXes } from '../engine/stageXes';
 import { ModelError, type ModelRefusal } from '../engine/models/modelError';
+import { writeBpmnLaidOut } from '../engine/models/bpmnLayout';
 import { drawModel, readModel } from '../engine/models/modelFile';
 
 /**
  * What runs in worker threads (see pool.ts): the CPU-bound JavaScript of uploads and of large
  * answers. Each task takes and returns plain data, which is all that crosses between threads.
  */
-const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes, readModel, drawModel, alignVariants };
+const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes, readModel, drawModel, writeBpmnLaidOut, alignVariants };
 
 /** Conformance of variants against a net, in a thread: the options without the signal, which cannot cross. */
 function alignVariants(input: { variants: Variant[]; net: PetriNet; opts: Omit<ConformanceOptions, 'signal'> }) {

@@ -78,6 +78,8 @@ describe.each(stores)('process models on %s', (store) => {
         expect(bpmn.status).toBe(200);
         if (format === 'bpmn') expect(bpmn.text).toBe(content.toString('utf8'));
         expect(languageDifference(parseBpmn(bpmn.text), want)).toBeUndefined();
+        // Written from the net, the BPMN carries a diagram; as uploaded, it is the file itself.
+        if (format === 'pnml') expect(bpmn.text).toContain('<bpmndi:BPMNShape id="start_di" bpmnElement="start">');
 
         const svg = await app.call('GET', `${url}/download?format=svg`, { token: t.token });
         expect(svg.status).toBe(200);
@@ -241,6 +243,15 @@ describe.each(stores)('process models on %s', (store) => {
       200,
     );
     expect((await app.call('GET', `${base(t)}/model/${mine.body.modelId}`, { token: t.token })).status).toBe(200);
+    const upper = await app.call('GET', `${base(t)}/model/${String(mine.body.modelId).toUpperCase()}`, {
+      token: t.token,
+    });
+    expect(upper.status).toBe(200);
+    expect(upper.body.modelId).toBe(mine.body.modelId);
+    const unknown = 'ABCDEF01-2345-4678-9ABC-DEF012345678';
+    const none = await app.call('GET', `${base(t)}/model/${unknown}/download`, { token: t.token });
+    expect(none.status).toBe(404);
+    expect(none.body.ModelId).toBe(unknown.toLowerCase());
   });
 
   test('models count against the tenant storage quota', async () => {
