@@ -4579,7 +4579,13 @@ export interface components {
             jobType: components["schemas"]["JobType"];
             priority?: components["schemas"]["Priority"];
             resource: components["schemas"]["JobResourceRef"];
-            /** @description Job-type specific settings, such as `timeWindow` for ProcessMining. */
+            /**
+             * @description Job-type specific settings. ProcessMining: `timeWindow` `{startDate, endDate}`; `modelId`
+             *     (check the log against that model of the project: the `conformance` calculator's figures
+             *     in the metrics file and a report section); `discovery` `{noiseThreshold: 0..1}` (discover a
+             *     model with the Inductive Miner and store it in the project). A `modelId` that is not a
+             *     model of the project answers 404.
+             */
             parameters?: {
                 [key: string]: unknown;
             };

@@ -261,7 +261,17 @@ export function projectModels(
   opts: ModelStoreOptions & { signal?: AbortSignal } = {},
 ): ModelPort {
   return {
-    net: async (id) => (await modelNet(db, scope, id)).net,
+    net: async (id) => {
+      const row = await store.findModel(db, scope.projectId, id);
+      if (!row) {
+        const error = new Error(
+          `The project has no model ${id}: upload one (POST .../model) or find one with a discovery block.`,
+        );
+        error.name = 'ModelNotFound';
+        throw error;
+      }
+      return row.net as PetriNet;
+    },
     saveDiscovered: async (net, name) => (await saveDiscoveredModel(db, scope, net, name, opts)).modelId,
     signal: opts.signal,
   };
