@@ -139,7 +139,9 @@ describe('drawing in a worker thread', () => {
 
   test('a drawing that takes longer than its time limit is stopped', async () => {
     const started = Date.now();
-    await expect(runInThread('drawModel', { net: tangle() }, 'answer', { timeoutMs: 500 })).rejects.toBeInstanceOf(ThreadTimeoutError);
+    await expect(runInThread('drawModel', { net: tangle() }, 'answer', { timeoutMs: 500 })).rejects.toBeInstanceOf(
+      ThreadTimeoutError,
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
