@@ -114,6 +114,23 @@ export const ERROR_CODES = {
     meaning: 'Another notebook of the investigation has this name (compared without case).',
   },
   // 401 and 403: who is calling.
+  INVALID_MODEL_FILE: {
+    status: 400,
+    error: 'Invalid model file',
+    meaning:
+      'An uploaded process model is not well-formed PNML or BPMN XML, declares a DTD or entities, or is over the model limits.',
+  },
+  UNSUPPORTED_MODEL_ELEMENT: {
+    status: 400,
+    error: 'Unsupported model element',
+    meaning: 'An uploaded process model uses an element that is not translated to a Petri net; the message names it.',
+  },
+  NOT_A_WORKFLOW_NET: {
+    status: 400,
+    error: 'Not a workflow net',
+    meaning:
+      'An uploaded process model is not a workflow net (one source place, one sink place, every node on a path between them).',
+  },
   API_KEY_MISSING: {
     status: 401,
     error: 'Unauthorized',
@@ -180,6 +197,7 @@ export const ERROR_CODES = {
     error: 'Artifact not found',
     meaning: 'The project has no output file of this id (or its execution was deleted).',
   },
+  MODEL_NOT_FOUND: { status: 404, error: 'Model not found', meaning: 'The project has no model of this id.' },
   SHARE_LINK_NOT_FOUND: {
     status: 404,
     error: 'Share link not found',

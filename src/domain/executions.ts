@@ -20,6 +20,7 @@ import { jobById } from '../store/jobs';
 import * as notebookStore from '../store/notebooks';
 import * as lifecycle from './lifecycle';
 import { datasetDir } from './datasets';
+import { projectModels } from './models';
 import { ConflictError, DomainError, NotFoundError } from './errors';
 import { isoOrNull, type Scope } from './scope';
 
@@ -148,7 +149,14 @@ export async function runExecution(
     }));
     const relation = parquetRelation(eventsFile(datasetDir(dataDir, datasetId)));
     outcomes = await engine.withConnection(
-      (con) => runBlocks(con, relation, pipeline, (o, i) => hooks.onBlock(i + 1, pipeline.length, o)),
+      (con) =>
+        runBlocks(
+          con,
+          relation,
+          pipeline,
+          (o, i) => hooks.onBlock(i + 1, pipeline.length, o),
+          projectModels(db, scope, { signal: hooks.signal, storageLimitBytes: hooks.fence.storageLimitBytes }),
+        ),
       hooks.signal,
     );
     eventsIn = outcomes[0]?.eventsIn ?? 0;

@@ -10,6 +10,7 @@ import { recentWorkers } from '../store/workers';
 import * as lifecycle from './lifecycle';
 import { artifactUrl } from './artifacts';
 import { ConflictError, InvalidError, NotFoundError, QuotaError } from './errors';
+import { getModel } from './models';
 import { DEFAULT_TIMEOUT_MINUTES, WORKER_LIVE_SECONDS } from './constants';
 import { iso, isoOrNull, isUuid, pageInfo, type PageRequest, type Scope } from './scope';
 import { describeBytes, describeSeconds } from './units';
@@ -121,6 +122,40 @@ async function findByIdempotencyKey(db: Db, scope: Scope, key: string, requestHa
     );
   }
   return row;
+}
+
+/**
+ * A ProcessMining job's model parameters: `modelId` (check the log against a model of the
+ * project) and `discovery: {noiseThreshold}` (discover a model with the Inductive Miner).
+ */
+export interface ModelParameters {
+  modelId?: string;
+  discovery?: { noiseThreshold?: number };
+}
+
+async function checkModelParameters(db: Db, scope: Scope, parameters: Record<string, unknown>): Promise<void> {
+  const { modelId, discovery } = parameters as { modelId?: unknown; discovery?: unknown };
+  if (modelId !== undefined) {
+    if (!isUuid(modelId)) {
+      throw new InvalidError('VALIDATION_FAILED', 'parameters.modelId must be the id of a model of this project.', [
+        { field: 'body.parameters.modelId', message: 'must be a GUID' },
+      ]);
+    }
+    await getModel(db, scope, modelId.toLowerCase());
+  }
+  if (discovery !== undefined) {
+    const noise = (discovery as { noiseThreshold?: unknown } | null)?.noiseThreshold;
+    const fine =
+      typeof discovery === 'object' &&
+      discovery !== null &&
+      !Array.isArray(discovery) &&
+      (noise === undefined || (typeof noise === 'number' && noise >= 0 && noise <= 1));
+    if (!fine) {
+      throw new InvalidError('VALIDATION_FAILED', 'parameters.discovery must be {"noiseThreshold": 0 to 1}.', [
+        { field: 'body.parameters.discovery.noiseThreshold', message: 'must be a number from 0 to 1' },
+      ]);
+    }
+  }
 }
 
 /** Records a job and queues it. Also used for retries and for notebook executions. */
@@ -249,6 +284,7 @@ async function resolveResource(db: Db, scope: Scope, request: JobSubmit): Promis
   }
   const parameterDataset = (request.parameters as { datasetId?: unknown } | undefined)?.datasetId;
   if (parameterDataset !== undefined) await requireParameterDataset(db, scope, parameterDataset);
+  if (request.jobType === 'ProcessMining') await checkModelParameters(db, scope, request.parameters ?? {});
   switch (resourceType) {
     case 'Dataset': {
       const dataset = await findDataset(db, scope.projectId, resourceId);

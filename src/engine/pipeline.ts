@@ -4,6 +4,8 @@ import { evaluateAlert, type AlertConfig } from './alerts';
 import * as calc from './calculators';
 import { applyFilter, type FilterConfig } from './filters';
 import { defineLog, sizeOf, type Log } from './log';
+import * as modelBlocks from './models/analysis';
+import type { ModelPort } from './models/analysis';
 
 /** One block as the engine runs it: its id, type and parsed configuration. */
 export interface PipelineBlock {
@@ -35,6 +37,7 @@ export async function runBlocks(
   relation: string,
   blocks: PipelineBlock[],
   onProgress?: (outcome: BlockOutcome, index: number) => void | Promise<void>,
+  models: ModelPort = NO_MODELS,
 ): Promise<BlockOutcome[]> {
   let log = await defineLog(con, relation);
   const outcomes: BlockOutcome[] = [];
@@ -46,7 +49,14 @@ export async function runBlocks(
       let output: CalculatorResult | AlertOutcome | undefined;
       if (block.blockType === 'Filter')
         log = await defineLog(con, await applyFilter(con, log, block.configuration as FilterConfig));
-      else if (block.blockType === 'Calculator') output = await calculate(con, log, block.configuration);
+      else if (block.blockType === 'Calculator') output = await calculate(con, log, block.configuration, models);
+      else if (block.configuration.alertType === 'conformanceBelow')
+        output = await modelBlocks.conformanceBelow(
+          con,
+          log,
+          block.configuration as { modelId: string; threshold: number; severity?: string },
+          models,
+        );
       else output = await evaluateAlert(con, log, block.configuration as AlertConfig);
       const after = await sizeOf(con, log);
       outcome = {
@@ -84,6 +94,7 @@ export async function calculate(
   con: DuckDBConnection,
   log: Log,
   c: Record<string, unknown>,
+  models: ModelPort = NO_MODELS,
 ): Promise<CalculatorResult> {
   const limit = typeof c.limit === 'number' ? c.limit : 100;
   switch (c.calculatorType) {
@@ -108,6 +119,10 @@ export async function calculate(
         typeof c.resourceAttribute === 'string' ? c.resourceAttribute : undefined,
         limit,
       );
+    case 'discovery':
+      return modelBlocks.discovery(con, log, c as { noiseThreshold?: number; modelName?: string }, models);
+    case 'conformance':
+      return modelBlocks.conformance(con, log, { modelId: String(c.modelId), limit }, models);
     default:
       throw new Error(`Unknown calculator ${String(c.calculatorType)}`);
   }
@@ -116,3 +131,9 @@ export async function calculate(
 function timing(started: number): { durationSeconds: number } {
   return { durationSeconds: Math.round(performance.now() - started) / 1000 };
 }
+
+/** Where no project's models are at hand: model blocks fail with a clear error. */
+const NO_MODELS: ModelPort = {
+  net: () => Promise.reject(new Error('Process models are not available here.')),
+  saveDiscovered: () => Promise.reject(new Error('Process models are not available here.')),
+};

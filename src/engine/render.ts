@@ -31,9 +31,19 @@ let graphviz: Promise<Awaited<ReturnType<GraphvizModule['Graphviz']['load']>>> |
 
 /** Renders a process map to SVG with Graphviz (compiled to WebAssembly, loaded once per process). */
 export async function renderProcessMap(map: ProcessMapDocument, options: Partial<RenderOptions> = {}): Promise<string> {
+  return dotToSvg(toDot(map, options));
+}
+
+/** Lays out a DOT graph and draws it as SVG with Graphviz (compiled to WebAssembly, loaded once per process). */
+export async function dotToSvg(dot: string): Promise<string> {
+  return dotLayout(dot, 'svg');
+}
+
+/** Lays out a DOT graph with Graphviz's `dot` and writes it in `format` (`svg`, or `json` for positions). */
+export async function dotLayout(dot: string, format: 'svg' | 'json'): Promise<string> {
   // The package is ESM only; a dynamic import loads it from this CommonJS build.
   graphviz ??= import('@hpcc-js/wasm-graphviz').then((m) => m.Graphviz.load());
-  return (await graphviz).dot(toDot(map, options));
+  return (await graphviz).layout(dot, format, 'dot');
 }
 
 /** The render options of a process map calculator's configuration, defaults filled in. */
@@ -116,7 +126,7 @@ function arcStyle(map: ProcessMapDocument, arcs: MapArc[], perspective: RenderOp
 }
 
 /** A DOT string literal. */
-function q(s: string): string {
+export function q(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 

@@ -1,4 +1,11 @@
-import type { BottlenecksResult, SummaryResult, ThroughputTimeResult, VariantsResult } from '../api/types';
+import type {
+  BottlenecksResult,
+  ConformanceResult,
+  DiscoveryResult,
+  SummaryResult,
+  ThroughputTimeResult,
+  VariantsResult,
+} from '../api/types';
 
 /** The HTML report of a ProcessMining job: one self-contained page, the process map inline. */
 
@@ -13,13 +20,20 @@ export interface ReportInput {
   bottlenecks: BottlenecksResult['edges'];
   processMapSvg: string;
   filters: string[];
+  /** A model discovered from the log (parameters.discovery), with its drawing. */
+  discovered?: { result: DiscoveryResult; name: string; svg: string };
+  /** The log checked against a model (parameters.modelId), with the model's drawing. */
+  conformance?: { result: ConformanceResult; name: string; svg: string };
 }
+
+/** Activities with the most deviations that the report lists. */
+const REPORT_DEVIATING_ACTIVITIES = 10;
 
 export function renderReport(r: ReportInput): string {
   const row = (cells: (string | number | null)[]) => `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
   const head = (cells: string[]) => `<tr>${cells.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
   // The SVG comes from Graphviz with activity names escaped by it; drop its XML prolog to inline it.
-  const svg = r.processMapSvg.replace(/^<\?xml[^>]*>\s*/, '').replace(/<!DOCTYPE[^>]*>\s*/, '');
+  const svg = inlineSvg(r.processMapSvg);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;margin:1rem 0}
@@ -41,8 +55,37 @@ ${r.variants.map((v, i) => row([i + 1, v.caseCount, `${(v.share * 100).toFixed(1
 <h2>Bottlenecks (slowest transitions)</h2>
 <table>${head(['from', 'to', 'count', 'mean wait'])}
 ${r.bottlenecks.map((b) => row([b.from, b.to, b.count, duration(b.meanDurationSeconds)])).join('\n')}</table>
-</body></html>
+${r.discovered ? discoveredSection(r.discovered, head, row) : ''}${r.conformance ? conformanceSection(r.conformance, head, row) : ''}</body></html>
 `;
+}
+
+type Cells = (cells: (string | number | null)[]) => string;
+
+function discoveredSection(d: NonNullable<ReportInput['discovered']>, head: (c: string[]) => string, row: Cells) {
+  const x = d.result;
+  return `<h2>Discovered model: ${esc(d.name)}</h2>
+<table>${head(['algorithm', 'noise threshold', 'places', 'transitions', 'activities', 'fitness of the log'])}
+${row([x.algorithm === 'inductive' ? (x.noiseThreshold > 0 ? 'Inductive Miner (IMf)' : 'Inductive Miner') : x.algorithm, x.noiseThreshold, x.places, x.transitions, x.activities.length, x.fitness.toFixed(4)])}</table>
+<div class="map">${inlineSvg(d.svg)}</div>
+`;
+}
+
+function conformanceSection(c: NonNullable<ReportInput['conformance']>, head: (c: string[]) => string, row: Cells) {
+  const x = c.result;
+  const top = x.deviationsByActivity.slice(0, REPORT_DEVIATING_ACTIVITIES);
+  return `<h2>Conformance to ${esc(c.name)}</h2>
+<table>${head(['cases', 'variants', 'fitting cases', 'average trace fitness', 'unaligned variants'])}
+${row([x.cases, x.variants, `${x.fittingCases} (${x.percentFittingCases.toFixed(1)} %)`, x.averageTraceFitness.toFixed(4), x.unalignedVariants])}</table>
+<h3>Activities with the most deviations</h3>
+<table>${head(['activity', 'log moves (not allowed there)', 'model moves (missing)'])}
+${top.map((a) => row([a.activity, a.logMoves, a.modelMoves])).join('\n')}</table>
+<div class="map">${inlineSvg(c.svg)}</div>
+`;
+}
+
+/** Graphviz SVG inline: its XML prolog and doctype dropped (it escapes the names itself). */
+function inlineSvg(svg: string): string {
+  return svg.replace(/^<\?xml[^>]*>\s*/, '').replace(/<!DOCTYPE[^>]*>\s*/, '');
 }
 
 /** Seconds for people: `3 d 4 h`, `2 h 5 min`, `42 s`. */

@@ -5,7 +5,7 @@ import { storeArtifact, type ArtifactFence } from '../domain/artifacts';
 import { datasetDir, storeDerivedDataset } from '../domain/datasets';
 import { releaseExecution, runExecution } from '../domain/executions';
 import { JobInputError, NotebookError } from '../domain/jobErrors';
-import type { StoredJobOutput } from '../domain/jobs';
+import type { ModelParameters, StoredJobOutput } from '../domain/jobs';
 import type { Scope } from '../domain/scope';
 import * as calc from '../engine/calculators';
 import { ENRICHED_COLUMNS, writeEnrichedLog } from '../engine/enrich';
@@ -13,7 +13,10 @@ import { eventsFile, parquetRelation, type Engine } from '../engine/engine';
 import { applyFilter } from '../engine/filters';
 import { defineLog, sizeOf, type Log } from '../engine/log';
 import { renderProcessMap } from '../engine/render';
-import { renderReport } from '../engine/report';
+import { renderReport, type ReportInput } from '../engine/report';
+import * as modelBlocks from '../engine/models/analysis';
+import type { ConformanceResult, DiscoveryResult } from '../api/types';
+import { getModel, modelFile, projectModels } from '../domain/models';
 import { randomUUID } from 'node:crypto';
 import * as lifecycle from '../domain/lifecycle';
 import { findDataset, type DatasetRow } from '../store/datasets';
@@ -139,10 +142,12 @@ async function processMining(ctx: JobContext): Promise<void> {
     const map = await calc.processMap(con, log);
     await ctx.progress('Calculating', 60);
     const bottlenecks = await calc.bottlenecks(con, log, 10);
+    const models = await modelSections(ctx, con, log);
     await ctx.progress('Enriching', 70);
     await writeEnrichedLog(con, log, enrichedParquet);
-    return { summary, variants, throughput, map, bottlenecks, filters };
+    return { summary, variants, throughput, map, bottlenecks, filters, ...models };
   }, ctx.signal);
+  const drawn = await drawnModels(ctx, results);
   await ctx.progress('Rendering', 80);
   const svg = await renderProcessMap(results.map);
   ctx.signal.throwIfAborted();
@@ -161,6 +166,7 @@ async function processMining(ctx: JobContext): Promise<void> {
     bottlenecks: results.bottlenecks.edges,
     processMapSvg: svg,
     filters: results.filters,
+    ...drawn,
   });
   await ctx.output({
     role: 'primary',
@@ -188,6 +194,8 @@ async function processMining(ctx: JobContext): Promise<void> {
     variants: results.variants,
     bottlenecks: results.bottlenecks,
     processMap: results.map,
+    ...(results.discovery ? { discovery: results.discovery } : {}),
+    ...(results.conformance ? { conformance: results.conformance } : {}),
   };
   await ctx.output({
     role: 'additional',
@@ -208,6 +216,42 @@ async function processMining(ctx: JobContext): Promise<void> {
     file: enrichedCsv,
     recordCount: results.summary.eventCount,
   });
+}
+
+/**
+ * The model parts of a ProcessMining job (parameters checked at submit): `discovery` finds a model
+ * with the Inductive Miner and stores it in the project; `modelId` checks the log against a model.
+ */
+async function modelSections(ctx: JobContext, con: DuckDBConnection, log: Log) {
+  const p = ctx.job.parameters as ModelParameters;
+  if (!p.discovery && !p.modelId) return {};
+  const models = projectModels(ctx.db, ctx.scope, {
+    signal: ctx.signal,
+    storageLimitBytes: ctx.fence.storageLimitBytes,
+  });
+  await ctx.progress('Checking conformance', 62);
+  const discovery = p.discovery
+    ? await modelBlocks.discovery(con, log, { noiseThreshold: p.discovery.noiseThreshold ?? 0 }, models)
+    : undefined;
+  const conformance = p.modelId
+    ? await modelBlocks.conformance(con, log, { modelId: p.modelId.toLowerCase(), limit: 100 }, models)
+    : undefined;
+  return { discovery, conformance };
+}
+
+/** The report's model sections: each model's name and drawing next to its figures. */
+async function drawnModels(
+  ctx: JobContext,
+  r: { discovery?: DiscoveryResult; conformance?: ConformanceResult },
+): Promise<Pick<ReportInput, 'discovered' | 'conformance'>> {
+  const drawing = async (id: string) => ({
+    name: (await getModel(ctx.db, ctx.scope, id)).name,
+    svg: (await modelFile(ctx.db, ctx.scope, id, 'svg')).body.toString('utf8'),
+  });
+  return {
+    ...(r.discovery ? { discovered: { result: r.discovery, ...(await drawing(r.discovery.modelId)) } } : {}),
+    ...(r.conformance ? { conformance: { result: r.conformance, ...(await drawing(r.conformance.modelId)) } } : {}),
+  };
 }
 
 /** The dataset with per-case columns added, stored as a new dataset of the project. */

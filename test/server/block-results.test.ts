@@ -34,6 +34,8 @@ const nameOf = (ref: string) =>
 const calculatorTypes = Object.keys(mappingOf('CalculatorConfiguration'));
 const alertTypes = Object.keys(mappingOf('AlertConfiguration'));
 
+const MODEL = '<model>';
+
 /** A configuration of each calculator that gives a result with something in it on the running example. */
 const CALCULATORS: Record<string, Json> = {
   summary: {},
@@ -44,6 +46,9 @@ const CALCULATORS: Record<string, Json> = {
   bottlenecks: { minCount: 2, limit: 3 },
   rework: {},
   resourceWorkload: { resourceAttribute: 'org:resource', limit: 3 },
+  discovery: { noiseThreshold: 0 },
+  // MODEL stands for the id of the running example's reference model, uploaded first.
+  conformance: { modelId: MODEL, limit: 3 },
 };
 
 /** Alerts of each type: one that fires and one that does not. */
@@ -61,6 +66,11 @@ const ALERTS: Record<string, Json[]> = {
   caseCondition: [
     { caseMetric: 'reworkCount', operator: 'gte', threshold: 1, severity: 'Critical' },
     { caseMetric: 'durationSeconds', operator: 'gt', threshold: 30 * 86400, maxViolatingCases: 0 },
+  ],
+  // The running example fits its reference model at 0.8116.
+  conformanceBelow: [
+    { modelId: MODEL, threshold: 0.9, severity: 'Critical' },
+    { modelId: MODEL, threshold: 0.8 },
   ],
 };
 
@@ -116,6 +126,18 @@ describe.each(stores)('calculator results and alert outcomes against the contrac
       body: { name: 'Results', datasetId: ds.body.datasetId },
     });
     investigationId = inv.body.investigationId;
+    const model = await app.call('POST', `${base(t)}/model`, {
+      token: t.token,
+      raw: {
+        body: formWith({
+          name: 'running-example.model.pnml',
+          content: fixtureLog('conformance/running-example.model.pnml'),
+        }),
+      },
+    });
+    expect(model.status).toBe(201);
+    const withModel = (c: Json): Json =>
+      Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v === MODEL ? model.body.modelId : v]));
     const notebookId = (
       await app.call('POST', `${base(t)}/notebook/investigation/${investigationId}`, {
         token: t.token,
@@ -125,10 +147,10 @@ describe.each(stores)('calculator results and alert outcomes against the contrac
     const wanted = [
       ...calculatorTypes.map((calculatorType) => ({
         blockType: 'Calculator' as const,
-        configuration: { calculatorType, ...CALCULATORS[calculatorType] },
+        configuration: withModel({ calculatorType, ...CALCULATORS[calculatorType] }),
       })),
       ...alertTypes.flatMap((alertType) =>
-        ALERTS[alertType].map((c) => ({ blockType: 'Alert' as const, configuration: { alertType, ...c } })),
+        ALERTS[alertType].map((c) => ({ blockType: 'Alert' as const, configuration: withModel({ alertType, ...c }) })),
       ),
     ];
     for (const [i, b] of wanted.entries()) {

@@ -523,6 +523,21 @@ const UPLOADS: { name: string; content: string | Buffer; validFor?: string }[] =
   },
   { name: 'c.ipynb', content: '{"nbformat": 4, "cells": ' },
   {
+    name: 'running-example.model.pnml',
+    content: fixtureLog('conformance/running-example.model.pnml'),
+    validFor: 'uploadModel',
+  },
+  { name: 'receipt.model.bpmn', content: fixtureLog('conformance/receipt.model.bpmn'), validFor: 'uploadModel' },
+  {
+    name: 'bomb.pnml',
+    content: '<?xml version="1.0"?><!DOCTYPE pnml [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><pnml>&b;</pnml>',
+  },
+  { name: 'deep.bpmn', content: `<definitions>${'<process>'.repeat(200)}` },
+  {
+    name: 'sub.bpmn',
+    content: '<definitions><process id="p"><startEvent id="s"/><subProcess id="x"/></process></definitions>',
+  },
+  {
     name: 'd.ipynb',
     content: JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { 'k\u0000': '\ud800' }, cells: [] }),
   },
