@@ -85,7 +85,12 @@ export interface ConformanceResult {
   averageTraceFitness: number;
   /** The fewest visible transitions of a complete run of the model (null: the model has no complete run). */
   shortestRun: number | null;
+  /** Every variant, by cases descending, ties by their activities. */
   perVariant: VariantConformance[];
+  /**
+   * Log and model moves per activity over all aligned cases (a variant's moves times its cases),
+   * most deviations first, ties by name. Where optimal alignments tie, one of them is counted.
+   */
   deviationsByActivity: { activity: string; logMoves: number; modelMoves: number }[];
   unalignedVariants: number;
 }
