@@ -652,6 +652,180 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{tenantId}/{projectId}/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a process model
+         * @description Uploads a process model as a PNML Petri net or a BPMN 2.0 process, for conformance checking.
+         *     The format is read from the root element (`<pnml>` or `<definitions>`) unless `format` names it.
+         *
+         *     The file is parsed safely: a DTD or entity declaration is refused before anything is expanded,
+         *     and so are NUL bytes, text that is not UTF-8, more than 8,388,608 bytes, elements nested more
+         *     than 64 deep, more than 200,000 elements, more than 10,000 places and transitions, more than
+         *     50,000 arcs, names over 1,000 characters, and arc weights or tokens over 1,000.
+         *
+         *     **PNML**: places, transitions and arcs of the one `<net>`, in any pages. A transition without a
+         *     name, or with pm4py's and ProM's `<toolspecific activity="$invisible$">`, is silent. Arc
+         *     `<inscription>`s are weights. The initial marking is read from the places; the final marking
+         *     from pm4py's `<finalmarkings>` if present, else it is one token on each sink place.
+         *
+         *     **BPMN**: start and end events, tasks of any kind (a named task is a visible transition
+         *     labelled with its name), exclusive and parallel gateways (diverging, converging or mixed) and
+         *     sequence flows are translated to a Petri net with the same language: an exclusive gateway
+         *     becomes a place, a parallel gateway a silent transition. Conditions are not evaluated. Diagram
+         *     data, lanes, annotations and data objects are ignored; any other element (sub-processes,
+         *     intermediate and boundary events, event definitions, other gateways, loop markers, message
+         *     flows) is refused with `UNSUPPORTED_MODEL_ELEMENT`, naming it.
+         *
+         *     The net must be a workflow net: one source place, one sink place, every place and transition
+         *     on a path from the one to the other, one token on the source at the start and on the sink at
+         *     the end. Otherwise the answer is 400 `NOT_A_WORKFLOW_NET`, naming what is wrong. A refused
+         *     model keeps nothing.
+         */
+        post: operations["uploadModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List process models
+         * @description Lists the project's models, uploaded and discovered, newest first.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/model/{modelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a process model
+         * @description Returns a model with its format, where it comes from, and the size and activities of its Petri net.
+         */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a process model
+         * @description Deletes a model and its stored file.
+         */
+        delete: operations["deleteModel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/model/{modelId}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a process model
+         * @description Downloads the model as PNML, as BPMN, or drawn as SVG.
+         *
+         *     - In its own format (`format` of the model) the file comes as stored: as uploaded, or for a
+         *       discovered model the PNML written when it was stored.
+         *     - In the other format it is written from the Petri net. PNML is written as pm4py writes it
+         *       (one page, `<finalmarkings>`, silent transitions marked `$invisible$`). BPMN has a task per
+         *       visible transition, a parallel gateway per silent transition (and where a transition joins
+         *       or splits several places), and an exclusive gateway per place that is not a plain sequence
+         *       flow, with diagram data laid out left to right by Graphviz so that modelers show it (left out
+         *       if the layout takes more than 10 seconds). A net with arc weights above 1 has no BPMN form (400).
+         *     - SVG is the Petri net drawn by Graphviz, left to right; a net of more than 1,500 places and
+         *       transitions gets an SVG that says so instead, and a drawing that takes more than 10 seconds
+         *       is given up the same way.
+         */
+        get: operations["downloadModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{tenantId}/{projectId}/templates": {
         parameters: {
             query?: never;
@@ -2108,6 +2282,7 @@ export interface components {
             JobId?: string;
             TemplateId?: string;
             ArtifactId?: string;
+            ModelId?: string;
             ShareId?: string;
             KeyId?: string;
             /**
@@ -2445,6 +2620,69 @@ export interface components {
             pageSize: number;
             hasNextPage: boolean;
             storage?: components["schemas"]["StorageUsage"];
+        };
+        /** @description A process model file and, optionally, its name and format. */
+        ModelUpload: {
+            /**
+             * Format: binary
+             * @description A PNML Petri net (`.pnml`) or a BPMN 2.0 process (`.bpmn`), UTF-8 XML of at most 8,388,608 bytes.
+             */
+            file: string;
+            /** @description Defaults to the file name without its extension. */
+            name?: string;
+            /**
+             * @description The file's format; by default read from its root element (`<pnml>` or `<definitions>`).
+             * @enum {string}
+             */
+            format?: "pnml" | "bpmn";
+        };
+        /**
+         * @description A process model of the project, read as a workflow net: a Petri net with one source place, one
+         *     sink place, and silent transitions (gateways, skips, loops) besides the visible ones.
+         */
+        Model: {
+            /** Format: uuid */
+            modelId: string;
+            /** Format: uuid */
+            projectId: string;
+            name: string;
+            /**
+             * @description The format of the stored original file (a discovered model is stored as PNML).
+             * @enum {string}
+             */
+            format: "pnml" | "bpmn";
+            /**
+             * @description Uploaded through `POST .../model`, or discovered from a log by a `discovery` calculator.
+             * @enum {string}
+             */
+            source: "uploaded" | "discovered";
+            /** @description Places of the Petri net (for BPMN, of its translation). */
+            places: number;
+            /** @description Transitions of the Petri net, visible and silent. */
+            transitions: number;
+            /** @description Transitions that stand for an activity. */
+            visibleTransitions: number;
+            /** @description The distinct activities of the visible transitions, sorted. */
+            activities: string[];
+            /** @description The uploaded file's base name; null for a discovered model. */
+            originalFileName: string | null;
+            /** @description Size of the stored original file. */
+            sizeBytes: number;
+            /** Format: date-time */
+            dateCreated: string;
+            /**
+             * Format: uuid
+             * @description The API key that uploaded the model or ran the discovery.
+             */
+            createdBy: string;
+        };
+        /** @description A page of models. */
+        ModelList: {
+            models: components["schemas"]["Model"][];
+            totalCount: number;
+            page: number;
+            pageSize: number;
+            hasNextPage: boolean;
         };
         /**
          * @description Filters narrow the log for the blocks after them; calculators measure it; alerts watch a measure.
@@ -4104,6 +4342,15 @@ export interface components {
             };
             content?: never;
         };
+        /** @description No model with this id exists in this tenant and project. */
+        ModelNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description No notebook with this id exists in this tenant and project. */
         NotebookNotFound: {
             headers: {
@@ -4263,6 +4510,11 @@ export interface components {
          * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
          */
         IfRange: string;
+        /**
+         * @description The model id (a GUID).
+         * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+         */
+        ModelId: string;
         /**
          * @description The notebook id (a GUID).
          * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
@@ -5342,6 +5594,226 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+        };
+    };
+    uploadModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ModelUpload"];
+            };
+        };
+        responses: {
+            /** @description The stored model. */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Model"];
+                };
+            };
+            /** @description The form is invalid, or the file is not a PNML or BPMN workflow net this service reads. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ProjectNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: {
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page, at most 100. */
+                pageSize?: components["parameters"]["PageSize"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of models. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ProjectNotFound"];
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Model"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
+        };
+    };
+    deleteModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model was deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
+        };
+    };
+    downloadModel: {
+        parameters: {
+            query?: {
+                /** @description `pnml`, `bpmn` or `svg`. */
+                format?: "pnml" | "bpmn" | "svg";
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, with `Content-Disposition` naming it after the model. */
+            200: {
+                headers: {
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description The query is invalid, or the net cannot be written as BPMN. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
         };
     };
     listTemplates: {

@@ -5,8 +5,8 @@ import { lockTenant } from '../store/tenants';
 import { StorageQuotaError } from './errors';
 
 /**
- * The bytes a tenant stores on disk: the files of its datasets (original and Parquet) and its
- * artifacts (job and execution outputs), over all its projects.
+ * The bytes a tenant stores: the files of its datasets (original and Parquet), its artifacts (job
+ * and execution outputs) and its process models, over all its projects.
  */
 export function storedBytes(db: Db, tenantId: string): Promise<number> {
   return storedBytesOfTenant(db, tenantId);

@@ -36,9 +36,14 @@ export async function renderProcessMap(map: ProcessMapDocument, options: Partial
 
 /** Lays out a DOT graph and draws it as SVG with Graphviz (compiled to WebAssembly, loaded once per process). */
 export async function dotToSvg(dot: string): Promise<string> {
+  return dotLayout(dot, 'svg');
+}
+
+/** Lays out a DOT graph with Graphviz's `dot` and writes it in `format` (`svg`, or `json` for positions). */
+export async function dotLayout(dot: string, format: 'svg' | 'json'): Promise<string> {
   // The package is ESM only; a dynamic import loads it from this CommonJS build.
   graphviz ??= import('@hpcc-js/wasm-graphviz').then((m) => m.Graphviz.load());
-  return (await graphviz).dot(dot);
+  return (await graphviz).layout(dot, format, 'dot');
 }
 
 /** The render options of a process map calculator's configuration, defaults filled in. */

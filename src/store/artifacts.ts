@@ -89,13 +89,14 @@ export async function artifactIdsOfJob(db: Db, jobId: string): Promise<string[]>
 }
 
 /**
- * The bytes a tenant stores on disk: the files of its datasets (original and Parquet) and its
- * artifacts, over all its projects.
+ * The bytes a tenant stores: the files of its datasets (original and Parquet), its artifacts, and
+ * its process models (file, net and drawing, kept in the database), over all its projects.
  */
 export async function storedBytesOfTenant(db: Db, tenantId: string): Promise<number> {
   const [row] = await db.query<{ used: number }>(
     `SELECT (SELECT coalesce(sum(d.stored_bytes), 0) FROM datasets d JOIN projects p ON p.id = d.project_id WHERE p.tenant_id = $1)
-          + (SELECT coalesce(sum(a.size_bytes), 0) FROM artifacts a JOIN projects p ON p.id = a.project_id WHERE p.tenant_id = $1) AS used`,
+          + (SELECT coalesce(sum(a.size_bytes), 0) FROM artifacts a JOIN projects p ON p.id = a.project_id WHERE p.tenant_id = $1)
+          + (SELECT coalesce(sum(m.stored_bytes), 0) FROM models m JOIN projects p ON p.id = m.project_id WHERE p.tenant_id = $1) AS used`,
     [tenantId],
   );
   return Number(row.used);

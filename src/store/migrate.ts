@@ -7,6 +7,7 @@ import * as m005 from './migrations/005_stored_bytes';
 import * as m006 from './migrations/006_tenant_limits';
 import * as m007 from './migrations/007_events';
 import * as m008 from './migrations/008_share_links';
+import * as m009 from './migrations/009_models';
 
 /** Every migration in order; a migration is never edited once released, only followed by a new one. */
 const migrations: { version: number; sql: string }[] = [
@@ -18,6 +19,7 @@ const migrations: { version: number; sql: string }[] = [
   { version: 6, sql: m006.sql },
   { version: 7, sql: m007.sql },
   { version: 8, sql: m008.sql },
+  { version: 9, sql: m009.sql },
 ];
 
 /**

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { LogRefused } from '../engine/limits';
+import { ModelError } from '../engine/models/modelError';
 import type { TaskFailure, TaskInput, TaskName, TaskOutput } from './tasks';
 
 /** Limits of the worker threads that parse uploads and build large answers off the event loop. */
@@ -49,15 +50,25 @@ const gates: Record<Lane, Gate> = {
   answer: new Gate(THREAD_LIMITS.parallel),
 };
 
+/** Thrown when a task given a time limit has not finished within it; its thread is stopped. */
+export class ThreadTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`The work took longer than ${timeoutMs} ms and was stopped.`);
+    this.name = 'ThreadTimeoutError';
+  }
+}
+
 /**
  * Runs one task of `tasks.ts` in a fresh worker thread with a bounded heap, and resolves with its
  * result. A task that runs out of memory or crashes ends its thread only; errors the task meant
- * (a refused log, an invalid notebook) come back as the same error classes.
+ * (a refused log, an invalid notebook, a refused model) come back as the same error classes. With
+ * `timeoutMs`, a task still running after that long is stopped with {@link ThreadTimeoutError}.
  */
 export function runInThread<N extends TaskName>(
   name: N,
   input: TaskInput<N>,
   lane: Lane,
+  timeoutMs?: number,
   signal?: AbortSignal,
 ): Promise<TaskOutput<N>> {
   return gates[lane].run(
@@ -71,11 +82,16 @@ export function runInThread<N extends TaskName>(
           resourceLimits: { maxOldGenerationSizeMb: THREAD_LIMITS.heapMiB },
         });
         let settled = false;
+        const timer =
+          timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => settle(() => reject(new ThreadTimeoutError(timeoutMs))), timeoutMs);
         // An abort (a cancelled or timed-out job) stops the thread where it is.
         const onAbort = () => settle(() => reject(signal?.reason));
         const settle = (fn: () => void) => {
           if (settled) return;
           settled = true;
+          clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
           fn();
           void worker.terminate();
@@ -102,6 +118,7 @@ export class TaskInputRefused extends Error {
 
 function fromFailure(f: TaskFailure): Error {
   if (f.kind === 'refused') return new LogRefused(f.code, f.message);
+  if (f.kind === 'model') return new ModelError(f.code, f.message);
   if (f.kind === 'invalid') return new TaskInputRefused(f);
   return new Error(f.message);
 }

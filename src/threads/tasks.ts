@@ -7,12 +7,15 @@ import { conformance, type ConformanceOptions, type Variant } from '../engine/mo
 import type { PetriNet } from '../engine/models/petriNet';
 import { scanCsv } from '../engine/scanCsv';
 import { stageXes } from '../engine/stageXes';
+import { ModelError, type ModelRefusal } from '../engine/models/modelError';
+import { writeBpmnLaidOut } from '../engine/models/bpmnLayout';
+import { drawModel, readModel } from '../engine/models/modelFile';
 
 /**
  * What runs in worker threads (see pool.ts): the CPU-bound JavaScript of uploads and of large
  * answers. Each task takes and returns plain data, which is all that crosses between threads.
  */
-const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes, alignVariants };
+const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes, readModel, drawModel, writeBpmnLaidOut, alignVariants };
 
 /** Conformance of variants against a net, in a thread: the options without the signal, which cannot cross. */
 function alignVariants(input: { variants: Variant[]; net: PetriNet; opts: Omit<ConformanceOptions, 'signal'> }) {
@@ -34,10 +37,12 @@ export type TaskOutput<N extends TaskName> = Awaited<ReturnType<Tasks[N]>>;
 export type TaskFailure =
   | { kind: 'refused'; code: LogRefusal; message: string }
   | { kind: 'invalid'; code: LogRefusal; message: string; problems: FieldProblem[]; details: Record<string, unknown> }
+  | { kind: 'model'; code: ModelRefusal; message: string }
   | { kind: 'error'; message: string };
 
 function toFailure(err: unknown): TaskFailure {
   if (err instanceof LogRefused) return { kind: 'refused', code: err.code, message: err.message };
+  if (err instanceof ModelError) return { kind: 'model', code: err.code, message: err.message };
   if (err instanceof InvalidError) {
     return {
       kind: 'invalid',

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseBpmn, writeBpmn } from '../../src/engine/models/bpmn';
+import { bpmnGraph, parseBpmn, writeBpmn } from '../../src/engine/models/bpmn';
+import { writeBpmnLaidOut } from '../../src/engine/models/bpmnLayout';
 import { MODEL_LIMITS, ModelError } from '../../src/engine/models/modelError';
 import { visibleActivities, type PetriNet } from '../../src/engine/models/petriNet';
 import { parsePnml } from '../../src/engine/models/pnml';
@@ -323,5 +324,37 @@ describe('writeBpmn', () => {
       finalMarking: { o: 1 },
     };
     expect(languageUpTo(parseBpmn(writeBpmn(net)), 3)).toEqual(['a <&> "b"']);
+  });
+});
+
+describe('writeBpmnLaidOut', () => {
+  test.each(MODELS)('%s: diagram data for every element, and the same language read back', async (name) => {
+    const net = pnmlOf(name);
+    const text = await writeBpmnLaidOut({ net, name });
+    const graph = bpmnGraph(net);
+    for (const node of graph.nodes)
+      expect(text).toContain(`<bpmndi:BPMNShape id="${node.id}_di" bpmnElement="${node.id}">`);
+    for (const flow of graph.flows)
+      expect(text).toContain(`<bpmndi:BPMNEdge id="${flow.id}_di" bpmnElement="${flow.id}">`);
+    expect(text.match(/<di:waypoint x="-?\d+" y="-?\d+"\/>/g)!.length).toBeGreaterThanOrEqual(2 * graph.flows.length);
+    expect(text).not.toMatch(/NaN/);
+    expect(languageDifference(parseBpmn(text), net)).toBeUndefined();
+  });
+
+  test('shapes lie left to right from the start event to the end event, within the diagram', async () => {
+    const text = await writeBpmnLaidOut({ net: pnmlOf('running-example'), name: 'r' });
+    const bounds = (id: string) => {
+      const m = new RegExp(
+        `bpmnElement="${id}">\\s*<dc:Bounds x="(-?\\d+)" y="(-?\\d+)" width="(\\d+)" height="(\\d+)"`,
+      ).exec(text)!;
+      return m.slice(1).map(Number);
+    };
+    const [startX, startY, startW] = bounds('start');
+    const [endX] = bounds('end');
+    expect(startW).toBe(36);
+    expect(startX).toBeGreaterThanOrEqual(0);
+    expect(startY).toBeGreaterThanOrEqual(0);
+    expect(endX).toBeGreaterThan(startX + 500);
+    expect(bounds('task_1').slice(2)).toEqual([100, 80]);
   });
 });

@@ -6,6 +6,8 @@ import type { PetriNet } from '../../src/engine/models/petriNet';
 import { parsePnml } from '../../src/engine/models/pnml';
 import { MAX_DRAWN_NODES, renderPetriNet } from '../../src/engine/models/svg';
 import { checkWorkflowNet } from '../../src/engine/models/workflowNet';
+import { DRAW_TIMEOUT_MS } from '../../src/domain/models';
+import { runInThread, ThreadTimeoutError } from '../../src/threads/pool';
 import { SHARED_DATA } from '../support/shared-data';
 
 const DIR = path.join(SHARED_DATA, 'conformance');
@@ -119,4 +121,30 @@ describe('renderPetriNet', () => {
     const note = await renderPetriNet(chain(MAX_DRAWN_NODES / 2));
     expect(note).toMatch(/^<svg[^>]*>.*1501 places and transitions, more than the 1500 that are drawn/);
   }, 30_000);
+});
+
+describe('drawing in a worker thread', () => {
+  /** A tangle of 1,400 nodes (random arcs): Graphviz takes minutes on it, far past any time limit. */
+  function tangle(): PetriNet {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const places = Array.from({ length: 500 }, (_, i) => ({ id: `p${i}` }));
+    const transitions = Array.from({ length: 900 }, (_, i) => ({ id: `t${i}`, label: i % 3 ? `a${i}` : null }));
+    const arcs = transitions.flatMap((t) => [
+      { source: `p${Math.floor(random() * 500)}`, target: t.id },
+      { source: t.id, target: `p${Math.floor(random() * 500)}` },
+    ]);
+    return { places, transitions, arcs, initialMarking: { p0: 1 }, finalMarking: {} };
+  }
+
+  test('a drawing that takes longer than its time limit is stopped', async () => {
+    const started = Date.now();
+    await expect(runInThread('drawModel', { net: tangle() }, 'answer', 500)).rejects.toBeInstanceOf(ThreadTimeoutError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  test('a drawing within its time limit comes back', async () => {
+    const svg = await runInThread('drawModel', { net: chain(3) }, 'answer', DRAW_TIMEOUT_MS);
+    expect(svg.match(/class="node transition"/g)).toHaveLength(3);
+  });
 });

@@ -740,5 +740,5 @@ export async function runConformance(
   for (const v of variants) events += v.activities.length;
   if (events < THREAD_FROM_EVENTS) return conformance(variants, net, opts);
   const { signal, ...plain } = opts;
-  return runInThread('alignVariants', { variants: [...variants], net, opts: plain }, 'import', signal);
+  return runInThread('alignVariants', { variants: [...variants], net, opts: plain }, 'import', undefined, signal);
 }

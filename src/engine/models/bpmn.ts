@@ -114,7 +114,11 @@ type Side = { place: string } | { transition: string };
  *   the sink place (so branches ending in separate end events are read as alternatives too).
  */
 export function parseBpmn(input: string | Buffer): PetriNet {
-  const root = parseXml(input, 'BPMN');
+  return bpmnToNet(parseXml(input, 'BPMN'));
+}
+
+/** The Petri net of a BPMN document already read as XML (see `parseBpmn`). */
+export function bpmnToNet(root: XmlElement): PetriNet {
   if (root.name !== 'definitions') throw invalid(`The root element is <${root.name}>, not <definitions>.`);
   const process = theProcess(root);
   const { nodes, flows } = readProcess(process);
@@ -318,16 +322,29 @@ function invalid(message: string): ModelError {
   return new ModelError('INVALID_MODEL_FILE', message);
 }
 
-/** A node of the written BPMN: its id, and what it is. */
+/** A node of the written BPMN: its id, its kind, and its XML given its flows. */
 interface Written {
   id: string;
+  kind: 'task' | 'gateway' | 'event';
   xml: (incoming: string[], outgoing: string[]) => string;
+}
+
+/** The BPMN elements a net is written as (see `writeBpmn`), before they are written. */
+export interface BpmnGraph {
+  nodes: Written[];
+  flows: { id: string; from: string; to: string }[];
+}
+
+/** Where each shape and flow of a written BPMN process is drawn (BPMN DI), by element id. */
+export interface BpmnLayout {
+  shapes: Record<string, { x: number; y: number; width: number; height: number }>;
+  edges: Record<string, { x: number; y: number }[]>;
 }
 
 /**
  * Writes a workflow net as a BPMN 2.0 process that `parseBpmn` reads back to a net with the same
- * language (and that BPMN tools open; there is no diagram layout, which tools such as bpmn.io add
- * on import). The translation:
+ * language, and that BPMN tools open (with `layout`, diagram data is written too; see
+ * bpmnLayout.ts). The translation:
  * - a visible transition is a task named by its activity; a silent one is a parallel gateway;
  * - a transition with several input places waits for them in a converging parallel gateway, and
  *   one with several output places fills them through a diverging parallel gateway;
@@ -337,7 +354,54 @@ interface Written {
  * Ids are generated (`task_1`, `gateway_1`, `flow_1` ...), since Petri net ids need not be XML
  * names. Arc weights above 1 have no BPMN equivalent and are refused.
  */
-export function writeBpmn(input: PetriNet, name = 'process'): string {
+export function writeBpmn(input: PetriNet, name = 'process', layout?: BpmnLayout): string {
+  const { nodes, flows } = bpmnGraph(input);
+  const incoming = new Map<string, string[]>();
+  const outgoing = new Map<string, string[]>();
+  for (const f of flows) {
+    outgoing.set(f.from, [...(outgoing.get(f.from) ?? []), f.id]);
+    incoming.set(f.to, [...(incoming.get(f.to) ?? []), f.id]);
+  }
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" targetNamespace="https://assay.invalid/bpmn">',
+    `  <bpmn:process id="process" name="${escapeXml(name)}" isExecutable="false">`,
+    ...nodes.map((node) => node.xml(incoming.get(node.id) ?? [], outgoing.get(node.id) ?? [])),
+    ...flows.map((f) => `    <bpmn:sequenceFlow id="${f.id}" sourceRef="${f.from}" targetRef="${f.to}"/>`),
+    '  </bpmn:process>',
+    ...(layout ? diagram({ nodes, flows }, layout) : []),
+    '</bpmn:definitions>',
+    '',
+  ].join('\n');
+}
+
+function diagram(graph: BpmnGraph, layout: BpmnLayout): string[] {
+  const n = (v: number) => String(Math.round(v));
+  const lines = ['  <bpmndi:BPMNDiagram id="diagram">', '    <bpmndi:BPMNPlane id="plane" bpmnElement="process">'];
+  for (const node of graph.nodes) {
+    const b = layout.shapes[node.id];
+    if (!b) continue;
+    lines.push(
+      `      <bpmndi:BPMNShape id="${node.id}_di" bpmnElement="${node.id}">`,
+      `        <dc:Bounds x="${n(b.x)}" y="${n(b.y)}" width="${n(b.width)}" height="${n(b.height)}"/>`,
+      '      </bpmndi:BPMNShape>',
+    );
+  }
+  for (const flow of graph.flows) {
+    const points = layout.edges[flow.id];
+    if (!points || points.length < 2) continue;
+    lines.push(
+      `      <bpmndi:BPMNEdge id="${flow.id}_di" bpmnElement="${flow.id}">`,
+      ...points.map((p) => `        <di:waypoint x="${n(p.x)}" y="${n(p.y)}"/>`),
+      '      </bpmndi:BPMNEdge>',
+    );
+  }
+  lines.push('    </bpmndi:BPMNPlane>', '  </bpmndi:BPMNDiagram>');
+  return lines;
+}
+
+/** The BPMN elements of a workflow net (see `writeBpmn`); refuses nets that are not workflow nets or have weights. */
+export function bpmnGraph(input: PetriNet): BpmnGraph {
   const { net, source, sink } = checkWorkflowNet(input);
   const heavy = net.arcs.find((a) => (a.weight ?? 1) > 1);
   if (heavy) {
@@ -364,7 +428,7 @@ export function writeBpmn(input: PetriNet, name = 'process'): string {
     ].join('\n');
   const gateway = (kind: 'parallel' | 'exclusive', direction: string): string => {
     const id = nextId('gateway');
-    nodes.push({ id, xml: element(`${kind}Gateway`, `id="${id}" gatewayDirection="${direction}"`) });
+    nodes.push({ id, kind: 'gateway', xml: element(`${kind}Gateway`, `id="${id}" gatewayDirection="${direction}"`) });
     return id;
   };
 
@@ -393,8 +457,8 @@ export function writeBpmn(input: PetriNet, name = 'process'): string {
   const exit = new Map<string, string>();
   const start = 'start';
   const end = 'end';
-  nodes.push({ id: start, xml: element('startEvent', `id="${start}" name="start"`) });
-  nodes.push({ id: end, xml: element('endEvent', `id="${end}" name="end"`) });
+  nodes.push({ id: start, kind: 'event', xml: element('startEvent', `id="${start}" name="start"`) });
+  nodes.push({ id: end, kind: 'event', xml: element('endEvent', `id="${end}" name="end"`) });
   for (const transition of net.transitions) {
     const ins = inputs.get(transition.id)?.length ?? 0;
     const outs = outputs.get(transition.id)?.length ?? 0;
@@ -408,7 +472,7 @@ export function writeBpmn(input: PetriNet, name = 'process'): string {
       continue;
     }
     const id = nextId('task');
-    nodes.push({ id, xml: element('task', `id="${id}" name="${escapeXml(transition.label)}"`) });
+    nodes.push({ id, kind: 'task', xml: element('task', `id="${id}" name="${escapeXml(transition.label)}"`) });
     entry.set(transition.id, id);
     exit.set(transition.id, id);
     if (ins > 1) {
@@ -437,20 +501,5 @@ export function writeBpmn(input: PetriNet, name = 'process'): string {
     for (const to of after) flow(id, to);
   }
 
-  const incoming = new Map<string, string[]>();
-  const outgoing = new Map<string, string[]>();
-  for (const f of flows) {
-    push(outgoing, f.from, f.id);
-    push(incoming, f.to, f.id);
-  }
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" targetNamespace="https://assay.invalid/bpmn">',
-    `  <bpmn:process id="process" name="${escapeXml(name)}" isExecutable="false">`,
-    ...nodes.map((node) => node.xml(incoming.get(node.id) ?? [], outgoing.get(node.id) ?? [])),
-    ...flows.map((f) => `    <bpmn:sequenceFlow id="${f.id}" sourceRef="${f.from}" targetRef="${f.to}"/>`),
-    '  </bpmn:process>',
-    '</bpmn:definitions>',
-    '',
-  ].join('\n');
+  return { nodes, flows };
 }

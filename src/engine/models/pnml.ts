@@ -19,7 +19,11 @@ const INVISIBLE = '$invisible$';
  *   without outgoing arcs) gets one token.
  */
 export function parsePnml(input: string | Buffer): PetriNet {
-  const root = parseXml(input, 'PNML');
+  return pnmlToNet(parseXml(input, 'PNML'));
+}
+
+/** The Petri net of a PNML document already read as XML (see `parsePnml`). */
+export function pnmlToNet(root: XmlElement): PetriNet {
   if (root.name !== 'pnml') throw invalid(`The root element is <${root.name}>, not <pnml>.`);
   const nets = childrenNamed(root, 'net');
   if (nets.length === 0) throw invalid('The PNML file has no <net>.');

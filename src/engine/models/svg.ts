@@ -2,8 +2,10 @@ import { dotToSvg, q } from '../render';
 import type { PetriNet } from './petriNet';
 
 /**
- * The most places and transitions drawn. Graphviz's layout time grows faster than the graph; at
- * this size it stays within a second or two. A larger net is answered with an SVG that says so.
+ * The most places and transitions drawn; a larger net is answered with an SVG that says so.
+ * Block-structured nets (what discovery makes, what BPMN translates to) of this size lay out in
+ * seconds; a tangle of random arcs can take Graphviz minutes, which is why the service draws in a
+ * worker thread with a time limit (`DRAW_TIMEOUT_MS` in src/domain/models.ts).
  */
 export const MAX_DRAWN_NODES = 1_500;
 
@@ -61,7 +63,11 @@ export function petriNetDot(net: PetriNet): string {
 }
 
 function tooLarge(nodes: number): string {
-  const text = `This model has ${nodes} places and transitions, more than the ${MAX_DRAWN_NODES} that are drawn.`;
+  return noteSvg(`This model has ${nodes} places and transitions, more than the ${MAX_DRAWN_NODES} that are drawn.`);
+}
+
+/** An SVG of one line of text, in place of a drawing that is not made. */
+export function noteSvg(text: string): string {
   const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="40" viewBox="0 0 640 40"><text x="10" y="25" font-family="Helvetica" font-size="13">${escaped}</text></svg>\n`;
 }

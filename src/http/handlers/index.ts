@@ -13,6 +13,7 @@ import { pageHandlers } from './pages';
 import { healthHandlers } from './health';
 import { investigationHandlers } from './investigations';
 import { jobHandlers } from './jobs';
+import { modelHandlers } from './models';
 import { notebookHandlers } from './notebooks';
 import { projectHandlers } from './projects';
 import { ContractSchemas } from '../../api/schemas';
@@ -48,6 +49,7 @@ export function allHandlers(deps: AppDeps): Readonly<Record<string, Handler>> {
     ...projectHandlers(deps),
     ...investigationHandlers(deps),
     ...datasetHandlers(deps),
+    ...modelHandlers(deps),
     ...notebookHandlers(deps, schemas),
     ...blockHandlers(deps, schemas),
     ...executionHandlers(deps),
