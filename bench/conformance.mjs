@@ -101,11 +101,20 @@ async function alignChild(variantsFile, model, out) {
       cpuSeconds,
       mineSeconds,
       rssBeforeMiB: rssBefore / 2 ** 20,
-      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      peakRssMiB: peakRssMiB(),
       transitions: net.transitions.length,
       result,
     }),
   );
+}
+
+/** This process's own peak RSS (VmHWM; getrusage's figure would include the parent's, inherited at exec). */
+function peakRssMiB() {
+  const line = fs
+    .readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
+  return line ? Number(line.replace(/\D+/g, '')) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 async function variantsOf(work, file, mapping) {

@@ -63,7 +63,7 @@ export class ThreadTimeoutError extends Error {
  * result. A task that runs out of memory or crashes ends its thread only; errors the task meant
  * (a refused log, an invalid notebook, a refused model) come back as the same error classes. With
  * `timeoutMs`, a task still running after that long is stopped with {@link ThreadTimeoutError};
- * an abort of `signal` stops it with the signal's reason.
+ * an abort of `signal` stops it, and the promise rejects with the signal's reason.
  */
 export function runInThread<N extends TaskName>(
   name: N,
@@ -87,8 +87,13 @@ export function runInThread<N extends TaskName>(
           timeoutMs === undefined
             ? undefined
             : setTimeout(() => settle(() => reject(new ThreadTimeoutError(timeoutMs))), timeoutMs);
-        // An abort (a cancelled or timed-out job) stops the thread where it is.
-        const onAbort = () => settle(() => reject(signal?.reason));
+        // An abort (a cancelled or timed-out job) stops the thread where it is; the promise rejects
+        // with the signal's reason once the thread has exited.
+        let aborted = false;
+        const onAbort = () => {
+          aborted = true;
+          void worker.terminate();
+        };
         const settle = (fn: () => void) => {
           if (settled) return;
           settled = true;
@@ -104,7 +109,9 @@ export function runInThread<N extends TaskName>(
         worker.once('error', (err: Error & { code?: string }) =>
           settle(() => reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new ThreadMemoryError() : err)),
         );
-        worker.once('exit', (code) => settle(() => reject(new Error(`The worker thread exited with code ${code}`))));
+        worker.once('exit', (code) =>
+          settle(() => reject(aborted ? signal?.reason : new Error(`The worker thread exited with code ${code}`))),
+        );
         worker.postMessage({ name, input });
       }),
   );

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { compareSequences, conformance, type Variant } from '../../src/engine/models/alignments';
 import {
   discoverProcessTree,
+  INDUCTIVE_LIMITS,
   inductiveMiner,
   processTreeToPetriNet,
   reduceSilentSteps,
@@ -55,6 +56,12 @@ describe('the Inductive Miner on small logs', () => {
     const after = await conformance(probes, reduced);
     expect(after.perVariant.map((v) => v.deviations)).toEqual(before.perVariant.map((v) => v.deviations));
     expect(after.shortestRun).toBe(before.shortestRun);
+  });
+
+  test('a log with more distinct activities than the bound is refused', () => {
+    const wide = Array.from({ length: INDUCTIVE_LIMITS.maxActivities + 1 }, (_, k) => `a${k}`);
+    expect(() => discoverProcessTree([{ activities: wide, cases: 1 }])).toThrow(/at most 200/);
+    expect(() => discoverProcessTree([{ activities: wide.slice(1), cases: 1 }])).not.toThrow();
   });
 
   test('a noise threshold outside 0..1 is refused', () => {

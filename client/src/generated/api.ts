@@ -654,6 +654,180 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{tenantId}/{projectId}/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a process model
+         * @description Uploads a process model as a PNML Petri net or a BPMN 2.0 process, for conformance checking.
+         *     The format is read from the root element (`<pnml>` or `<definitions>`) unless `format` names it.
+         *
+         *     The file is parsed safely: a DTD or entity declaration is refused before anything is expanded,
+         *     and so are NUL bytes, text that is not UTF-8, more than 8,388,608 bytes, elements nested more
+         *     than 64 deep, more than 200,000 elements, more than 10,000 places and transitions, more than
+         *     50,000 arcs, names over 1,000 characters, and arc weights or tokens over 1,000.
+         *
+         *     **PNML**: places, transitions and arcs of the one `<net>`, in any pages. A transition without a
+         *     name, or with pm4py's and ProM's `<toolspecific activity="$invisible$">`, is silent. Arc
+         *     `<inscription>`s are weights. The initial marking is read from the places; the final marking
+         *     from pm4py's `<finalmarkings>` if present, else it is one token on each sink place.
+         *
+         *     **BPMN**: start and end events, tasks of any kind (a named task is a visible transition
+         *     labelled with its name), exclusive and parallel gateways (diverging, converging or mixed) and
+         *     sequence flows are translated to a Petri net with the same language: an exclusive gateway
+         *     becomes a place, a parallel gateway a silent transition. Conditions are not evaluated. Diagram
+         *     data, lanes, annotations and data objects are ignored; any other element (sub-processes,
+         *     intermediate and boundary events, event definitions, other gateways, loop markers, message
+         *     flows) is refused with `UNSUPPORTED_MODEL_ELEMENT`, naming it.
+         *
+         *     The net must be a workflow net: one source place, one sink place, every place and transition
+         *     on a path from the one to the other, one token on the source at the start and on the sink at
+         *     the end. Otherwise the answer is 400 `NOT_A_WORKFLOW_NET`, naming what is wrong. A refused
+         *     model keeps nothing.
+         */
+        post: operations["uploadModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List process models
+         * @description Lists the project's models, uploaded and discovered, newest first.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/model/{modelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a process model
+         * @description Returns a model with its format, where it comes from, and the size and activities of its Petri net.
+         */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a process model
+         * @description Deletes a model and its stored file.
+         */
+        delete: operations["deleteModel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{tenantId}/{projectId}/model/{modelId}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a process model
+         * @description Downloads the model as PNML, as BPMN, or drawn as SVG.
+         *
+         *     - In its own format (`format` of the model) the file comes as stored: as uploaded, or for a
+         *       discovered model the PNML written when it was stored.
+         *     - In the other format it is written from the Petri net. PNML is written as pm4py writes it
+         *       (one page, `<finalmarkings>`, silent transitions marked `$invisible$`). BPMN has a task per
+         *       visible transition, a parallel gateway per silent transition (and where a transition joins
+         *       or splits several places), and an exclusive gateway per place that is not a plain sequence
+         *       flow, with diagram data laid out left to right by Graphviz so that modelers show it (left out
+         *       if the layout takes more than 10 seconds). A net with arc weights above 1 has no BPMN form (400).
+         *     - SVG is the Petri net drawn by Graphviz, left to right; a net of more than 1,500 places and
+         *       transitions gets an SVG that says so instead, and a drawing that takes more than 10 seconds
+         *       is given up the same way.
+         */
+        get: operations["downloadModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{tenantId}/{projectId}/templates": {
         parameters: {
             query?: never;
@@ -2046,6 +2220,9 @@ export interface components {
              *     | `NOT_A_JUPYTER_NOTEBOOK` | 400 | The operation needs a Jupyter notebook, and this one is a standard notebook. |
              *     | `NOT_A_STANDARD_NOTEBOOK` | 400 | Blocks belong to standard notebooks, and this one is a Jupyter notebook. |
              *     | `NOTEBOOK_NAME_TAKEN` | 400 | Another notebook of the investigation has this name (compared without case). |
+             *     | `INVALID_MODEL_FILE` | 400 | An uploaded process model is not well-formed PNML or BPMN XML, declares a DTD or entities, or is over the model limits. |
+             *     | `UNSUPPORTED_MODEL_ELEMENT` | 400 | An uploaded process model uses an element that is not translated to a Petri net; the message names it. |
+             *     | `NOT_A_WORKFLOW_NET` | 400 | An uploaded process model is not a workflow net (one source place, one sink place, every node on a path between them). |
              *     | `API_KEY_MISSING` | 401 | The request has no `Authorization: Bearer` key. |
              *     | `API_KEY_INVALID` | 401 | The API key is unknown or revoked. |
              *     | `SHARE_LINK_INVALID` | 401 | The read-only link is unknown, has expired or was revoked, or its notebook was deleted. |
@@ -2066,6 +2243,7 @@ export interface components {
              *     | `JOB_NOT_FOUND` | 404 | The project has no job of this id. |
              *     | `TEMPLATE_NOT_FOUND` | 404 | There is no template of this id. |
              *     | `ARTIFACT_NOT_FOUND` | 404 | The project has no output file of this id (or its execution was deleted). |
+             *     | `MODEL_NOT_FOUND` | 404 | The project has no model of this id. |
              *     | `SHARE_LINK_NOT_FOUND` | 404 | The notebook has no read-only link of this id. |
              *     | `API_KEY_NOT_FOUND` | 404 | The tenant has no API key of this id. |
              *     | `METHOD_NOT_ALLOWED` | 405 | The path exists, but not for this method; the `Allow` header lists the ones it answers. |
@@ -2090,7 +2268,7 @@ export interface components {
              *     | `NOT_READY` | 503 | A dependency (store, queue, kernels) failed its check; `Checks` says which. |
              * @enum {string}
              */
-            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "API_KEY_MISSING" | "API_KEY_INVALID" | "SHARE_LINK_INVALID" | "STREAM_TICKET_INVALID" | "ADMIN_TOKEN_REQUIRED" | "METRICS_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "METRICS_LOOPBACK_ONLY" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "SHARE_LINK_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "TOO_MANY_STREAMS" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
+            Code: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_BODY_ENCODING" | "MALFORMED_COMPRESSED_BODY" | "UNREADABLE_BODY" | "INVALID_UPLOAD" | "UNSUPPORTED_FILE" | "INVALID_CSV_FILE" | "INVALID_XES_FILE" | "EMPTY_EVENT_LOG" | "CASE_TOO_LONG" | "TOO_MANY_ATTRIBUTES" | "TOO_MANY_ACTIVITIES" | "RECORD_TOO_LARGE" | "LINE_TOO_LONG" | "DUPLICATE_COLUMN_NAMES" | "ATTRIBUTE_NAMES_DIFFER_ONLY_IN_CASE" | "LOG_TOO_DEMANDING" | "LOG_TOO_LARGE" | "INVALID_NOTEBOOK_FILE" | "KERNEL_NOT_AVAILABLE" | "UNKNOWN_TEMPLATE" | "NOT_A_JUPYTER_NOTEBOOK" | "NOT_A_STANDARD_NOTEBOOK" | "NOTEBOOK_NAME_TAKEN" | "INVALID_MODEL_FILE" | "UNSUPPORTED_MODEL_ELEMENT" | "NOT_A_WORKFLOW_NET" | "API_KEY_MISSING" | "API_KEY_INVALID" | "SHARE_LINK_INVALID" | "STREAM_TICKET_INVALID" | "ADMIN_TOKEN_REQUIRED" | "METRICS_TOKEN_REQUIRED" | "TENANT_FORBIDDEN" | "METRICS_LOOPBACK_ONLY" | "ROUTE_NOT_FOUND" | "TENANT_NOT_FOUND" | "PROJECT_NOT_FOUND" | "INVESTIGATION_NOT_FOUND" | "PIPELINE_NOT_FOUND" | "DATASET_NOT_FOUND" | "NOTEBOOK_NOT_FOUND" | "BLOCK_NOT_FOUND" | "EXECUTION_NOT_FOUND" | "JOB_NOT_FOUND" | "TEMPLATE_NOT_FOUND" | "ARTIFACT_NOT_FOUND" | "MODEL_NOT_FOUND" | "SHARE_LINK_NOT_FOUND" | "API_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "STALE_UPDATE" | "NOTEBOOK_LOCKED" | "EXECUTION_NOT_FINISHED" | "JOB_NOT_FINISHED" | "JOB_FINISHED" | "JOB_NOT_RETRYABLE" | "IDEMPOTENCY_KEY_REUSED" | "PROJECT_HAS_ACTIVE_JOBS" | "DATASET_IN_USE" | "DATASET_NOT_READY" | "PAYLOAD_TOO_LARGE" | "STORAGE_QUOTA_EXCEEDED" | "RANGE_NOT_SATISFIABLE" | "QUEUED_JOBS_QUOTA_EXCEEDED" | "KERNEL_QUOTA_EXCEEDED" | "TOO_MANY_STREAMS" | "INTERNAL_ERROR" | "CONTRACT_DRIFT" | "NOT_READY";
             /** @description What went wrong in more detail and, where there is one, what to do about it. */
             Message?: string;
             /** @description The id of the request, also in the `X-Request-Id` header and in the server log. */
@@ -2107,6 +2285,7 @@ export interface components {
             JobId?: string;
             TemplateId?: string;
             ArtifactId?: string;
+            ModelId?: string;
             ShareId?: string;
             KeyId?: string;
             /**
@@ -2444,6 +2623,69 @@ export interface components {
             pageSize: number;
             hasNextPage: boolean;
             storage?: components["schemas"]["StorageUsage"];
+        };
+        /** @description A process model file and, optionally, its name and format. */
+        ModelUpload: {
+            /**
+             * Format: binary
+             * @description A PNML Petri net (`.pnml`) or a BPMN 2.0 process (`.bpmn`), UTF-8 XML of at most 8,388,608 bytes.
+             */
+            file: string;
+            /** @description Defaults to the file name without its extension. */
+            name?: string;
+            /**
+             * @description The file's format; by default read from its root element (`<pnml>` or `<definitions>`).
+             * @enum {string}
+             */
+            format?: "pnml" | "bpmn";
+        };
+        /**
+         * @description A process model of the project, read as a workflow net: a Petri net with one source place, one
+         *     sink place, and silent transitions (gateways, skips, loops) besides the visible ones.
+         */
+        Model: {
+            /** Format: uuid */
+            modelId: string;
+            /** Format: uuid */
+            projectId: string;
+            name: string;
+            /**
+             * @description The format of the stored original file (a discovered model is stored as PNML).
+             * @enum {string}
+             */
+            format: "pnml" | "bpmn";
+            /**
+             * @description Uploaded through `POST .../model`, or discovered from a log by a `discovery` calculator.
+             * @enum {string}
+             */
+            source: "uploaded" | "discovered";
+            /** @description Places of the Petri net (for BPMN, of its translation). */
+            places: number;
+            /** @description Transitions of the Petri net, visible and silent. */
+            transitions: number;
+            /** @description Transitions that stand for an activity. */
+            visibleTransitions: number;
+            /** @description The distinct activities of the visible transitions, sorted. */
+            activities: string[];
+            /** @description The uploaded file's base name; null for a discovered model. */
+            originalFileName: string | null;
+            /** @description Size of the stored original file. */
+            sizeBytes: number;
+            /** Format: date-time */
+            dateCreated: string;
+            /**
+             * Format: uuid
+             * @description The API key that uploaded the model or ran the discovery.
+             */
+            createdBy: string;
+        };
+        /** @description A page of models. */
+        ModelList: {
+            models: components["schemas"]["Model"][];
+            totalCount: number;
+            page: number;
+            pageSize: number;
+            hasNextPage: boolean;
         };
         /**
          * @description Filters narrow the log for the blocks after them; calculators measure it; alerts watch a measure.
@@ -2858,8 +3100,61 @@ export interface components {
             resourceAttribute?: string;
             limit?: components["schemas"]["ResultLimit"];
         };
+        /**
+         * @description Discovers a process model from the log as filtered so far with the Inductive Miner, stores it as
+         *     a model of the project (`GET .../model/{modelId}`, downloadable as PNML, BPMN and SVG) and
+         *     measures how well the log fits it. A `noiseThreshold` of 0 is the Inductive Miner (IM), whose
+         *     model replays every trace of its log; above 0 it is IMf, which leaves out directly-follows
+         *     relations rarer than that fraction of their activity's strongest one, for a simpler model.
+         * @example {
+         *       "calculatorType": "discovery",
+         *       "algorithm": "inductive",
+         *       "noiseThreshold": 0.2
+         *     }
+         */
+        DiscoveryCalculator: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "discovery";
+            /**
+             * @default inductive
+             * @enum {string}
+             */
+            algorithm?: "inductive";
+            /** @default 0 */
+            noiseThreshold?: number;
+            /** @description The stored model's name; by default the notebook's name and the time of the run. */
+            modelName?: string;
+        };
+        /**
+         * @description Checks every variant of the log as filtered so far against a model of the project with optimal
+         *     alignments. A deviation is a log move (an event the model cannot do at that point) or a move on
+         *     a visible transition (an activity the model needs that the trace lacks); silent transitions
+         *     cost nothing. A trace's fitness is 1 - deviations / (trace length + the fewest visible
+         *     transitions of a complete run of the model).
+         * @example {
+         *       "calculatorType": "conformance",
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01",
+         *       "limit": 20
+         *     }
+         */
+        ConformanceCalculator: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "conformance";
+            /**
+             * Format: uuid
+             * @description A model of the same project (uploaded, or found by a `discovery` block).
+             */
+            modelId: string;
+            limit?: components["schemas"]["ResultLimit"];
+        };
         /** @description A calculator measures the event log as filtered by the blocks before it. */
-        CalculatorConfiguration: components["schemas"]["SummaryCalculator"] | components["schemas"]["ActivityFrequencyCalculator"] | components["schemas"]["VariantsCalculator"] | components["schemas"]["ThroughputTimeCalculator"] | components["schemas"]["ProcessMapCalculator"] | components["schemas"]["BottlenecksCalculator"] | components["schemas"]["ReworkCalculator"] | components["schemas"]["ResourceWorkloadCalculator"];
+        CalculatorConfiguration: components["schemas"]["SummaryCalculator"] | components["schemas"]["ActivityFrequencyCalculator"] | components["schemas"]["VariantsCalculator"] | components["schemas"]["ThroughputTimeCalculator"] | components["schemas"]["ProcessMapCalculator"] | components["schemas"]["BottlenecksCalculator"] | components["schemas"]["ReworkCalculator"] | components["schemas"]["ResourceWorkloadCalculator"] | components["schemas"]["DiscoveryCalculator"] | components["schemas"]["ConformanceCalculator"];
         /**
          * @description How the observed value is compared with the threshold; the alert fires when the comparison holds.
          * @enum {string}
@@ -2926,8 +3221,29 @@ export interface components {
             maxViolatingCases?: number;
             severity?: components["schemas"]["AlertSeverity"];
         };
+        /**
+         * @description Fires when the log as filtered so far fits a model worse than `threshold`: its
+         *     `averageTraceFitness` (as the `conformance` calculator measures it, weighted by cases) is below it.
+         * @example {
+         *       "alertType": "conformanceBelow",
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01",
+         *       "threshold": 0.9,
+         *       "severity": "Critical"
+         *     }
+         */
+        ConformanceBelowAlert: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            alertType: "conformanceBelow";
+            /** Format: uuid */
+            modelId: string;
+            threshold: number;
+            severity?: components["schemas"]["AlertSeverity"];
+        };
         /** @description An alert compares a measure with a threshold and says whether it fired. */
-        AlertConfiguration: components["schemas"]["MetricThresholdAlert"] | components["schemas"]["CaseConditionAlert"];
+        AlertConfiguration: components["schemas"]["MetricThresholdAlert"] | components["schemas"]["CaseConditionAlert"] | components["schemas"]["ConformanceBelowAlert"];
         /**
          * @description The configuration of a block: one operator of the catalogue, named by `filterType`,
          *     `calculatorType` or `alertType`.
@@ -3833,6 +4149,136 @@ export interface components {
             }[];
         };
         /**
+         * @description What the `discovery` calculator gives: the model it stored (download it as PNML, BPMN or SVG
+         *     through `GET .../model/{modelId}/download`), its size, and how well the log it was discovered
+         *     from fits it (the `conformance` calculator's `averageTraceFitness`; 1 with a `noiseThreshold` of 0).
+         * @example {
+         *       "calculatorType": "discovery",
+         *       "modelId": "0c6f1c1e-8a51-4a0e-b7a5-8f6d2f3b9e10",
+         *       "algorithm": "inductive",
+         *       "noiseThreshold": 0,
+         *       "places": 9,
+         *       "transitions": 13,
+         *       "activities": [
+         *         "check ticket",
+         *         "decide",
+         *         "examine casually",
+         *         "examine thoroughly",
+         *         "pay compensation",
+         *         "register request",
+         *         "reinitiate request",
+         *         "reject request"
+         *       ],
+         *       "fitness": 1
+         *     }
+         */
+        DiscoveryResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "discovery";
+            /** Format: uuid */
+            modelId: string;
+            /** @enum {string} */
+            algorithm: "inductive";
+            noiseThreshold: number;
+            places: number;
+            transitions: number;
+            /** @description The model's visible activities, sorted. */
+            activities: string[];
+            /** @description The log's average trace fitness against the model, weighted by cases. */
+            fitness: number;
+        };
+        /**
+         * @description What the `conformance` calculator gives: the optimal alignment figures of every variant of the
+         *     log against the model, by cases descending (ties by their activities), at most `limit` of them
+         *     in `perVariant`, and the deviations per activity (log moves and model moves weighted by cases,
+         *     most first). `logMoves` and `modelMoves` are one optimal alignment's; where two tie, another
+         *     tool may split `deviations` differently, never with a different sum. A variant whose search
+         *     passed the state bound (documented in the README) is `unaligned`, with null figures; it counts
+         *     in `cases` but in neither `fittingCases` nor `averageTraceFitness`.
+         * @example {
+         *       "calculatorType": "conformance",
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01",
+         *       "cases": 6,
+         *       "variants": 6,
+         *       "fittingCases": 2,
+         *       "percentFittingCases": 33.333333333333336,
+         *       "averageTraceFitness": 0.8116402116402116,
+         *       "unalignedVariants": 0,
+         *       "perVariant": [
+         *         {
+         *           "variant": [
+         *             "register request",
+         *             "check ticket",
+         *             "examine casually",
+         *             "decide",
+         *             "pay compensation"
+         *           ],
+         *           "cases": 1,
+         *           "deviations": 0,
+         *           "fitness": 1,
+         *           "logMoves": 0,
+         *           "modelMoves": 0
+         *         },
+         *         {
+         *           "variant": [
+         *             "register request",
+         *             "examine casually",
+         *             "check ticket",
+         *             "decide",
+         *             "pay compensation"
+         *           ],
+         *           "cases": 1,
+         *           "deviations": 2,
+         *           "fitness": 0.8,
+         *           "logMoves": 1,
+         *           "modelMoves": 1
+         *         }
+         *       ],
+         *       "deviationsByActivity": [
+         *         {
+         *           "activity": "check ticket",
+         *           "logMoves": 3,
+         *           "modelMoves": 2
+         *         }
+         *       ]
+         *     }
+         */
+        ConformanceResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            calculatorType: "conformance";
+            /** Format: uuid */
+            modelId: string;
+            cases: number;
+            variants: number;
+            /** @description Cases whose trace the model can replay without a deviation. */
+            fittingCases: number;
+            percentFittingCases: number;
+            /** @description The traces' fitness averaged over the cases. */
+            averageTraceFitness: number;
+            unalignedVariants: number;
+            perVariant: {
+                variant: string[];
+                cases: number;
+                deviations: number | null;
+                fitness: number | null;
+                logMoves: number | null;
+                modelMoves: number | null;
+                /** @constant */
+                unaligned?: true;
+            }[];
+            deviationsByActivity: {
+                activity: string;
+                logMoves: number;
+                modelMoves: number;
+            }[];
+        };
+        /**
          * @description The JSON document a calculator block gives, one shape per `calculatorType` (the same value as in
          *     the block's CalculatorConfiguration). ProcessMining jobs write the same documents to their
          *     metrics file.
@@ -3843,7 +4289,7 @@ export interface components {
          *     test/server/block-results.test.ts then asks for a configuration of it and validates what the
          *     server gives.
          */
-        CalculatorResult: components["schemas"]["SummaryResult"] | components["schemas"]["ActivityFrequencyResult"] | components["schemas"]["VariantsResult"] | components["schemas"]["ThroughputTimeResult"] | components["schemas"]["ProcessMapResult"] | components["schemas"]["BottlenecksResult"] | components["schemas"]["ReworkResult"] | components["schemas"]["ResourceWorkloadResult"];
+        CalculatorResult: components["schemas"]["SummaryResult"] | components["schemas"]["ActivityFrequencyResult"] | components["schemas"]["VariantsResult"] | components["schemas"]["ThroughputTimeResult"] | components["schemas"]["ProcessMapResult"] | components["schemas"]["BottlenecksResult"] | components["schemas"]["ReworkResult"] | components["schemas"]["ResourceWorkloadResult"] | components["schemas"]["DiscoveryResult"] | components["schemas"]["ConformanceResult"];
         /**
          * @description The JSON document of a calculator block of a standard notebook.
          * @example {
@@ -3937,13 +4383,38 @@ export interface components {
             violatingCases: string[];
         };
         /**
+         * @description What a `conformanceBelow` alert found: the log's average trace fitness against the model
+         *     (`observedValue`), and whether it is below the threshold.
+         * @example {
+         *       "alertType": "conformanceBelow",
+         *       "fired": true,
+         *       "severity": "Critical",
+         *       "observedValue": 0.8116402116402116,
+         *       "threshold": 0.9,
+         *       "modelId": "5b0f3a53-4c1e-4d7b-9a43-3f1c2b8e9d01"
+         *     }
+         */
+        ConformanceBelowAlertOutcome: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            alertType: "conformanceBelow";
+            fired: boolean;
+            severity: components["schemas"]["AlertSeverity"];
+            observedValue: number;
+            threshold: number;
+            /** Format: uuid */
+            modelId: string;
+        };
+        /**
          * @description What an alert block gives, one shape per `alertType` (the same value as in the block's
          *     AlertConfiguration). Adding an alert: its outcome `<Name>AlertOutcome.yaml` (closed, with
          *     `alertType` required and `const`, and an example from a real run) goes here under the same
          *     `alertType` as its configuration in AlertConfiguration; test/server/block-results.test.ts then
          *     asks for configurations of it and validates what the server gives.
          */
-        AlertOutcome: components["schemas"]["MetricThresholdAlertOutcome"] | components["schemas"]["CaseConditionAlertOutcome"];
+        AlertOutcome: components["schemas"]["MetricThresholdAlertOutcome"] | components["schemas"]["CaseConditionAlertOutcome"] | components["schemas"]["ConformanceBelowAlertOutcome"];
         /**
          * @description The JSON document of an alert block of a standard notebook.
          * @example {
@@ -4110,7 +4581,13 @@ export interface components {
             jobType: components["schemas"]["JobType"];
             priority?: components["schemas"]["Priority"];
             resource: components["schemas"]["JobResourceRef"];
-            /** @description Job-type specific settings, such as `timeWindow` for ProcessMining. */
+            /**
+             * @description Job-type specific settings. ProcessMining: `timeWindow` `{startDate, endDate}`; `modelId`
+             *     (check the log against that model of the project: the `conformance` calculator's figures
+             *     in the metrics file and a report section); `discovery` `{noiseThreshold: 0..1}` (discover a
+             *     model with the Inductive Miner and store it in the project). A `modelId` that is not a
+             *     model of the project answers 404.
+             */
             parameters?: {
                 [key: string]: unknown;
             };
@@ -4636,6 +5113,15 @@ export interface components {
             };
             content?: never;
         };
+        /** @description No model with this id exists in this tenant and project. */
+        ModelNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description No notebook with this id exists in this tenant and project. */
         NotebookNotFound: {
             headers: {
@@ -4795,6 +5281,11 @@ export interface components {
          * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
          */
         IfRange: string;
+        /**
+         * @description The model id (a GUID).
+         * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+         */
+        ModelId: string;
         /**
          * @description The notebook id (a GUID).
          * @example aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
@@ -5874,6 +6365,226 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+        };
+    };
+    uploadModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ModelUpload"];
+            };
+        };
+        responses: {
+            /** @description The stored model. */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Model"];
+                };
+            };
+            /** @description The form is invalid, or the file is not a PNML or BPMN workflow net this service reads. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ProjectNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: {
+                /** @description The page number, from 1 to 2147483647; past the last page, the list is empty. */
+                page?: components["parameters"]["Page"];
+                /** @description Items per page, at most 100. */
+                pageSize?: components["parameters"]["PageSize"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of models. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ProjectNotFound"];
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Model"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
+        };
+    };
+    deleteModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model was deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
+        };
+    };
+    downloadModel: {
+        parameters: {
+            query?: {
+                /** @description `pnml`, `bpmn` or `svg`. */
+                format?: "pnml" | "bpmn" | "svg";
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+                /**
+                 * @description The model id (a GUID).
+                 * @example 5b1e2c3d-4f50-4a61-8b72-9c83d4e5f607
+                 */
+                modelId: components["parameters"]["ModelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, with `Content-Disposition` naming it after the model. */
+            200: {
+                headers: {
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description The query is invalid, or the net cannot be written as BPMN. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
         };
     };
     listTemplates: {

@@ -85,7 +85,12 @@ export interface ConformanceResult {
   averageTraceFitness: number;
   /** The fewest visible transitions of a complete run of the model (null: the model has no complete run). */
   shortestRun: number | null;
+  /** Every variant, by cases descending, ties by their activities. */
   perVariant: VariantConformance[];
+  /**
+   * Log and model moves per activity over all aligned cases (a variant's moves times its cases),
+   * most deviations first, ties by name. Where optimal alignments tie, one of them is counted.
+   */
   deviationsByActivity: { activity: string; logMoves: number; modelMoves: number }[];
   unalignedVariants: number;
 }
@@ -292,6 +297,8 @@ interface Tables {
   dist: Int32Array;
   /** Per marking, a bitset of label indexes in `words` 32-bit words. */
   reach: Uint32Array;
+  /** Per marking, the labels that can be done after silent steps only (same layout). */
+  next: Uint32Array;
   words: number;
 }
 
@@ -346,40 +353,46 @@ function buildTables(graph: MarkingGraph, limit: number): Tables | null {
     }
     level = next;
   }
-  // reach: labels on edges into live markings, propagated backwards to a fixpoint.
+  // reach: labels on edges into live markings, propagated backwards along every edge; next: the
+  // same labels propagated backwards along silent edges only (what can be done after silent steps).
   const words = Math.max(1, Math.ceil(graph.net.labels.length / 32));
-  const reach = new Uint32Array(n * words);
+  const seed = new Uint32Array(n * words);
   for (let m = 0; m < n; m++) {
     const s = graph.successors(m);
     for (let k = 0; k < s.length; k += 2) {
       const l = label[s[k]];
-      if (l !== NO_LABEL && dist[s[k + 1]] !== UNREACHABLE) reach[m * words + (l >>> 5)] |= 1 << (l & 31);
+      if (l !== NO_LABEL && dist[s[k + 1]] !== UNREACHABLE) seed[m * words + (l >>> 5)] |= 1 << (l & 31);
     }
   }
-  const queued = new Uint8Array(n).fill(1);
-  const work: number[] = [];
-  for (let m = 0; m < n; m++) work.push(m);
-  while (work.length > 0) {
-    const m = work.pop() as number;
-    queued[m] = 0;
-    if (dist[m] === UNREACHABLE) continue;
-    for (let k = predCount[m]; k < predCount[m + 1]; k++) {
-      const p = predFrom[k];
-      let changed = false;
-      for (let w = 0; w < words; w++) {
-        const merged = reach[p * words + w] | reach[m * words + w];
-        if (merged !== reach[p * words + w]) {
-          reach[p * words + w] = merged;
-          changed = true;
+  const propagate = (silentOnly: boolean): Uint32Array => {
+    const bits = seed.slice();
+    const queued = new Uint8Array(n).fill(1);
+    const work: number[] = [];
+    for (let m = 0; m < n; m++) work.push(m);
+    while (work.length > 0) {
+      const m = work.pop() as number;
+      queued[m] = 0;
+      if (dist[m] === UNREACHABLE) continue;
+      for (let k = predCount[m]; k < predCount[m + 1]; k++) {
+        if (silentOnly && label[predT[k]] !== NO_LABEL) continue;
+        const p = predFrom[k];
+        let changed = false;
+        for (let w = 0; w < words; w++) {
+          const merged = bits[p * words + w] | bits[m * words + w];
+          if (merged !== bits[p * words + w]) {
+            bits[p * words + w] = merged;
+            changed = true;
+          }
+        }
+        if (changed && !queued[p]) {
+          queued[p] = 1;
+          work.push(p);
         }
       }
-      if (changed && !queued[p]) {
-        queued[p] = 1;
-        work.push(p);
-      }
     }
-  }
-  return { dist, reach, words };
+    return bits;
+  };
+  return { dist, reach: propagate(false), next: propagate(true), words };
 }
 
 /** A net prepared for aligning many traces: the shared marking graph and the heuristic tables. */
@@ -458,7 +471,13 @@ export class Aligner {
         if ((tables.reach[base + (l >>> 5)] & (1 << (l & 31))) === 0) out += countFrom[i * k + j];
       }
       const inside = n - i - out;
-      return out + (d > inside ? d - inside : 0);
+      const estimate = out + (d > inside ? d - inside : 0);
+      // The next event needs a deviation first (or is one) when silent steps cannot enable it.
+      if (estimate === 0 && i < n) {
+        const l = events[i];
+        if ((tables.next[base + (l >>> 5)] & (1 << (l & 31))) === 0) return 1;
+      }
+      return estimate;
     };
 
     // States: key = marking * (n + 1) + position. Per state index: g, the move into it, its parent.

@@ -25,6 +25,18 @@ export type ProcessTree =
   | { kind: 'tau' }
   | { kind: 'sequence' | 'xor' | 'parallel' | 'loop'; children: ProcessTree[] };
 
+/** Bounds of one discovery. */
+export const INDUCTIVE_LIMITS = {
+  /**
+   * Distinct activities of the log. The cut searches compare activities pairwise and the
+   * fall-throughs try each activity, so time grows with the cube of this; beyond it the miner
+   * refuses (a RangeError) instead of running for minutes. Measured worst case at the bound (500
+   * random traces of 30 events over 200 activities, which end in the flower model): about 14 s
+   * on a busy 2-core machine; real logs (BPIC 2012: 24 activities) take under a second.
+   */
+  maxActivities: 200,
+} as const;
+
 /** Options of the miner. */
 export interface InductiveOptions {
   /** 0 (default) is IM; above 0 (at most 1) is IMf with that threshold. */
@@ -72,6 +84,11 @@ export function discoverProcessTree(variants: readonly Variant[], opts: Inductiv
       return i;
     });
     pairs.push([trace, v.cases]);
+  }
+  if (names.length > INDUCTIVE_LIMITS.maxActivities) {
+    throw new RangeError(
+      `The log has ${names.length} distinct activities; discovery takes at most ${INDUCTIVE_LIMITS.maxActivities}.`,
+    );
   }
   const miner = new Miner(names, noise);
   return simplify(miner.mine(makeLog(pairs)));
@@ -341,6 +358,25 @@ function components(activities: number[], related: (a: number, b: number) => boo
   return [...groups.values()];
 }
 
+function stronglyConnected(dfg: Dfg): boolean {
+  const pred = new Map<number, number[]>();
+  for (const [a, list] of dfg.succ) for (const b of list) (pred.get(b) ?? pred.set(b, []).get(b))?.push(a);
+  const covers = (next: Map<number, number[]>) => {
+    const seen = new Set<number>([dfg.activities[0]]);
+    const stack = [dfg.activities[0]];
+    while (stack.length > 0) {
+      for (const b of next.get(stack.pop() as number) ?? []) {
+        if (!seen.has(b)) {
+          seen.add(b);
+          stack.push(b);
+        }
+      }
+    }
+    return seen.size === dfg.activities.length;
+  };
+  return covers(dfg.succ) && covers(pred);
+}
+
 /** What each activity can reach through one or more edges of the graph. */
 function reachability(dfg: Dfg): Map<number, Set<number>> {
   const reach = new Map<number, Set<number>>();
@@ -364,6 +400,9 @@ function reachability(dfg: Dfg): Map<number, Set<number>> {
  * group reaches every later one and never back.
  */
 function sequenceCut(dfg: Dfg, _size: number): number[][] | null {
+  // A strongly connected graph (every activity reaches every other) has no sequence cut: two
+  // searches from one activity tell, where the pairwise reachability below costs far more.
+  if (stronglyConnected(dfg)) return null;
   const reach = reachability(dfg);
   const r = (a: number, b: number) => (reach.get(a) as Set<number>).has(b);
   const groups = components(dfg.activities, (a, b) => r(a, b) === r(b, a));
