@@ -4150,13 +4150,14 @@ export interface components {
          * @description What the `discovery` calculator gives: the model it stored (download it as PNML, BPMN or SVG
          *     through `GET .../model/{modelId}/download`), its size, and how well the log it was discovered
          *     from fits it (the `conformance` calculator's `averageTraceFitness`; 1 with a `noiseThreshold` of 0).
+         *     The example is the running example's.
          * @example {
          *       "calculatorType": "discovery",
          *       "modelId": "0c6f1c1e-8a51-4a0e-b7a5-8f6d2f3b9e10",
          *       "algorithm": "inductive",
          *       "noiseThreshold": 0,
          *       "places": 9,
-         *       "transitions": 13,
+         *       "transitions": 10,
          *       "activities": [
          *         "check ticket",
          *         "decide",
@@ -4189,7 +4190,8 @@ export interface components {
             fitness: number;
         };
         /**
-         * @description What the `conformance` calculator gives: the optimal alignment figures of every variant of the
+         * @description What the `conformance` calculator gives (the example: the running example against its
+         *     reference model in ../shared/data/conformance, `limit` 3): the optimal alignment figures of every variant of the
          *     log against the model, by cases descending (ties by their activities), at most `limit` of them
          *     in `perVariant`, and the deviations per activity (log moves and model moves weighted by cases,
          *     most first). `logMoves` and `modelMoves` are one optimal alignment's; where two tie, another
@@ -4223,6 +4225,20 @@ export interface components {
          *         {
          *           "variant": [
          *             "register request",
+         *             "check ticket",
+         *             "examine thoroughly",
+         *             "decide",
+         *             "reject request"
+         *           ],
+         *           "cases": 1,
+         *           "deviations": 0,
+         *           "fitness": 1,
+         *           "logMoves": 0,
+         *           "modelMoves": 0
+         *         },
+         *         {
+         *           "variant": [
+         *             "register request",
          *             "examine casually",
          *             "check ticket",
          *             "decide",
@@ -4237,8 +4253,18 @@ export interface components {
          *       ],
          *       "deviationsByActivity": [
          *         {
+         *           "activity": "examine casually",
+         *           "logMoves": 4,
+         *           "modelMoves": 0
+         *         },
+         *         {
          *           "activity": "check ticket",
          *           "logMoves": 3,
+         *           "modelMoves": 0
+         *         },
+         *         {
+         *           "activity": "examine thoroughly",
+         *           "logMoves": 1,
          *           "modelMoves": 2
          *         }
          *       ]

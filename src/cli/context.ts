@@ -25,6 +25,17 @@ export interface CommonOptions {
   project?: string;
 }
 
+/** The options of a list command: a page of the API's list (`--page`, `--page-size`). */
+export interface ListOptions extends CommonOptions {
+  page?: number;
+  pageSize?: number;
+}
+
+/** The page a list command asks for: the first, 100 items, unless told. */
+export function pageQuery(opts: ListOptions): { page: number; pageSize: number } {
+  return { page: opts.page ?? 1, pageSize: opts.pageSize ?? 100 };
+}
+
 /** Adds `--json` to a command: its answer is the API's JSON on standard output, nothing else. */
 export function withJson(cmd: Command): Command {
   return cmd.option('--json', "print the API's JSON answer on standard output");

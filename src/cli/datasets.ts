@@ -20,6 +20,8 @@ import {
   UsageError,
   type Client,
   type CommonOptions,
+  type ListOptions,
+  pageQuery,
 } from './context';
 
 /** A dataset as the API answers it. */
@@ -120,18 +122,13 @@ async function upload(file: string, opts: UploadOptions, cmd: Command): Promise<
   if (dataset.status === 'Failed') throw new RunFailed(`the import of ${file} failed`);
 }
 
-interface ListOptions extends CommonOptions {
-  page?: number;
-  pageSize?: number;
-}
-
 async function list(opts: ListOptions, cmd: Command): Promise<void> {
   const client = connect(cmd);
   const answer = client.unwrap(
     await client.api.GET('/api/{tenantId}/{projectId}/datasets', {
       params: {
         path: { tenantId: client.tenantId, projectId: client.projectId },
-        query: { page: opts.page ?? 1, pageSize: opts.pageSize ?? 100 },
+        query: pageQuery(opts),
       },
     }),
   );

@@ -15,6 +15,8 @@ import {
   UsageError,
   type Client,
   type CommonOptions,
+  type ListOptions,
+  pageQuery,
 } from './context';
 
 type Schemas = components['schemas'];
@@ -161,22 +163,19 @@ async function submit(opts: SubmitOptions, cmd: Command): Promise<void> {
   await waitAndReport(client, submitted.jobId, opts.json);
 }
 
-interface ListOptions extends CommonOptions {
+interface JobListOptions extends ListOptions {
   status?: Schemas['JobStatus'];
   type?: Schemas['JobType'];
-  page?: number;
-  pageSize?: number;
 }
 
-async function list(opts: ListOptions, cmd: Command): Promise<void> {
+async function list(opts: JobListOptions, cmd: Command): Promise<void> {
   const client = connect(cmd);
   const answer = client.unwrap(
     await client.api.GET('/api/{tenantId}/{projectId}/execution/jobs', {
       params: {
         path: { tenantId: client.tenantId, projectId: client.projectId },
         query: {
-          page: opts.page ?? 1,
-          pageSize: opts.pageSize ?? 100,
+          ...pageQuery(opts),
           ...(opts.status ? { status: opts.status } : {}),
           ...(opts.type ? { jobType: opts.type } : {}),
         },

@@ -17,16 +17,13 @@ import {
   UsageError,
   type Client,
   type CommonOptions,
+  type ListOptions,
+  pageQuery,
 } from './context';
 
 type Schemas = components['schemas'];
 type Execution = Schemas['NotebookExecution'];
 type StreamEvent = Schemas['StreamEvent'];
-
-interface ListOptions extends CommonOptions {
-  page?: number;
-  pageSize?: number;
-}
 
 async function list(opts: ListOptions, cmd: Command): Promise<void> {
   const client = connect(cmd);
@@ -34,7 +31,7 @@ async function list(opts: ListOptions, cmd: Command): Promise<void> {
     await client.api.GET('/api/{tenantId}/{projectId}/notebooks', {
       params: {
         path: { tenantId: client.tenantId, projectId: client.projectId },
-        query: { page: opts.page ?? 1, pageSize: opts.pageSize ?? 100 },
+        query: pageQuery(opts),
       },
     }),
   );

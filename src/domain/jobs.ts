@@ -278,7 +278,7 @@ async function resolveResource(db: Db, scope: Scope, request: JobSubmit): Promis
   if (!ACCEPTED[request.jobType].includes(resourceType)) {
     throw new InvalidError(
       'VALIDATION_FAILED',
-      `A ${request.jobType} job works on ${ACCEPTED[request.jobType].join(', ')}, not on a ${resourceType}; nothing was queued.`,
+      `${/^[AEIOU]/.test(request.jobType) ? 'An' : 'A'} ${request.jobType} job works on ${ACCEPTED[request.jobType].join(', ')}, not on a ${resourceType}; nothing was queued.`,
       [{ field: 'body.resource.resourceType', message: `must be one of ${ACCEPTED[request.jobType].join(', ')}` }],
     );
   }

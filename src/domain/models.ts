@@ -173,13 +173,6 @@ export async function getModel(db: Db, scope: Scope, id: string): Promise<Model>
   return toModel(row);
 }
 
-/** The Petri net of a model of the project, or 404: what conformance checking runs on. */
-export async function modelNet(db: Db, scope: Scope, id: string): Promise<{ model: Model; net: PetriNet }> {
-  const row = await store.findModel(db, scope.projectId, id);
-  if (!row) throw notFound(id);
-  return { model: toModel(row), net: row.net as PetriNet };
-}
-
 /** Deletes a model of the project, or 404. */
 export async function deleteModel(db: Db, scope: Scope, id: string): Promise<void> {
   if (!(await store.deleteModel(db, scope.projectId, id))) throw notFound(id);

@@ -4,6 +4,7 @@ import { apiCellsBytes, readIpynb } from '../domain/cells';
 import { InvalidError, type FieldProblem } from '../domain/errors';
 import { LogRefused, type LogRefusal } from '../engine/limits';
 import { conformance, type ConformanceOptions, type Variant } from '../engine/models/alignments';
+import { inductiveMiner } from '../engine/models/inductive';
 import type { PetriNet } from '../engine/models/petriNet';
 import { scanCsv } from '../engine/scanCsv';
 import { stageXes } from '../engine/stageXes';
@@ -15,11 +16,26 @@ import { drawModel, readModel } from '../engine/models/modelFile';
  * What runs in worker threads (see pool.ts): the CPU-bound JavaScript of uploads and of large
  * answers. Each task takes and returns plain data, which is all that crosses between threads.
  */
-const tasks = { stageXes, scanCsv, readIpynb, apiCellsBytes, readModel, drawModel, writeBpmnLaidOut, alignVariants };
+const tasks = {
+  stageXes,
+  scanCsv,
+  readIpynb,
+  apiCellsBytes,
+  readModel,
+  drawModel,
+  writeBpmnLaidOut,
+  alignVariants,
+  discoverNet,
+};
 
 /** Conformance of variants against a net, in a thread: the options without the signal, which cannot cross. */
 function alignVariants(input: { variants: Variant[]; net: PetriNet; opts: Omit<ConformanceOptions, 'signal'> }) {
   return conformance(input.variants, input.net, input.opts);
+}
+
+/** The Inductive Miner in a thread: a tenant's log with many activities cannot hold the event loop. */
+function discoverNet(input: { variants: Variant[]; noiseThreshold: number }) {
+  return inductiveMiner(input.variants, { noiseThreshold: input.noiseThreshold });
 }
 
 /** The nice value of a task's thread, the event loop's being 0: the parse gives way to requests. */

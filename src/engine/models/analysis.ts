@@ -1,9 +1,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ConformanceBelowAlertOutcome, ConformanceResult, DiscoveryResult } from '../../api/types';
+import { runInThread } from '../../threads/pool';
 import { rows } from '../duck';
 import type { Log } from '../log';
 import { runConformance, type ConformanceResult as Alignments, type Variant } from './alignments';
-import { inductiveMiner } from './inductive';
 import { visibleActivities, type PetriNet } from './petriNet';
 
 /**
@@ -37,7 +37,8 @@ export async function discovery(
   const noiseThreshold = c.noiseThreshold ?? 0;
   const variants = await logVariants(con, log);
   if (variants.length === 0) throw new Error('The log has no case left to discover a model from.');
-  const net = inductiveMiner(variants, { noiseThreshold });
+  // In a worker thread: the miner's time grows with the cube of the activities (INDUCTIVE_LIMITS).
+  const net = await runInThread('discoverNet', { variants, noiseThreshold }, 'import', { signal: models.signal });
   const fit = await runConformance(variants, net, { signal: models.signal });
   const name = c.modelName ?? `Inductive Miner (noise ${noiseThreshold}), ${new Date().toISOString()}`;
   const modelId = await models.saveDiscovered(net, name);
