@@ -140,9 +140,12 @@ export function eventsFile(dir: string): string {
   return path.join(dir, 'events.parquet');
 }
 
-/** The SQL relation of a Parquet file. */
+/**
+ * The SQL relation of a Parquet file, with each row's position in the file (`file_row_number`):
+ * an imported log is stored in order, and that position is the order (see log.ts).
+ */
 export function parquetRelation(file: string): string {
-  return `read_parquet(${literal(file)})`;
+  return `read_parquet(${literal(file)}, file_row_number = true)`;
 }
 
 /** The refusal of a log DuckDB could not import for the log's own sake (too large, unreadable CSV); null for anything else. */

@@ -56,12 +56,31 @@ export async function importEventLog(
     opts.format === 'csv'
       ? await stageCsv(con, opts.source, requireMapping(opts.mapping))
       : await stageXes(con, opts.source, opts.format === 'xes.gz', opts.workDir);
-  // Unsorted: readers order events themselves, and a sort of the whole log here would cost a pass.
-  await con.run(`COPY (SELECT * FROM staged_events) TO ${literal(opts.parquet)} (FORMAT parquet, COMPRESSION zstd)`);
+  await writeSorted(con, opts.parquet);
   await con.run(
-    'DROP VIEW staged_events; DROP TABLE IF EXISTS raw_csv; DROP TABLE IF EXISTS parsed_csv; DROP TABLE IF EXISTS parsed_xes',
+    'DROP VIEW staged_events; DROP TABLE IF EXISTS raw_csv; DROP TABLE IF EXISTS parsed_csv; DROP TABLE IF EXISTS csv_cases; DROP TABLE IF EXISTS parsed_xes',
   );
   return result;
+}
+
+/**
+ * Writes `staged_events` to Parquet in the order every analysis reads a log (log.ts): by case,
+ * then by timestamp with ties in file order, or in file order in a case with an event without a
+ * timestamp; `timed` says which, per case. Sorted once here, the log is never sorted again. A
+ * staging may give `timed` itself (the CSV's does, from the pass that numbers its cases).
+ */
+async function writeSorted(con: DuckDBConnection, parquet: string): Promise<void> {
+  const columns = (await rows(con, 'SELECT column_name FROM (DESCRIBE staged_events)')).map((r) =>
+    String(r.column_name),
+  );
+  const events = columns.includes('timed')
+    ? 'staged_events'
+    : `(SELECT e.*, t.timed FROM staged_events e
+        JOIN (SELECT case_key, bool_and(ts IS NOT NULL) AS timed FROM staged_events GROUP BY case_key) t USING (case_key))`;
+  await con.run(
+    `COPY (SELECT * FROM ${events} ORDER BY case_key, CASE WHEN timed THEN ts END, event_index)
+     TO ${literal(parquet)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
 }
 
 function requireMapping(mapping: ColumnMapping | null | undefined): ColumnMapping {
@@ -111,14 +130,22 @@ export function checkCsvHeader(header: string[], mapped: string[]): void {
 }
 
 async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMapping): Promise<ImportResult> {
-  // A pass in a worker thread first: the hash, and lines DuckDB would refuse slowly or name wrongly.
-  const { sha256 } = await runInThread('scanCsv', { source }, 'import');
+  // A pass in a worker thread, beside DuckDB's read: the hash, and lines DuckDB would refuse slowly
+  // or name wrongly. Its refusal wins over whatever DuckDB made of the file, and stops DuckDB.
+  const scan = runInThread('scanCsv', { source }, 'import');
+  scan.catch(() => con.interrupt());
   // All text, and the header line as a row (rowid 0): DuckDB would rename columns whose names
   // differ only in case, so columns are taken by position and named from that row.
-  await con.run(
-    `CREATE OR REPLACE TEMP TABLE raw_csv AS
-     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`,
-  );
+  try {
+    await con.run(
+      `CREATE OR REPLACE TEMP TABLE raw_csv AS
+       SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`,
+    );
+  } catch (err) {
+    await scan;
+    throw err;
+  }
+  const { sha256 } = await scan;
   // Rows DuckDB could not split into the header's columns are left out and reported by line. The
   // first 100 are enough to place every warning that can be among the first 100 (see lineOf).
   const rejected = (
@@ -170,11 +197,17 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
     )
   ).map((r) => ({ line: lineOf(Number(r.line), rejected), message: String(r.message) }));
   const warnings = [...rejected, ...rowWarnings].sort((a, b) => a.line - b.line).slice(0, MAX_WARNINGS);
-  // A view: the Parquet writer computes it in one pass. Cases are numbered in order of first appearance.
+  // Cases numbered in order of first appearance: one hash aggregate over the events, then a sort
+  // of the cases alone (a window over every event would sort the whole log).
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE csv_cases AS
+     SELECT case_id, row_number() OVER (ORDER BY min(event_index)) - 1 AS case_key, bool_and(ts IS NOT NULL) AS timed
+     FROM parsed_csv WHERE NOT (${invalid}) GROUP BY case_id`,
+  );
   await con.run(
     `CREATE OR REPLACE TEMP VIEW staged_events AS
-     SELECT dense_rank() OVER (ORDER BY first_line) - 1 AS case_key, * EXCLUDE (first_line, ts_text)
-     FROM (SELECT min(event_index) OVER (PARTITION BY case_id) AS first_line, * FROM parsed_csv WHERE NOT (${invalid}))`,
+     SELECT k.case_key, p.* EXCLUDE (ts_text), k.timed
+     FROM (SELECT * FROM parsed_csv WHERE NOT (${invalid})) p JOIN csv_cases k ON k.case_id = p.case_id`,
   );
   const [{ n: total }] = await rows(con, 'SELECT count(*) AS n FROM parsed_csv');
   const eventCount = Number(total) - Number(unusable);
