@@ -17,7 +17,7 @@ const { applyFilter } = require(path.join(root, 'dist/engine/filters.js'));
 
 const DATA = process.env.ASSAY_SHARED_DATA
   ? path.resolve(process.env.ASSAY_SHARED_DATA)
-  : path.resolve(root, '..', 'shared', 'data');
+  : path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'shared', 'data');
 const MEMORY_LIMIT = process.env.BENCH_DUCKDB_MEMORY ?? '1GB';
 const GENERATED_CASES = Number(process.env.BENCH_CASES ?? 115_000);
 const PM4PY = { caseIdColumn: 'case:concept:name', activityColumn: 'concept:name', timestampColumn: 'time:timestamp' };

@@ -58,7 +58,7 @@ export async function importEventLog(
       : await stageXes(con, opts.source, opts.format === 'xes.gz', opts.workDir);
   await writeSorted(con, opts.parquet);
   await con.run(
-    'DROP VIEW staged_events; DROP TABLE IF EXISTS raw_csv; DROP TABLE IF EXISTS parsed_csv; DROP TABLE IF EXISTS csv_cases; DROP TABLE IF EXISTS parsed_xes',
+    'DROP VIEW staged_events; DROP TABLE IF EXISTS parsed_csv; DROP TABLE IF EXISTS csv_cases; DROP TABLE IF EXISTS parsed_xes',
   );
   return result;
 }
@@ -134,35 +134,28 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   // or name wrongly. Its refusal wins over whatever DuckDB made of the file, and stops DuckDB.
   const scan = runInThread('scanCsv', { source }, 'import');
   scan.catch(() => con.interrupt());
-  // All text, and the header line as a row (rowid 0): DuckDB would rename columns whose names
-  // differ only in case, so columns are taken by position and named from that row.
   try {
-    await con.run(
-      `CREATE OR REPLACE TEMP TABLE raw_csv AS
-       SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`,
-    );
+    const staged = await parseCsv(con, source, mapping);
+    const { sha256 } = await scan;
+    return { ...staged, sha256 };
   } catch (err) {
     await scan;
     throw err;
   }
-  const { sha256 } = await scan;
-  // Rows DuckDB could not split into the header's columns are left out and reported by line. The
-  // first 100 are enough to place every warning that can be among the first 100 (see lineOf).
-  const rejected = (
-    await rows(
-      con,
-      `SELECT line, left(error_message, 300) AS message FROM reject_errors ORDER BY line LIMIT ${MAX_WARNINGS}`,
-    )
-  ).map((r) => ({ line: Number(r.line), message: String(r.message) }));
-  const [{ n: rejectedCount }] = await rows(con, 'SELECT count(*) AS n FROM reject_errors');
-  await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
-  if (rejected[0]?.line === 1) {
-    throw new LogRefused(
-      'INVALID_CSV_FILE',
-      `Line 1, the header, does not have the columns of the rows: ${rejected[0].message}.`,
-    );
-  }
-  const { header, columnOf } = await csvHeader(con);
+}
+
+/**
+ * Reads the CSV with DuckDB, all text and the header line as the first row (DuckDB would rename
+ * columns whose names differ only in case, so columns are taken by position and named from that
+ * row), parsed into `parsed_csv` with the engine's columns as it is read; then `staged_events`.
+ */
+async function parseCsv(
+  con: DuckDBConnection,
+  source: string,
+  mapping: ColumnMapping,
+): Promise<Omit<ImportResult, 'sha256'>> {
+  const read = `read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`;
+  const { header, columnOf } = await csvHeader(con, read);
   const mapped = [mapping.caseIdColumn, mapping.activityColumn, mapping.timestampColumn, mapping.resourceColumn].filter(
     Boolean,
   ) as string[];
@@ -173,18 +166,30 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${columnOf(c)}), '')` : 'NULL');
   const tsText = value(mapping.timestampColumn);
   const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
+  // One pass over the file. `row_number() OVER ()` numbers the rows in file order (the header is
+  // 1): DuckDB keeps the order of a single file through a window with an empty OVER ().
   await con.run(
-    `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT
+    `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT * FROM (SELECT
        ${value(mapping.caseIdColumn)} AS case_id,
        ${value(mapping.activityColumn)} AS activity,
        ${tsText} AS ts_text,
        ${timestampSql(tsText, mapping.timestampFormat)} AS ts,
        ${value(mapping.resourceColumn)} AS resource,
        ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
-       rowid + 1 AS event_index
+       row_number() OVER () AS event_index
        ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
-     FROM raw_csv WHERE rowid > 0`,
+     FROM ${read}) WHERE event_index > 1`,
   );
+  // Rows DuckDB could not split into the header's columns are left out and reported by line. The
+  // first 100 are enough to place every warning that can be among the first 100 (see lineOf).
+  const rejected = (
+    await rows(
+      con,
+      `SELECT line, left(error_message, 300) AS message FROM reject_errors ORDER BY line LIMIT ${MAX_WARNINGS}`,
+    )
+  ).map((r) => ({ line: Number(r.line), message: String(r.message) }));
+  const [{ n: rejectedCount }] = await rows(con, 'SELECT count(*) AS n FROM reject_errors');
+  await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
   const invalid = `case_id IS NULL OR activity IS NULL OR (ts_text IS NOT NULL AND ts IS NULL)`;
   const [{ n: unusable }] = await rows(con, `SELECT count(*) AS n FROM parsed_csv WHERE ${invalid}`);
   const invalidRowCount = Number(unusable) + Number(rejectedCount);
@@ -210,12 +215,10 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
      FROM (SELECT * FROM parsed_csv WHERE NOT (${invalid})) p JOIN csv_cases k ON k.case_id = p.case_id`,
   );
   const [{ n: total }] = await rows(con, 'SELECT count(*) AS n FROM parsed_csv');
-  const eventCount = Number(total) - Number(unusable);
   return {
-    eventCount: Number(eventCount),
-    invalidRowCount: Number(invalidRowCount),
+    eventCount: Number(total) - Number(unusable),
+    invalidRowCount,
     warnings,
-    sha256,
     attributes: attributes.map((name) => ({
       name,
       scope: name.startsWith('case:') ? 'case' : 'event',
@@ -225,12 +228,25 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
 }
 
 /**
- * The header of a CSV read without one: its names (the values of row 0, trimmed) and, for each
- * name, the SQL column DuckDB gave its position.
+ * The header of a CSV read without one (`read`): its names (the values of its first line,
+ * trimmed) and, for each name, the SQL column DuckDB gave its position. Only the start of the
+ * file is read. A first line DuckDB could not split into the columns of the rows is refused.
  */
-async function csvHeader(con: DuckDBConnection): Promise<{ header: string[]; columnOf: (name: string) => string }> {
-  const positions = (await rows(con, 'SELECT column_name FROM (DESCRIBE raw_csv)')).map((r) => String(r.column_name));
-  const [first] = await rows(con, `SELECT ${positions.map((p) => ident(p)).join(', ')} FROM raw_csv WHERE rowid = 0`);
+async function csvHeader(
+  con: DuckDBConnection,
+  read: string,
+): Promise<{ header: string[]; columnOf: (name: string) => string }> {
+  const [first] = await rows(con, `SELECT * FROM ${read} LIMIT 1`);
+  // An empty file has no row, and no header: every mapped column is then missing from it.
+  const positions = Object.keys(first ?? {});
+  const [refused] = await rows(con, 'SELECT left(error_message, 300) AS message FROM reject_errors WHERE line = 1');
+  await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
+  if (refused) {
+    throw new LogRefused(
+      'INVALID_CSV_FILE',
+      `Line 1, the header, does not have the columns of the rows: ${String(refused.message)}.`,
+    );
+  }
   const header = positions.map((p, i) => {
     const name = String(first?.[p] ?? '').trim();
     return i === 0 ? name.replace(/^\uFEFF/, '') : name;
