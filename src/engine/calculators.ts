@@ -77,28 +77,30 @@ async function edges(con: DuckDBConnection, log: Log): Promise<Edge[]> {
 
 /** The directly-follows graph with frequencies and durations, start and end activities. */
 export async function processMap(con: DuckDBConnection, log: Log): Promise<api.ProcessMapResult> {
-  // One pass: each activity's events and cases, and how many cases start and end with it.
   const nodes = await rows(
     con,
-    `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases,
-       count(*) FILTER (WHERE NOT follows) AS starts, count(*) FILTER (WHERE last_of_case) AS ends
-     FROM ${neighboursOf(log)} GROUP BY activity`,
+    `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases FROM ${log.relation} GROUP BY activity`,
   );
-  const count = (key: 'starts' | 'ends') =>
-    Object.fromEntries(
-      nodes
-        .filter((r) => Number(r[key]) > 0)
-        .map((r): [string, number] => [String(r.activity), Number(r[key])])
-        .sort((a, b) => b[1] - a[1] || compareText(a[0], b[0])),
-    );
+  // Each case's first and last activity by its order, without building its trace.
+  const ends = await rows(
+    con,
+    `SELECT first, last, count(*) AS n
+     FROM (SELECT arg_min(activity, seq) AS first, arg_max(activity, seq) AS last FROM ${log.relation} GROUP BY case_key)
+     GROUP BY ALL`,
+  );
+  const count = (key: 'first' | 'last') => {
+    const counter = new Map<string, number>();
+    for (const r of ends) counter.set(String(r[key]), (counter.get(String(r[key])) ?? 0) + Number(r.n));
+    return Object.fromEntries([...counter].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0])));
+  };
   return {
     calculatorType: 'processMap',
     nodes: nodes
       .map((r) => ({ activity: String(r.activity), eventCount: Number(r.events), caseCount: Number(r.cases) }))
       .sort((a, b) => b.eventCount - a.eventCount || compareText(a.activity, b.activity)),
     edges: await edges(con, log),
-    startActivities: count('starts'),
-    endActivities: count('ends'),
+    startActivities: count('first'),
+    endActivities: count('last'),
   };
 }
 

@@ -13,6 +13,8 @@ export interface Log {
   relation: string;
   /** The name of the per-case table once built; see casesOf. */
   cases?: Promise<string>;
+  /** Its number of cases and events once counted; see sizeOf. */
+  size?: Promise<{ cases: number; events: number }>;
 }
 
 let counter = 0;
@@ -78,20 +80,24 @@ async function buildCases(con: DuckDBConnection, relation: string): Promise<stri
 
 /**
  * The events of a log each with the one before it in its case (`prev_activity`, `prev_ts`; the
- * first event of a case has none: `follows` is false), and whether it is the first or last of its
- * case, in one pass over the ordered events, without a join or a sort.
+ * first event of a case has none: `follows` is false), in one pass over the ordered events,
+ * without a join or a sort.
  */
 export function neighboursOf(log: Log): string {
   return `(SELECT *, coalesce(lag(case_key) OVER () = case_key, false) AS follows,
-     lag(activity) OVER () AS prev_activity, lag(ts) OVER () AS prev_ts,
-     coalesce(lead(case_key) OVER () <> case_key, true) AS last_of_case
+     lag(activity) OVER () AS prev_activity, lag(ts) OVER () AS prev_ts
    FROM ${log.relation})`;
 }
 
-/** Cases and events of a log, for the in/out figures of each block. */
-export async function sizeOf(con: DuckDBConnection, log: Log): Promise<{ cases: number; events: number }> {
-  const [r] = await rows(con, `SELECT count(DISTINCT case_key) AS cases, count(*) AS events FROM ${log.relation}`);
-  return { cases: Number(r.cases), events: Number(r.events) };
+/**
+ * Cases and events of a log, for the in/out figures of each block: counted once, as a log's
+ * events never change (a filter makes a new log).
+ */
+export function sizeOf(con: DuckDBConnection, log: Log): Promise<{ cases: number; events: number }> {
+  log.size ??= rows(con, `SELECT count(DISTINCT case_key) AS cases, count(*) AS events FROM ${log.relation}`).then(
+    ([r]) => ({ cases: Number(r.cases), events: Number(r.events) }),
+  );
+  return log.size;
 }
 
 /** Thrown when a configuration names something the log does not have. */
