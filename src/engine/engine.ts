@@ -16,6 +16,8 @@ export class Engine {
     const instance = await DuckDBInstance.create(':memory:', {
       memory_limit: opts.memoryLimit,
       temp_directory: opts.tempDirectory,
+      // DuckDB's default, pinned: logs are read in their stored order (log.ts, importLog.ts).
+      preserve_insertion_order: 'true',
     });
     return new Engine(instance);
   }
