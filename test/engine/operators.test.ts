@@ -343,3 +343,30 @@ describe.each(LAYOUTS)('on a log stored %s', (layout) => {
     });
   });
 });
+
+test('an event filter that drops the only event without a timestamp orders its case by time again', async () => {
+  // File order x, y, z; z has no timestamp, so the case keeps file order until z is filtered out.
+  const csv = 'case,activity,time\nk,x,2024-01-02T00:00:00Z\nk,y,2024-01-01T00:00:00Z\nk,z,\n';
+  fs.writeFileSync(path.join(workDir, 'untimed.csv'), csv);
+  const parquet = path.join(workDir, 'untimed.parquet');
+  const mapping = { caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' };
+  await importEventLog(con, { source: path.join(workDir, 'untimed.csv'), format: 'csv', mapping, parquet, workDir });
+  const edges = async (l: Log) =>
+    ((await calculate(con, l, { calculatorType: 'processMap' })) as { edges: { from: string; to: string }[] }).edges
+      .map((e) => `${e.from}>${e.to}`)
+      .sort();
+  const whole = await defineLog(con, parquetRelation(parquet));
+  expect(await edges(whole)).toEqual(['x>y', 'y>z']);
+  const timed = await defineLog(
+    con,
+    await applyFilter(con, whole, {
+      filterType: 'eventAttribute',
+      attribute: 'concept:name',
+      values: ['z'],
+      mode: 'events',
+      reverse: true,
+    }),
+  );
+  expect(await edges(timed)).toEqual(['y>x']);
+  expect(await calculate(con, timed, { calculatorType: 'throughputTime' })).toMatchObject({ caseCount: 1 });
+});
