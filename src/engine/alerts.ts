@@ -2,7 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AlertOutcome, AlertSeverity, ComparisonOperator } from '../api/types';
 import { rows } from './duck';
 import * as calc from './calculators';
-import type { Log } from './log';
+import { casesOf, type Log } from './log';
 
 /** An alert configuration of the contract's catalogue (AlertConfiguration). */
 export type AlertConfig = { alertType: string; operator: string; threshold: number; severity?: string } & Record<
@@ -32,7 +32,7 @@ export async function evaluateAlert(con: DuckDBConnection, log: Log, c: AlertCon
     };
   }
   if (c.alertType === 'caseCondition') {
-    const metric = caseMetricSql(String(c.caseMetric), log);
+    const metric = await caseMetricSql(con, String(c.caseMetric), log);
     const op = SQL_OPERATORS[c.operator];
     const violating = `(SELECT case_key, case_id, metric FROM ${metric} WHERE metric ${op} ${Number(c.threshold)})`;
     const [{ n }] = await rows(con, `SELECT count(*) AS n FROM ${violating}`);
@@ -50,12 +50,12 @@ export async function evaluateAlert(con: DuckDBConnection, log: Log, c: AlertCon
   throw new Error(`Unknown alert ${c.alertType}`);
 }
 
-function caseMetricSql(metric: string, log: Log): string {
+async function caseMetricSql(con: DuckDBConnection, metric: string, log: Log): Promise<string> {
   switch (metric) {
     case 'durationSeconds':
-      return `(SELECT case_key, case_id, duration_s AS metric FROM ${log.cases} WHERE duration_s IS NOT NULL)`;
+      return `(SELECT case_key, case_id, duration_s AS metric FROM ${await casesOf(con, log)} WHERE duration_s IS NOT NULL)`;
     case 'eventCount':
-      return `(SELECT case_key, case_id, events AS metric FROM ${log.cases})`;
+      return `(SELECT case_key, case_id, events AS metric FROM ${await casesOf(con, log)})`;
     case 'reworkCount':
       return `(SELECT case_key, any_value(case_id) AS case_id, sum(n - 1) AS metric
                FROM (SELECT case_key, any_value(case_id) AS case_id, count(*) AS n FROM ${log.relation} GROUP BY case_key, activity)

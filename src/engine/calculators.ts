@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type * as api from '../api/types';
 import { rows } from './duck';
-import { columnOf, type Log } from './log';
+import { casesOf, columnOf, neighboursOf, type Log } from './log';
 
 /**
  * The calculators: each measures a log (see log.ts) and returns its result as the contract types it
@@ -11,10 +11,11 @@ import { columnOf, type Log } from './log';
 
 /** `{caseCount, eventCount, activityCount, variantCount, startTime, endTime}`. */
 export async function summary(con: DuckDBConnection, log: Log): Promise<api.SummaryResult> {
+  const cases = await casesOf(con, log);
   const [r] = await rows(
     con,
-    `SELECT (SELECT count(*) FROM ${log.cases}) AS cases, count(*) AS events, count(DISTINCT activity) AS activities,
-       (SELECT count(DISTINCT trace) FROM ${log.cases}) AS variants, min(ts) AS start_time, max(ts) AS end_time
+    `SELECT (SELECT count(*) FROM ${cases}) AS cases, count(*) AS events, count(DISTINCT activity) AS activities,
+       (SELECT count(DISTINCT trace) FROM ${cases}) AS variants, min(ts) AS start_time, max(ts) AS end_time
      FROM ${log.relation}`,
   );
   return {
@@ -30,10 +31,11 @@ export async function summary(con: DuckDBConnection, log: Log): Promise<api.Summ
 
 /** Variants by case count, descending, ties by their activities; durations over timed cases. */
 export async function variants(con: DuckDBConnection, log: Log, limit = 100): Promise<api.VariantsResult> {
-  const [{ total, n }] = await rows(con, `SELECT count(*) AS total, count(DISTINCT trace) AS n FROM ${log.cases}`);
+  const cases = await casesOf(con, log);
+  const [{ total, n }] = await rows(con, `SELECT count(*) AS total, count(DISTINCT trace) AS n FROM ${cases}`);
   const list = await rows(
     con,
-    `SELECT trace, count(*) AS cases, avg(duration_s) AS mean_s FROM ${log.cases} GROUP BY trace`,
+    `SELECT trace, count(*) AS cases, avg(duration_s) AS mean_s FROM ${cases} GROUP BY trace`,
   );
   const sorted = list
     .map((r) => ({ activities: r.trace as string[], caseCount: Number(r.cases), mean: r.mean_s as number | null }))
@@ -57,11 +59,10 @@ type Edge = api.DirectlyFollowsEdge;
 async function edges(con: DuckDBConnection, log: Log): Promise<Edge[]> {
   const list = await rows(
     con,
-    `SELECT a.activity AS source, b.activity AS target, count(*) AS n,
-       CASE WHEN bool_and(a.timed) THEN avg(epoch_us(b.ts) - epoch_us(a.ts)) / 1e6 END AS mean_s,
-       CASE WHEN bool_and(a.timed) THEN median(epoch_us(b.ts) - epoch_us(a.ts)) / 1e6 END AS median_s
-     FROM ${log.ordered} a JOIN ${log.ordered} b ON a.case_key = b.case_key AND b.seq = a.seq + 1
-     GROUP BY 1, 2`,
+    `SELECT prev_activity AS source, activity AS target, count(*) AS n,
+       CASE WHEN bool_and(timed) THEN avg(epoch_us(ts) - epoch_us(prev_ts)) / 1e6 END AS mean_s,
+       CASE WHEN bool_and(timed) THEN median(epoch_us(ts) - epoch_us(prev_ts)) / 1e6 END AS median_s
+     FROM ${neighboursOf(log)} WHERE follows GROUP BY 1, 2`,
   );
   return list
     .map((r) => ({
@@ -80,10 +81,16 @@ export async function processMap(con: DuckDBConnection, log: Log): Promise<api.P
     con,
     `SELECT activity, count(*) AS events, count(DISTINCT case_key) AS cases FROM ${log.relation} GROUP BY activity`,
   );
-  const ends = await rows(con, `SELECT trace[1] AS first, trace[len(trace)] AS last FROM ${log.cases}`);
+  // Each case's first and last activity by its order, without building its trace.
+  const ends = await rows(
+    con,
+    `SELECT first, last, count(*) AS n
+     FROM (SELECT arg_min(activity, seq) AS first, arg_max(activity, seq) AS last FROM ${log.relation} GROUP BY case_key)
+     GROUP BY ALL`,
+  );
   const count = (key: 'first' | 'last') => {
     const counter = new Map<string, number>();
-    for (const r of ends) counter.set(String(r[key]), (counter.get(String(r[key])) ?? 0) + 1);
+    for (const r of ends) counter.set(String(r[key]), (counter.get(String(r[key])) ?? 0) + Number(r.n));
     return Object.fromEntries([...counter].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0])));
   };
   return {
@@ -103,7 +110,7 @@ export async function throughputTime(con: DuckDBConnection, log: Log): Promise<a
     con,
     `SELECT count(duration_s) AS n, avg(duration_s) AS mean, median(duration_s) AS median,
        quantile_cont(duration_s, 0.9) AS p90, min(duration_s) AS min, max(duration_s) AS max
-     FROM ${log.cases}`,
+     FROM ${await casesOf(con, log)}`,
   );
   const n = Number(r.n);
   const num = (v: unknown) => (n === 0 || v === null ? null : round(Number(v), 6));
@@ -174,7 +181,7 @@ export async function rework(con: DuckDBConnection, log: Log, limit = 100): Prom
     `SELECT activity, count(*) FILTER (WHERE n > 1) AS cases, sum(n - 1) AS extra
      FROM (SELECT case_key, activity, count(*) AS n FROM ${log.relation} GROUP BY 1, 2) GROUP BY activity HAVING sum(n - 1) > 0`,
   );
-  const [{ total }] = await rows(con, `SELECT count(*) AS total FROM ${log.cases}`);
+  const [{ total }] = await rows(con, `SELECT count(DISTINCT case_key) AS total FROM ${log.relation}`);
   const [{ reworked }] = await rows(
     con,
     `SELECT count(DISTINCT case_key) AS reworked FROM (SELECT case_key, activity FROM ${log.relation} GROUP BY 1, 2 HAVING count(*) > 1)`,

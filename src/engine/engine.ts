@@ -16,6 +16,8 @@ export class Engine {
     const instance = await DuckDBInstance.create(':memory:', {
       memory_limit: opts.memoryLimit,
       temp_directory: opts.tempDirectory,
+      // DuckDB's default, pinned: logs are read in their stored order (log.ts, importLog.ts).
+      preserve_insertion_order: 'true',
     });
     return new Engine(instance);
   }
@@ -140,9 +142,12 @@ export function eventsFile(dir: string): string {
   return path.join(dir, 'events.parquet');
 }
 
-/** The SQL relation of a Parquet file. */
+/**
+ * The SQL relation of a Parquet file, with each row's position in the file (`file_row_number`):
+ * an imported log is stored in order, and that position is the order (see log.ts).
+ */
 export function parquetRelation(file: string): string {
-  return `read_parquet(${literal(file)})`;
+  return `read_parquet(${literal(file)}, file_row_number = true)`;
 }
 
 /** The refusal of a log DuckDB could not import for the log's own sake (too large, unreadable CSV); null for anything else. */

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal, rows } from './duck';
-import type { Log } from './log';
+import { casesOf, type Log } from './log';
 
 /** The per-case columns an enrichment adds, as attribute names of the resulting log. */
 export const ENRICHED_COLUMNS = [
@@ -23,17 +23,19 @@ export const ENRICHED_COLUMNS = [
 export async function writeEnrichedLog(con: DuckDBConnection, log: Log, target: string): Promise<{ events: number }> {
   const replaced = ENRICHED_COLUMNS.map((c) => ident(`a:${c}`));
   const existing = new Set(
-    (await rows(con, `SELECT column_name FROM (DESCRIBE SELECT * FROM ${log.ordered})`)).map((r) =>
+    (await rows(con, `SELECT column_name FROM (DESCRIBE SELECT * FROM ${log.relation})`)).map((r) =>
       String(r.column_name),
     ),
   );
-  const exclude = ['timed', 'seq', ...replaced.filter((c) => existing.has(c.slice(1, -1)))];
+  // `timed` stays: the file is written in the log's order, as an import writes it (see log.ts).
+  const exclude = ['seq', ...replaced.filter((c) => existing.has(c.slice(1, -1)))];
+  const cases = await casesOf(con, log);
   await con.run(
     `COPY (
        WITH c AS (
          SELECT case_key, duration_s, events, trace[1] AS first_activity, trace[len(trace)] AS last_activity,
            len(trace) <> len(list_distinct(trace)) AS rework, md5(array_to_string(trace, chr(31))) AS variant
-         FROM ${log.cases}),
+         FROM ${cases}),
        v AS (
          SELECT variant, row_number() OVER (ORDER BY count(*) DESC, min(case_key)) AS variant_rank FROM c GROUP BY variant)
        SELECT e.* EXCLUDE (${exclude.join(', ')}),
@@ -44,8 +46,8 @@ export async function writeEnrichedLog(con: DuckDBConnection, log: Log, target: 
          CAST(c.rework AS VARCHAR) AS ${replaced[4]},
          c.first_activity AS ${replaced[5]},
          c.last_activity AS ${replaced[6]}
-       FROM ${log.ordered} e JOIN c USING (case_key) JOIN v USING (variant)
-       ORDER BY e.case_key, e.event_index
+       FROM ${log.relation} e JOIN c USING (case_key) JOIN v USING (variant)
+       ORDER BY e.case_key, e.seq
      ) TO ${literal(target)} (FORMAT parquet, COMPRESSION zstd)`,
   );
   const [r] = await rows(con, `SELECT count(*) AS n FROM read_parquet(${literal(target)})`);

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { literal } from './duck';
-import { columnOf, type Log } from './log';
+import { casesOf, columnOf, neighboursOf, type Log } from './log';
 
 /** A filter configuration of the contract's catalogue (FilterConfiguration). */
 export type FilterConfig = { filterType: string; reverse?: boolean } & Record<string, unknown>;
@@ -19,9 +19,10 @@ export async function applyFilter(con: DuckDBConnection, log: Log, config: Filte
   const keep = condition.on === 'cases' ? `case_key IN (SELECT case_key FROM ${condition.sql})` : `(${condition.sql})`;
   // Event conditions can be null (an event without the attribute); such events never match.
   const where = reverse ? `NOT coalesce(${keep}, false)` : `coalesce(${keep}, false)`;
-  await con.run(
-    `CREATE OR REPLACE TEMP VIEW ${name} AS SELECT * EXCLUDE (timed, seq) FROM ${log.ordered} WHERE ${where}`,
-  );
+  // Whole cases keep their order (`timed`, `seq`); a case that lost events is ordered again by
+  // defineLog, since losing its events without a timestamp can make it timed.
+  const drop = condition.on === 'cases' ? '' : 'EXCLUDE (timed, seq)';
+  await con.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT * ${drop} FROM ${log.relation} WHERE ${where}`);
   return name;
 }
 
@@ -29,9 +30,10 @@ export async function applyFilter(con: DuckDBConnection, log: Log, config: Filte
 type Condition = { on: 'cases'; sql: string } | { on: 'events'; sql: string };
 
 async function conditionOf(con: DuckDBConnection, log: Log, c: FilterConfig): Promise<Condition> {
-  const cases = (where: string): Condition => ({
+  const table = () => casesOf(con, log);
+  const cases = async (where: string): Promise<Condition> => ({
     on: 'cases',
-    sql: `(SELECT case_key FROM ${log.cases} WHERE ${where})`,
+    sql: `(SELECT case_key FROM ${await table()} WHERE ${where})`,
   });
   const list = (values: unknown) => (values as string[]).map((v) => literal(String(v))).join(', ');
   switch (c.filterType) {
@@ -84,7 +86,7 @@ async function conditionOf(con: DuckDBConnection, log: Log, c: FilterConfig): Pr
     }
     case 'variants': {
       // Every criterion given must hold; ranks break ties by the variant's activities.
-      const ranked = `(SELECT trace, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, trace) AS rank FROM ${log.cases} GROUP BY trace)`;
+      const ranked = `(SELECT trace, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, trace) AS rank FROM ${await table()} GROUP BY trace)`;
       const tests = ['true'];
       if (c.variants) {
         const listed = (c.variants as string[][]).map((v) => `[${list(v)}]::VARCHAR[]`).join(', ');
@@ -97,8 +99,8 @@ async function conditionOf(con: DuckDBConnection, log: Log, c: FilterConfig): Pr
     case 'directlyFollows':
       return {
         on: 'cases',
-        sql: `(SELECT a.case_key FROM ${log.ordered} a JOIN ${log.ordered} b ON a.case_key = b.case_key AND b.seq = a.seq + 1
-               WHERE a.activity = ${literal(String(c.from))} AND b.activity = ${literal(String(c.to))})`,
+        sql: `(SELECT case_key FROM ${neighboursOf(log)}
+               WHERE follows AND prev_activity = ${literal(String(c.from))} AND activity = ${literal(String(c.to))})`,
       };
     case 'rework': {
       const which = typeof c.activity === 'string' ? `WHERE activity = ${literal(c.activity)}` : '';

@@ -56,12 +56,31 @@ export async function importEventLog(
     opts.format === 'csv'
       ? await stageCsv(con, opts.source, requireMapping(opts.mapping))
       : await stageXes(con, opts.source, opts.format === 'xes.gz', opts.workDir);
-  // Unsorted: readers order events themselves, and a sort of the whole log here would cost a pass.
-  await con.run(`COPY (SELECT * FROM staged_events) TO ${literal(opts.parquet)} (FORMAT parquet, COMPRESSION zstd)`);
+  await writeSorted(con, opts.parquet);
   await con.run(
-    'DROP VIEW staged_events; DROP TABLE IF EXISTS raw_csv; DROP TABLE IF EXISTS parsed_csv; DROP TABLE IF EXISTS parsed_xes',
+    'DROP VIEW staged_events; DROP TABLE IF EXISTS parsed_csv; DROP TABLE IF EXISTS csv_cases; DROP TABLE IF EXISTS parsed_xes',
   );
   return result;
+}
+
+/**
+ * Writes `staged_events` to Parquet in the order every analysis reads a log (log.ts): by case,
+ * then by timestamp with ties in file order, or in file order in a case with an event without a
+ * timestamp; `timed` says which, per case. Sorted once here, the log is never sorted again. A
+ * staging may give `timed` itself (the CSV's does, from the pass that numbers its cases).
+ */
+async function writeSorted(con: DuckDBConnection, parquet: string): Promise<void> {
+  const columns = (await rows(con, 'SELECT column_name FROM (DESCRIBE staged_events)')).map((r) =>
+    String(r.column_name),
+  );
+  const events = columns.includes('timed')
+    ? 'staged_events'
+    : `(SELECT e.*, t.timed FROM staged_events e
+        JOIN (SELECT case_key, bool_and(ts IS NOT NULL) AS timed FROM staged_events GROUP BY case_key) t USING (case_key))`;
+  await con.run(
+    `COPY (SELECT * FROM ${events} ORDER BY case_key, CASE WHEN timed THEN ts END, event_index)
+     TO ${literal(parquet)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
 }
 
 function requireMapping(mapping: ColumnMapping | null | undefined): ColumnMapping {
@@ -111,13 +130,55 @@ export function checkCsvHeader(header: string[], mapped: string[]): void {
 }
 
 async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMapping): Promise<ImportResult> {
-  // A pass in a worker thread first: the hash, and lines DuckDB would refuse slowly or name wrongly.
-  const { sha256 } = await runInThread('scanCsv', { source }, 'import');
-  // All text, and the header line as a row (rowid 0): DuckDB would rename columns whose names
-  // differ only in case, so columns are taken by position and named from that row.
+  // A pass in a worker thread, beside DuckDB's read: the hash, and lines DuckDB would refuse slowly
+  // or name wrongly. Its refusal wins over whatever DuckDB made of the file, and stops DuckDB.
+  const scan = runInThread('scanCsv', { source }, 'import');
+  scan.catch(() => con.interrupt());
+  try {
+    const staged = await parseCsv(con, source, mapping);
+    const { sha256 } = await scan;
+    return { ...staged, sha256 };
+  } catch (err) {
+    await scan;
+    throw err;
+  }
+}
+
+/**
+ * Reads the CSV with DuckDB, all text and the header line as the first row (DuckDB would rename
+ * columns whose names differ only in case, so columns are taken by position and named from that
+ * row), parsed into `parsed_csv` with the engine's columns as it is read; then `staged_events`.
+ */
+async function parseCsv(
+  con: DuckDBConnection,
+  source: string,
+  mapping: ColumnMapping,
+): Promise<Omit<ImportResult, 'sha256'>> {
+  const read = `read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`;
+  const { header, columnOf } = await csvHeader(con, read);
+  const mapped = [mapping.caseIdColumn, mapping.activityColumn, mapping.timestampColumn, mapping.resourceColumn].filter(
+    Boolean,
+  ) as string[];
+  checkCsvHeader(header, mapped);
+  for (const c of mapped) {
+    if (!header.includes(c)) throw new LogRefused('INVALID_CSV_FILE', `Column '${c}' is not in the CSV header.`);
+  }
+  const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${columnOf(c)}), '')` : 'NULL');
+  const tsText = value(mapping.timestampColumn);
+  const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
+  // One pass over the file. `row_number() OVER ()` numbers the rows in file order (the header is
+  // 1): DuckDB keeps the order of a single file through a window with an empty OVER ().
   await con.run(
-    `CREATE OR REPLACE TEMP TABLE raw_csv AS
-     SELECT * FROM read_csv(${literal(source)}, all_varchar = true, header = false, store_rejects = true)`,
+    `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT * FROM (SELECT
+       ${value(mapping.caseIdColumn)} AS case_id,
+       ${value(mapping.activityColumn)} AS activity,
+       ${tsText} AS ts_text,
+       ${timestampSql(tsText, mapping.timestampFormat)} AS ts,
+       ${value(mapping.resourceColumn)} AS resource,
+       ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
+       row_number() OVER () AS event_index
+       ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
+     FROM ${read}) WHERE event_index > 1`,
   );
   // Rows DuckDB could not split into the header's columns are left out and reported by line. The
   // first 100 are enough to place every warning that can be among the first 100 (see lineOf).
@@ -129,35 +190,6 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
   ).map((r) => ({ line: Number(r.line), message: String(r.message) }));
   const [{ n: rejectedCount }] = await rows(con, 'SELECT count(*) AS n FROM reject_errors');
   await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
-  if (rejected[0]?.line === 1) {
-    throw new LogRefused(
-      'INVALID_CSV_FILE',
-      `Line 1, the header, does not have the columns of the rows: ${rejected[0].message}.`,
-    );
-  }
-  const { header, columnOf } = await csvHeader(con);
-  const mapped = [mapping.caseIdColumn, mapping.activityColumn, mapping.timestampColumn, mapping.resourceColumn].filter(
-    Boolean,
-  ) as string[];
-  checkCsvHeader(header, mapped);
-  for (const c of mapped) {
-    if (!header.includes(c)) throw new LogRefused('INVALID_CSV_FILE', `Column '${c}' is not in the CSV header.`);
-  }
-  const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${columnOf(c)}), '')` : 'NULL');
-  const tsText = value(mapping.timestampColumn);
-  const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
-  await con.run(
-    `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT
-       ${value(mapping.caseIdColumn)} AS case_id,
-       ${value(mapping.activityColumn)} AS activity,
-       ${tsText} AS ts_text,
-       ${timestampSql(tsText, mapping.timestampFormat)} AS ts,
-       ${value(mapping.resourceColumn)} AS resource,
-       ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
-       rowid + 1 AS event_index
-       ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
-     FROM raw_csv WHERE rowid > 0`,
-  );
   const invalid = `case_id IS NULL OR activity IS NULL OR (ts_text IS NOT NULL AND ts IS NULL)`;
   const [{ n: unusable }] = await rows(con, `SELECT count(*) AS n FROM parsed_csv WHERE ${invalid}`);
   const invalidRowCount = Number(unusable) + Number(rejectedCount);
@@ -170,19 +202,23 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
     )
   ).map((r) => ({ line: lineOf(Number(r.line), rejected), message: String(r.message) }));
   const warnings = [...rejected, ...rowWarnings].sort((a, b) => a.line - b.line).slice(0, MAX_WARNINGS);
-  // A view: the Parquet writer computes it in one pass. Cases are numbered in order of first appearance.
+  // Cases numbered in order of first appearance: one hash aggregate over the events, then a sort
+  // of the cases alone (a window over every event would sort the whole log).
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE csv_cases AS
+     SELECT case_id, row_number() OVER (ORDER BY min(event_index)) - 1 AS case_key, bool_and(ts IS NOT NULL) AS timed
+     FROM parsed_csv WHERE NOT (${invalid}) GROUP BY case_id`,
+  );
   await con.run(
     `CREATE OR REPLACE TEMP VIEW staged_events AS
-     SELECT dense_rank() OVER (ORDER BY first_line) - 1 AS case_key, * EXCLUDE (first_line, ts_text)
-     FROM (SELECT min(event_index) OVER (PARTITION BY case_id) AS first_line, * FROM parsed_csv WHERE NOT (${invalid}))`,
+     SELECT k.case_key, p.* EXCLUDE (ts_text), k.timed
+     FROM (SELECT * FROM parsed_csv WHERE NOT (${invalid})) p JOIN csv_cases k ON k.case_id = p.case_id`,
   );
   const [{ n: total }] = await rows(con, 'SELECT count(*) AS n FROM parsed_csv');
-  const eventCount = Number(total) - Number(unusable);
   return {
-    eventCount: Number(eventCount),
-    invalidRowCount: Number(invalidRowCount),
+    eventCount: Number(total) - Number(unusable),
+    invalidRowCount,
     warnings,
-    sha256,
     attributes: attributes.map((name) => ({
       name,
       scope: name.startsWith('case:') ? 'case' : 'event',
@@ -192,12 +228,25 @@ async function stageCsv(con: DuckDBConnection, source: string, mapping: ColumnMa
 }
 
 /**
- * The header of a CSV read without one: its names (the values of row 0, trimmed) and, for each
- * name, the SQL column DuckDB gave its position.
+ * The header of a CSV read without one (`read`): its names (the values of its first line,
+ * trimmed) and, for each name, the SQL column DuckDB gave its position. Only the start of the
+ * file is read. A first line DuckDB could not split into the columns of the rows is refused.
  */
-async function csvHeader(con: DuckDBConnection): Promise<{ header: string[]; columnOf: (name: string) => string }> {
-  const positions = (await rows(con, 'SELECT column_name FROM (DESCRIBE raw_csv)')).map((r) => String(r.column_name));
-  const [first] = await rows(con, `SELECT ${positions.map((p) => ident(p)).join(', ')} FROM raw_csv WHERE rowid = 0`);
+async function csvHeader(
+  con: DuckDBConnection,
+  read: string,
+): Promise<{ header: string[]; columnOf: (name: string) => string }> {
+  const [first] = await rows(con, `SELECT * FROM ${read} LIMIT 1`);
+  // An empty file has no row, and no header: every mapped column is then missing from it.
+  const positions = Object.keys(first ?? {});
+  const [refused] = await rows(con, 'SELECT left(error_message, 300) AS message FROM reject_errors WHERE line = 1');
+  await con.run('DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans');
+  if (refused) {
+    throw new LogRefused(
+      'INVALID_CSV_FILE',
+      `Line 1, the header, does not have the columns of the rows: ${String(refused.message)}.`,
+    );
+  }
   const header = positions.map((p, i) => {
     const name = String(first?.[p] ?? '').trim();
     return i === 0 ? name.replace(/^\uFEFF/, '') : name;

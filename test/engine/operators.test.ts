@@ -6,7 +6,9 @@ import { evaluateAlert, type AlertConfig } from '../../src/engine/alerts';
 import { openEngine, rows } from '../../src/engine/duck';
 import { applyFilter, type FilterConfig } from '../../src/engine/filters';
 import { importEventLog } from '../../src/engine/importLog';
+import { parquetRelation } from '../../src/engine/engine';
 import { defineLog, type Log } from '../../src/engine/log';
+import { writeOlderLayout } from '../support/older-layout';
 import { calculate, runBlocks } from '../../src/engine/pipeline';
 
 /**
@@ -31,6 +33,10 @@ c5,b,2024-03-05T00:00:00Z,Mike,,
 `;
 const DAY = 86_400;
 
+/** How the imported file is stored: as the import writes it, and as versions before it wrote it. */
+const LAYOUTS = ['in order, as imported', 'unsorted, by an older version'];
+const files: Record<string, string> = {};
+
 let con: DuckDBConnection;
 let log: Log;
 let workDir: string;
@@ -46,7 +52,9 @@ beforeAll(async () => {
     resourceColumn: 'resource',
   };
   await importEventLog(con, { source: path.join(workDir, 'log.csv'), format: 'csv', mapping, parquet, workDir });
-  log = await defineLog(con, `read_parquet('${parquet}')`);
+  files[LAYOUTS[0]] = parquet;
+  files[LAYOUTS[1]] = path.join(workDir, 'older.parquet');
+  await writeOlderLayout(con, parquet, files[LAYOUTS[1]]);
 }, 60_000);
 afterAll(() => {
   con?.closeSync();
@@ -136,196 +144,229 @@ const filterCases: [string, FilterConfig, string[]][] = [
   ['rework of one activity', { filterType: 'rework', activity: 'a', minOccurrences: 2 }, []],
 ];
 
-describe('filters', () => {
-  test.each(filterCases)('%s', async (_name, given, want) => {
-    expect(await keptCases(given)).toEqual(want);
+describe.each(LAYOUTS)('on a log stored %s', (layout) => {
+  beforeAll(async () => {
+    log = await defineLog(con, parquetRelation(files[layout]));
   });
 
-  test('an event filter drops single events: events by Pete only', async () => {
-    const relation = await applyFilter(con, log, {
-      filterType: 'eventAttribute',
-      attribute: 'org:resource',
-      values: ['Pete'],
-      mode: 'events',
+  describe('filters', () => {
+    test.each(filterCases)('%s', async (_name, given, want) => {
+      expect(await keptCases(given)).toEqual(want);
     });
-    const [{ n }] = await rows(con, `SELECT count(*) AS n FROM ${relation}`);
-    expect(n).toBe(4);
-  });
 
-  test('an attribute the log does not have is refused with its name', async () => {
-    await expect(
-      applyFilter(con, log, { filterType: 'caseAttribute', attribute: 'nope', values: ['x'] }),
-    ).rejects.toThrow("no attribute 'nope'");
-  });
-});
+    test('an event filter drops single events: events by Pete only', async () => {
+      const relation = await applyFilter(con, log, {
+        filterType: 'eventAttribute',
+        attribute: 'org:resource',
+        values: ['Pete'],
+        mode: 'events',
+      });
+      const [{ n }] = await rows(con, `SELECT count(*) AS n FROM ${relation}`);
+      expect(n).toBe(4);
+    });
 
-describe('calculators', () => {
-  test('summary', async () => {
-    expect(await calculate(con, log, { calculatorType: 'summary' })).toEqual({
-      calculatorType: 'summary',
-      caseCount: 5,
-      eventCount: 14,
-      activityCount: 3,
-      variantCount: 4,
-      startTime: '2024-01-01T00:00:00.000Z',
-      endTime: '2024-03-05T00:00:00.000Z',
+    test('an attribute the log does not have is refused with its name', async () => {
+      await expect(
+        applyFilter(con, log, { filterType: 'caseAttribute', attribute: 'nope', values: ['x'] }),
+      ).rejects.toThrow("no attribute 'nope'");
     });
   });
 
-  test('variants with shares and mean durations of timed cases', async () => {
-    const out = (await calculate(con, log, { calculatorType: 'variants', limit: 2 })) as { variants: unknown[] };
-    expect(out).toEqual({
-      calculatorType: 'variants',
-      variantCount: 4,
-      variants: [
-        { activities: ['a', 'b', 'c'], caseCount: 2, share: 0.4, meanDurationSeconds: 5.5 * DAY },
-        { activities: ['a', 'b'], caseCount: 1, share: 0.2, meanDurationSeconds: null },
-      ],
-    });
-  });
-
-  test('throughput time over timed cases', async () => {
-    expect(await calculate(con, log, { calculatorType: 'throughputTime' })).toEqual({
-      calculatorType: 'throughputTime',
-      caseCount: 4,
-      meanSeconds: 4.5 * DAY,
-      medianSeconds: 4 * DAY,
-      p90Seconds: 8.1 * DAY, // interpolated: 6 + 0.7 × (9 − 6) days
-      minSeconds: 1 * DAY,
-      maxSeconds: 9 * DAY,
-    });
-  });
-
-  test('process map edges, start and end activities', async () => {
-    const map = (await calculate(con, log, { calculatorType: 'processMap' })) as {
-      edges: { from: string; to: string; count: number; meanDurationSeconds: number | null }[];
-      startActivities: Record<string, number>;
-      endActivities: Record<string, number>;
-    };
-    expect(map.edges.find((e) => e.from === 'a' && e.to === 'b')).toMatchObject({
-      count: 3,
-      meanDurationSeconds: null,
-    });
-    expect(map.edges.find((e) => e.from === 'b' && e.to === 'c')).toMatchObject({
-      count: 2,
-      meanDurationSeconds: 4.5 * DAY,
-    });
-    expect(map.startActivities).toEqual({ a: 4, b: 1 });
-    expect(map.endActivities).toEqual({ b: 2, c: 2, a: 1 });
-  });
-
-  test.each<{ name: string; given: Record<string, unknown>; want: string[] }>([
-    { name: 'slowest edges first, untimed edges left out', given: { minCount: 1, limit: 2 }, want: ['b>c', 'a>c'] },
-    { name: 'edges seen fewer than minCount times left out', given: { minCount: 2 }, want: ['b>c'] },
-    { name: 'by default, edges seen fewer than 5 times left out', given: {}, want: [] },
-  ])('bottlenecks: $name', async ({ given, want }) => {
-    const out = (await calculate(con, log, { calculatorType: 'bottlenecks', ...given })) as {
-      edges: { from: string; to: string }[];
-    };
-    expect(out.edges.map((e) => `${e.from}>${e.to}`)).toEqual(want);
-  });
-
-  test('rework and activity frequency', async () => {
-    expect(await calculate(con, log, { calculatorType: 'rework' })).toEqual({
-      calculatorType: 'rework',
-      caseCount: 5,
-      casesWithRework: 1,
-      share: 0.2,
-      activities: [{ activity: 'b', caseCount: 1, extraOccurrences: 1 }],
-    });
-    const freq = (await calculate(con, log, { calculatorType: 'activityFrequency' })) as { activities: unknown[] };
-    expect(freq.activities[0]).toEqual({ activity: 'b', eventCount: 6, caseCount: 5, share: 0.428571 });
-  });
-
-  test('resource workload, busiest first', async () => {
-    const out = (await calculate(con, log, { calculatorType: 'resourceWorkload' })) as {
-      resources: { resource: string; eventCount: number; caseCount: number }[];
-    };
-    expect(out.resources.map((r) => [r.resource, r.eventCount, r.caseCount])).toEqual([
-      ['Mike', 5, 3],
-      ['Pete', 4, 2],
-      ['Sue', 4, 2],
-    ]);
-  });
-});
-
-describe('alerts', () => {
-  const cases: [string, AlertConfig, Record<string, unknown>][] = [
-    [
-      'case condition: cases longer than 5 days',
-      {
-        alertType: 'caseCondition',
-        caseMetric: 'durationSeconds',
-        operator: 'gt',
-        threshold: 5 * DAY,
-        severity: 'Critical',
-      },
-      { fired: true, observedValue: 2, violatingCaseCount: 2, violatingCases: ['c2', 'c3'], severity: 'Critical' },
-    ],
-    [
-      'case condition within its allowance does not fire',
-      { alertType: 'caseCondition', caseMetric: 'reworkCount', operator: 'gte', threshold: 1, maxViolatingCases: 1 },
-      { fired: false, violatingCases: ['c2'], severity: 'Warning' },
-    ],
-    [
-      'metric threshold on the summary',
-      { alertType: 'metricThreshold', calculatorType: 'summary', metric: 'caseCount', operator: 'gte', threshold: 5 },
-      { fired: true, observedValue: 5 },
-    ],
-    [
-      'metric threshold on throughput time',
-      {
-        alertType: 'metricThreshold',
-        calculatorType: 'throughputTime',
-        metric: 'p90Seconds',
-        operator: 'lt',
-        threshold: DAY,
-      },
-      { fired: false, observedValue: 8.1 * DAY },
-    ],
-  ];
-  test.each(cases)('%s', async (_name, given, want) => {
-    expect(await evaluateAlert(con, log, given)).toMatchObject(want);
-  });
-});
-
-test('a notebook of a filter, a calculator and an alert runs in order with sizes in and out', async () => {
-  const outcomes = await runBlocks(con, log.relation, [
-    { id: 'f', blockType: 'Filter', configuration: { filterType: 'activityPresence', activities: ['c'] } },
-    { id: 's', blockType: 'Calculator', configuration: { calculatorType: 'summary' } },
-    {
-      id: 'x',
-      blockType: 'Alert',
-      configuration: {
-        alertType: 'metricThreshold',
+  describe('calculators', () => {
+    test('summary', async () => {
+      expect(await calculate(con, log, { calculatorType: 'summary' })).toEqual({
         calculatorType: 'summary',
-        metric: 'caseCount',
-        operator: 'gt',
-        threshold: 2,
+        caseCount: 5,
+        eventCount: 14,
+        activityCount: 3,
+        variantCount: 4,
+        startTime: '2024-01-01T00:00:00.000Z',
+        endTime: '2024-03-05T00:00:00.000Z',
+      });
+    });
+
+    test('variants with shares and mean durations of timed cases', async () => {
+      const out = (await calculate(con, log, { calculatorType: 'variants', limit: 2 })) as { variants: unknown[] };
+      expect(out).toEqual({
+        calculatorType: 'variants',
+        variantCount: 4,
+        variants: [
+          { activities: ['a', 'b', 'c'], caseCount: 2, share: 0.4, meanDurationSeconds: 5.5 * DAY },
+          { activities: ['a', 'b'], caseCount: 1, share: 0.2, meanDurationSeconds: null },
+        ],
+      });
+    });
+
+    test('throughput time over timed cases', async () => {
+      expect(await calculate(con, log, { calculatorType: 'throughputTime' })).toEqual({
+        calculatorType: 'throughputTime',
+        caseCount: 4,
+        meanSeconds: 4.5 * DAY,
+        medianSeconds: 4 * DAY,
+        p90Seconds: 8.1 * DAY, // interpolated: 6 + 0.7 × (9 − 6) days
+        minSeconds: 1 * DAY,
+        maxSeconds: 9 * DAY,
+      });
+    });
+
+    test('process map edges, start and end activities', async () => {
+      const map = (await calculate(con, log, { calculatorType: 'processMap' })) as {
+        edges: { from: string; to: string; count: number; meanDurationSeconds: number | null }[];
+        startActivities: Record<string, number>;
+        endActivities: Record<string, number>;
+      };
+      expect(map.edges.find((e) => e.from === 'a' && e.to === 'b')).toMatchObject({
+        count: 3,
+        meanDurationSeconds: null,
+      });
+      expect(map.edges.find((e) => e.from === 'b' && e.to === 'c')).toMatchObject({
+        count: 2,
+        meanDurationSeconds: 4.5 * DAY,
+      });
+      expect(map.startActivities).toEqual({ a: 4, b: 1 });
+      expect(map.endActivities).toEqual({ b: 2, c: 2, a: 1 });
+    });
+
+    test.each<{ name: string; given: Record<string, unknown>; want: string[] }>([
+      { name: 'slowest edges first, untimed edges left out', given: { minCount: 1, limit: 2 }, want: ['b>c', 'a>c'] },
+      { name: 'edges seen fewer than minCount times left out', given: { minCount: 2 }, want: ['b>c'] },
+      { name: 'by default, edges seen fewer than 5 times left out', given: {}, want: [] },
+    ])('bottlenecks: $name', async ({ given, want }) => {
+      const out = (await calculate(con, log, { calculatorType: 'bottlenecks', ...given })) as {
+        edges: { from: string; to: string }[];
+      };
+      expect(out.edges.map((e) => `${e.from}>${e.to}`)).toEqual(want);
+    });
+
+    test('rework and activity frequency', async () => {
+      expect(await calculate(con, log, { calculatorType: 'rework' })).toEqual({
+        calculatorType: 'rework',
+        caseCount: 5,
+        casesWithRework: 1,
+        share: 0.2,
+        activities: [{ activity: 'b', caseCount: 1, extraOccurrences: 1 }],
+      });
+      const freq = (await calculate(con, log, { calculatorType: 'activityFrequency' })) as { activities: unknown[] };
+      expect(freq.activities[0]).toEqual({ activity: 'b', eventCount: 6, caseCount: 5, share: 0.428571 });
+    });
+
+    test('resource workload, busiest first', async () => {
+      const out = (await calculate(con, log, { calculatorType: 'resourceWorkload' })) as {
+        resources: { resource: string; eventCount: number; caseCount: number }[];
+      };
+      expect(out.resources.map((r) => [r.resource, r.eventCount, r.caseCount])).toEqual([
+        ['Mike', 5, 3],
+        ['Pete', 4, 2],
+        ['Sue', 4, 2],
+      ]);
+    });
+  });
+
+  describe('alerts', () => {
+    const cases: [string, AlertConfig, Record<string, unknown>][] = [
+      [
+        'case condition: cases longer than 5 days',
+        {
+          alertType: 'caseCondition',
+          caseMetric: 'durationSeconds',
+          operator: 'gt',
+          threshold: 5 * DAY,
+          severity: 'Critical',
+        },
+        { fired: true, observedValue: 2, violatingCaseCount: 2, violatingCases: ['c2', 'c3'], severity: 'Critical' },
+      ],
+      [
+        'case condition within its allowance does not fire',
+        { alertType: 'caseCondition', caseMetric: 'reworkCount', operator: 'gte', threshold: 1, maxViolatingCases: 1 },
+        { fired: false, violatingCases: ['c2'], severity: 'Warning' },
+      ],
+      [
+        'metric threshold on the summary',
+        { alertType: 'metricThreshold', calculatorType: 'summary', metric: 'caseCount', operator: 'gte', threshold: 5 },
+        { fired: true, observedValue: 5 },
+      ],
+      [
+        'metric threshold on throughput time',
+        {
+          alertType: 'metricThreshold',
+          calculatorType: 'throughputTime',
+          metric: 'p90Seconds',
+          operator: 'lt',
+          threshold: DAY,
+        },
+        { fired: false, observedValue: 8.1 * DAY },
+      ],
+    ];
+    test.each(cases)('%s', async (_name, given, want) => {
+      expect(await evaluateAlert(con, log, given)).toMatchObject(want);
+    });
+  });
+
+  test('a notebook of a filter, a calculator and an alert runs in order with sizes in and out', async () => {
+    const outcomes = await runBlocks(con, log.relation, [
+      { id: 'f', blockType: 'Filter', configuration: { filterType: 'activityPresence', activities: ['c'] } },
+      { id: 's', blockType: 'Calculator', configuration: { calculatorType: 'summary' } },
+      {
+        id: 'x',
+        blockType: 'Alert',
+        configuration: {
+          alertType: 'metricThreshold',
+          calculatorType: 'summary',
+          metric: 'caseCount',
+          operator: 'gt',
+          threshold: 2,
+        },
       },
-    },
-  ]);
-  expect(outcomes.map((o) => [o.blockId, o.status, o.casesIn, o.casesOut, o.eventsIn, o.eventsOut])).toEqual([
-    ['f', 'Success', 5, 3, 14, 10],
-    ['s', 'Success', 3, 3, 10, 10],
-    ['x', 'Success', 3, 3, 10, 10],
-  ]);
-  expect(outcomes[1].output).toMatchObject({ caseCount: 3, variantCount: 2 });
-  expect(outcomes[2].output).toMatchObject({ fired: true, observedValue: 3 });
+    ]);
+    expect(outcomes.map((o) => [o.blockId, o.status, o.casesIn, o.casesOut, o.eventsIn, o.eventsOut])).toEqual([
+      ['f', 'Success', 5, 3, 14, 10],
+      ['s', 'Success', 3, 3, 10, 10],
+      ['x', 'Success', 3, 3, 10, 10],
+    ]);
+    expect(outcomes[1].output).toMatchObject({ caseCount: 3, variantCount: 2 });
+    expect(outcomes[2].output).toMatchObject({ fired: true, observedValue: 3 });
+  });
+
+  test('a block that fails stops the run and says why', async () => {
+    const outcomes = await runBlocks(con, log.relation, [
+      {
+        id: 'bad',
+        blockType: 'Filter',
+        configuration: { filterType: 'caseAttribute', attribute: 'missing', values: ['x'] },
+      },
+      { id: 'never', blockType: 'Calculator', configuration: { calculatorType: 'summary' } },
+    ]);
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({
+      status: 'Error',
+      error: { errorMessage: "The dataset has no attribute 'missing'." },
+    });
+  });
 });
 
-test('a block that fails stops the run and says why', async () => {
-  const outcomes = await runBlocks(con, log.relation, [
-    {
-      id: 'bad',
-      blockType: 'Filter',
-      configuration: { filterType: 'caseAttribute', attribute: 'missing', values: ['x'] },
-    },
-    { id: 'never', blockType: 'Calculator', configuration: { calculatorType: 'summary' } },
-  ]);
-  expect(outcomes).toHaveLength(1);
-  expect(outcomes[0]).toMatchObject({
-    status: 'Error',
-    error: { errorMessage: "The dataset has no attribute 'missing'." },
-  });
+test('an event filter that drops the only event without a timestamp orders its case by time again', async () => {
+  // File order x, y, z; z has no timestamp, so the case keeps file order until z is filtered out.
+  const csv = 'case,activity,time\nk,x,2024-01-02T00:00:00Z\nk,y,2024-01-01T00:00:00Z\nk,z,\n';
+  fs.writeFileSync(path.join(workDir, 'untimed.csv'), csv);
+  const parquet = path.join(workDir, 'untimed.parquet');
+  const mapping = { caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' };
+  await importEventLog(con, { source: path.join(workDir, 'untimed.csv'), format: 'csv', mapping, parquet, workDir });
+  const edges = async (l: Log) =>
+    ((await calculate(con, l, { calculatorType: 'processMap' })) as { edges: { from: string; to: string }[] }).edges
+      .map((e) => `${e.from}>${e.to}`)
+      .sort();
+  const whole = await defineLog(con, parquetRelation(parquet));
+  expect(await edges(whole)).toEqual(['x>y', 'y>z']);
+  const timed = await defineLog(
+    con,
+    await applyFilter(con, whole, {
+      filterType: 'eventAttribute',
+      attribute: 'concept:name',
+      values: ['z'],
+      mode: 'events',
+      reverse: true,
+    }),
+  );
+  expect(await edges(timed)).toEqual(['y>x']);
+  expect(await calculate(con, timed, { calculatorType: 'throughputTime' })).toMatchObject({ caseCount: 1 });
 });

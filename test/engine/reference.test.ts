@@ -6,7 +6,9 @@ import { SHARED_DATA } from '../support/shared-data';
 import * as calc from '../../src/engine/calculators';
 import { openEngine } from '../../src/engine/duck';
 import { importEventLog, type ColumnMapping } from '../../src/engine/importLog';
+import { parquetRelation } from '../../src/engine/engine';
 import { defineLog, type Log } from '../../src/engine/log';
+import { writeOlderLayout } from '../support/older-layout';
 
 const DATA = SHARED_DATA;
 const PM4PY_COLUMNS: ColumnMapping = {
@@ -71,9 +73,12 @@ function round(v: number | null, digits: number): number | null {
   return Number(v.toFixed(digits));
 }
 
+/** How the imported file is stored: as the import writes it, and as versions before it wrote it. */
+const LAYOUTS = ['in order, as imported', 'unsorted, by an older version'];
+
 describe.each(LOGS)('the engine on %s matches the independent reference figures', (file, mapping) => {
   let con: DuckDBConnection;
-  let log: Log;
+  const logs: Record<string, Log> = {};
   let ref: Reference;
   let workDir: string;
   beforeAll(async () => {
@@ -83,14 +88,18 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
     const format = file.endsWith('.xes.gz') ? 'xes.gz' : file.endsWith('.xes') ? 'xes' : 'csv';
     const parquet = path.join(workDir, 'events.parquet');
     await importEventLog(con, { source: path.join(DATA, file), format, mapping, parquet, workDir });
-    log = await defineLog(con, `read_parquet('${parquet}')`);
+    logs[LAYOUTS[0]] = await defineLog(con, parquetRelation(parquet));
+    const older = path.join(workDir, 'older.parquet');
+    await writeOlderLayout(con, parquet, older);
+    logs[LAYOUTS[1]] = await defineLog(con, parquetRelation(older));
   }, 120_000);
   afterAll(() => {
     con?.closeSync();
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 
-  test('summary: cases, events, activities, variants', async () => {
+  test.each(LAYOUTS)('summary: cases, events, activities, variants, stored %s', async (layout) => {
+    const log = logs[layout];
     const s = await calc.summary(con, log);
     expect([s.caseCount, s.eventCount, s.activityCount, s.variantCount]).toEqual([
       ref.cases,
@@ -100,7 +109,8 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
     ]);
   });
 
-  test('variants: the top five with counts and shares, in order', async () => {
+  test.each(LAYOUTS)('variants: the top five with counts and shares, in order, stored %s', async (layout) => {
+    const log = logs[layout];
     const v = await calc.variants(con, log, 5);
     expect(v.variantCount).toBe(ref.variants);
     expect(v.variants.map((x) => ({ count: x.caseCount, share: round(x.share, 6), activities: x.activities }))).toEqual(
@@ -108,20 +118,25 @@ describe.each(LOGS)('the engine on %s matches the independent reference figures'
     );
   });
 
-  test('process map: every directly-follows edge with its count and mean duration, start and end activities', async () => {
-    const map = await calc.processMap(con, log);
-    expect(map.edges.length).toBe(ref.dfg_edges);
-    expect(map.edges.reduce((sum, e) => sum + e.count, 0)).toBe(ref.dfg_total_transitions);
-    const byKey = (e: { from: string; to: string }) => `${e.from}\u0000${e.to}`;
-    const ours = Object.fromEntries(map.edges.map((e) => [byKey(e), [e.count, round(e.meanDurationSeconds, 3)]]));
-    const theirs = Object.fromEntries(ref.dfg.map((e) => [byKey(e), [e.count, e.mean_duration_s]]));
-    expect(ours).toEqual(theirs);
-    expect(map.startActivities).toEqual(ref.start_activities);
-    expect(map.endActivities).toEqual(ref.end_activities);
-    expect(Object.fromEntries(map.nodes.map((n) => [n.activity, n.eventCount]))).toEqual(ref.activity_counts);
-  });
+  test.each(LAYOUTS)(
+    'process map: every directly-follows edge with its count and mean duration, start and end activities, stored %s',
+    async (layout) => {
+      const log = logs[layout];
+      const map = await calc.processMap(con, log);
+      expect(map.edges.length).toBe(ref.dfg_edges);
+      expect(map.edges.reduce((sum, e) => sum + e.count, 0)).toBe(ref.dfg_total_transitions);
+      const byKey = (e: { from: string; to: string }) => `${e.from}\u0000${e.to}`;
+      const ours = Object.fromEntries(map.edges.map((e) => [byKey(e), [e.count, round(e.meanDurationSeconds, 3)]]));
+      const theirs = Object.fromEntries(ref.dfg.map((e) => [byKey(e), [e.count, e.mean_duration_s]]));
+      expect(ours).toEqual(theirs);
+      expect(map.startActivities).toEqual(ref.start_activities);
+      expect(map.endActivities).toEqual(ref.end_activities);
+      expect(Object.fromEntries(map.nodes.map((n) => [n.activity, n.eventCount]))).toEqual(ref.activity_counts);
+    },
+  );
 
-  test('throughput time: cases with timestamps, median, mean, min, max', async () => {
+  test.each(LAYOUTS)('throughput time: cases with timestamps, median, mean, min, max, stored %s', async (layout) => {
+    const log = logs[layout];
     const t = await calc.throughputTime(con, log);
     const expected = ref.case_duration_s;
     if (!expected) {

@@ -2,7 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ConformanceBelowAlertOutcome, ConformanceResult, DiscoveryResult } from '../../api/types';
 import { runInThread } from '../../threads/pool';
 import { rows } from '../duck';
-import type { Log } from '../log';
+import { casesOf, type Log } from '../log';
 import { runConformance, type ConformanceResult as Alignments, type Variant } from './alignments';
 import { visibleActivities, type PetriNet } from './petriNet';
 
@@ -23,7 +23,7 @@ export interface ModelPort {
 
 /** The log's variants: one per distinct trace, with its case count. */
 export async function logVariants(con: DuckDBConnection, log: Log): Promise<Variant[]> {
-  const list = await rows(con, `SELECT trace, count(*) AS cases FROM ${log.cases} GROUP BY trace`);
+  const list = await rows(con, `SELECT trace, count(*) AS cases FROM ${await casesOf(con, log)} GROUP BY trace`);
   return list.map((r) => ({ activities: (r.trace as string[]).map(String), cases: Number(r.cases) }));
 }
 
