@@ -273,9 +273,10 @@ function caveats() {
     "  server's CPU time per answered request, a figure that depends less on how the cores were shared.",
     '- Only answers with the expected status (200 GET, 201 POST) count in req/s and latency; p50/p99 are',
     '  nearest-rank over every recorded latency of the measured phase (time to the last byte of the answer).',
-    '- POST blocks go round-robin over 50 notebooks; the GET reads one empty notebook.',
+    '- POST blocks go round-robin over 50 notebooks; the GET reads one empty notebook that nothing changes meanwhile,',
+    '  so after its first read it is answered from the read cache (src/domain/readCache.ts) without a query.',
     '- * diagnostics, not asked for by the issue: GET /health goes through the same pipeline (logging, routing,',
-    '  validation) with no auth and no store; GET block/ping adds the API-key check (2 queries) but reads nothing.',
+    '  validation) with no auth and no store; GET block/ping adds the API-key check (from the key cache) but reads nothing.',
   ];
 }
 

@@ -18,6 +18,7 @@ import { Worker } from './jobs/worker';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrate';
 import { EventFeed } from './domain/eventFeed';
+import { ReadCache } from './domain/readCache';
 
 /** The Jupyter Servers of this process: a remote one (JUPYTER_URL) or local ones per tenant. */
 export function openKernels(config: Config, logger: Logger): KernelServers {
@@ -156,6 +157,7 @@ export async function startService(
     worker = await startWorker({ db, queue, engine, kernels, config, logger, runners: opts.runners });
   }
   const feed = new EventFeed(db);
+  const readCache = server ? await ReadCache.open(db) : undefined;
   if (server) {
     const app = await createApp({
       db,
@@ -166,6 +168,7 @@ export async function startService(
       logger,
       document: loadDocument(),
       feed,
+      readCache,
       validateResponses: opts.validateResponses,
     });
     server.removeAllListeners('request');
@@ -182,6 +185,7 @@ export async function startService(
       ['worker', () => (worker ? worker.stop() : queue.stop(true))],
       ['kernels', () => kernels.stop()],
       ['engine', () => engine.close()],
+      ['read cache', () => readCache?.close()],
       ['store', () => db.close()],
     ]));
   return { server, db, queue, worker, url, config, stop };

@@ -29,6 +29,7 @@ import { checkNotStale, nextModified } from './locking';
 import { iso, isoOrNull, pageInfo, type PageRequest, type Scope } from './scope';
 import { CronExpressionParser } from 'cron-parser';
 import { jupyterTemplate, jupyterTemplateIds, standardTemplate } from './templates';
+import { weakEtag, type CachedAnswer, type ReadCache } from './readCache';
 
 const STANDARD = store.NOTEBOOK_TYPE.standard;
 const JUPYTER = store.NOTEBOOK_TYPE.jupyter;
@@ -67,6 +68,8 @@ export class Notebooks {
     private readonly onSchedule: (notebookId: string, cron: string | null) => Promise<void> = async () => undefined,
     /** The kernelspecs installed; a Jupyter notebook's kernelType must be one of them. */
     private readonly kernelNames: () => Promise<string[]> = async () => [],
+    /** Answers of reads the store has not changed since; without it every read queries the store. */
+    private readonly cache?: ReadCache,
   ) {}
 
   /** Refuses a kernelType with no kernelspec here, listing those there are. */
@@ -96,6 +99,30 @@ export class Notebooks {
     if (!row) throw new NotFoundError('NOTEBOOK_NOT_FOUND', 'NotebookId', id);
     if (row.notebook_type === STANDARD) return toStandard(row);
     return jupyterAnswer(row, { stored: row.cells_text ?? '[]' });
+  }
+
+  /**
+   * A notebook's answer as it is sent: from the cache when the store has not changed it since it
+   * was built, else read (one query), serialised and kept. A large Jupyter notebook's answer comes
+   * in pieces (see `get`) and is not kept.
+   */
+  async getServed(scope: Scope, id: string): Promise<CachedAnswer | SerialisedAnswer> {
+    const hit = this.cache?.lookup(scope, id);
+    if (hit) return hit;
+    if (!this.cache) return serialised(await this.get(scope, id), scope);
+    const read = this.cache.beginRead(id);
+    let answer: Notebook | SerialisedAnswer;
+    try {
+      answer = await this.get(scope, id);
+    } catch (err) {
+      this.cache.abandonRead(read);
+      throw err;
+    }
+    if (isPieces(answer)) {
+      this.cache.abandonRead(read);
+      return answer;
+    }
+    return this.cache.endRead(read, scope, toJson(answer));
   }
 
   /** Creates a Jupyter notebook from a template's cells followed by `initialCells`. */
@@ -647,6 +674,22 @@ async function jupyterAnswer(
     notebookId: head.notebookId,
     json: [encode(`${JSON.stringify(rest).slice(0, -1)},"cells":`), api, encode('}')],
   };
+}
+
+/** An answer in pieces (a large notebook's), as opposed to one in the contract's shape. */
+function isPieces(answer: Notebook | SerialisedAnswer): answer is SerialisedAnswer {
+  return 'json' in answer;
+}
+
+function toJson(answer: Notebook): Buffer {
+  return Buffer.from(JSON.stringify(answer));
+}
+
+/** An answer as `getServed` gives it, for a service without a cache. */
+function serialised(answer: Notebook | SerialisedAnswer, scope: Scope): CachedAnswer | SerialisedAnswer {
+  if (isPieces(answer)) return answer;
+  const json = toJson(answer);
+  return { tenantId: scope.tenantId, projectId: scope.projectId, json, etag: weakEtag(json) };
 }
 
 /** Reads an uploaded `.ipynb` in a worker thread; one that needs more than a thread's memory is a 400. */

@@ -55,11 +55,17 @@ export async function revokeApiKey(db: Db, tenantId: string, keyId: string): Pro
 }
 
 // Keys are looked up on every request, so valid ones are remembered briefly. A revocation takes
-// effect at once in the process that made it, and within KEY_CACHE_MS in other processes.
+// effect at once in the process that made it, in the other API processes when they hear its change
+// notice (domain/readCache.ts), and within KEY_CACHE_MS in any case (a notice missed while listening was down).
 const KEY_CACHE_MS = 5_000;
 const knownKeys = new Map<string, { caller: Caller; until: number }>();
 // When each key's use was last recorded; recording is kept off the request path.
 const lastRecordedUse = new Map<string, number>();
+
+/** Forgets a remembered key (it was revoked or deleted, maybe by another process). */
+export function forgetKey(tokenHash: string): void {
+  knownKeys.delete(tokenHash);
+}
 
 /** Finds the live key behind a bearer token, or fails with 401. */
 export async function authenticate(db: Db, token: string): Promise<Caller> {

@@ -7,6 +7,7 @@ import type { KernelServers } from '../kernels/servers';
 import type { Engine } from '../engine/engine';
 import type { Db } from '../store/db';
 import type { EventFeed } from '../domain/eventFeed';
+import type { ReadCache } from '../domain/readCache';
 import { acceptableValues, bodyParsers } from './bodies';
 import { allHandlers } from './handlers';
 import { requestMetrics } from './metrics';
@@ -29,6 +30,8 @@ export interface AppDeps {
   document: Document;
   /** Follows the events table for this process's event streams. */
   feed: EventFeed;
+  /** Notebook answers the store has not changed since they were built (absent: every read queries the store). */
+  readCache?: ReadCache;
   /** Check every answer against the contract and fail loudly on drift (tests turn this on). */
   validateResponses?: boolean;
 }

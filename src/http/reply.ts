@@ -13,6 +13,8 @@ export interface Reply {
   stream?: Readable;
   contentType?: string;
   headers?: Record<string, string>;
+  /** `body` is JSON already serialised (a cached answer): the contract check in tests parses it. */
+  serialisedJson?: boolean;
   /** Called once the answer has been sent or the client went away (to remove temp files). */
   onDone?: () => void;
 }

@@ -46,12 +46,19 @@ function checkReply(check: AnswerCheck, op: Operation, reply: Reply, requestId: 
   let drift: string | undefined;
   if (!documented.includes(String(reply.status))) {
     drift = `answered ${reply.status}, which the contract does not document (${documented.join(', ')})`;
-  } else if (reply.body !== undefined && !reply.contentType && !reply.stream) {
-    const result = check.api.validateResponse(reply.body, op, reply.status);
-    if (result.errors) drift = `answered ${reply.status} with a body that drifts: ${JSON.stringify(result.errors)}`;
+  } else if (reply.body !== undefined && !reply.stream) {
+    const body = reply.contentType ? serialisedJson(reply) : reply.body;
+    const result = body === undefined ? undefined : check.api.validateResponse(body, op, reply.status);
+    if (result?.errors) drift = `answered ${reply.status} with a body that drifts: ${JSON.stringify(result.errors)}`;
   }
   if (!drift) return reply;
   check.logger.error({ operationId: op.operationId, reply }, `contract drift: ${drift}`);
   const message = `${op.operationId} ${drift}; body: ${JSON.stringify(reply.body)}`;
   return plainError('CONTRACT_DRIFT', message, requestId);
+}
+
+/** The value of a JSON body sent already serialised (a cached answer); undefined for other raw bodies. */
+function serialisedJson(reply: Reply): unknown {
+  if (!reply.serialisedJson) return undefined;
+  return JSON.parse((reply.body as Buffer | string).toString());
 }

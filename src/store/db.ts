@@ -22,12 +22,28 @@ export interface Db {
    * database, until the returned function is called. On PostgreSQL a connection of its own
    * listens and comes back after a failure; `onNotify(null)` then says notifications may have been missed.
    */
-  listen(channel: string, onNotify: (payload: string | null) => void): Promise<() => Promise<void>>;
+  listen(
+    channel: string,
+    onNotify: (payload: string | null) => void,
+    options?: ListenOptions,
+  ): Promise<() => Promise<void>>;
   readonly kind: 'pglite' | 'postgres';
   /** The schema the service's tables are in (the connection's search path), read once when it opens. */
   readonly schema: string;
   /** The embedded database itself, for the job queue to share (PGlite has a single connection). */
   readonly embedded?: PGlite;
+}
+
+/** How a listener wants to hear about notifications beyond the plain ones. */
+export interface ListenOptions {
+  /**
+   * Also hear this process's own notifications on the connection that made them, before the write
+   * (its statement, or its transaction's COMMIT) resolves: a cache then never serves this process a
+   * read older than its own write. On PostgreSQL each pool connection LISTENs too; PGlite does it anyway.
+   */
+  ownWrites?: boolean;
+  /** Told false when the listening connection is lost (notifications are being missed), true once it listens again. */
+  onState?: (listening: boolean) => void;
 }
 
 /** Opens PostgreSQL when `databaseUrl` is set, else PGlite in `dataDir/pglite` (created if needed). */
@@ -67,6 +83,7 @@ async function openPglite(dir: string | undefined): Promise<Db> {
       return pglite.transaction((tx) => work(wrap(tx, true)));
     },
     close: () => pglite.close(),
+    // One process owns the embedded store, and PGlite calls listeners before the notifying write resolves.
     listen: async (channel, onNotify) => {
       const stop = await pglite.listen(channel, (payload) => onNotify(payload));
       return () => stop();
@@ -84,8 +101,29 @@ async function openPostgres(url: string): Promise<Db> {
         oid === INT8 ? int8AsNumber : pg.types.getTypeParser(oid, format as 'text'),
     },
   });
+  // An idle connection the server ended (a restart, pg_terminate_backend) leaves the pool by itself and
+  // the next query opens another; unheard, the pool's 'error' event would end the process.
+  pool.on('error', () => undefined);
   const schema = await currentSchema((sql) => pool.query<{ schema: string }>(sql).then((r) => r.rows));
-  type Client = Pick<pg.Pool, 'query'>;
+  const ownWrites = poolListens();
+  // The pool's connections, each made to LISTEN first when a listener asked to hear its own writes.
+  const pooled: Client = {
+    async query(sql: string, params?: unknown[]) {
+      if (!ownWrites.active()) return pool.query(sql, params);
+      const client = await pool.connect();
+      let failure: Error | undefined;
+      try {
+        await ownWrites.prepare(client);
+        return await client.query(sql, params);
+      } catch (err) {
+        failure = err as Error;
+        throw err;
+      } finally {
+        client.release(failure); // as pool.query does: a connection that failed a query is not reused
+      }
+    },
+  };
+  type Client = { query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }> };
   const wrap = (c: Client, inTx: boolean): Db => ({
     kind: 'postgres',
     schema,
@@ -99,6 +137,7 @@ async function openPostgres(url: string): Promise<Db> {
       if (inTx) return work(wrap(c, true));
       const client = await pool.connect();
       try {
+        await ownWrites.prepare(client);
         await client.query('BEGIN');
         const result = await work(wrap(client, true));
         await client.query('COMMIT');
@@ -111,9 +150,16 @@ async function openPostgres(url: string): Promise<Db> {
       }
     },
     close: () => pool.end(),
-    listen: (channel, onNotify) => listenOnPostgres(url, channel, onNotify),
+    listen: async (channel, onNotify, options = {}) => {
+      const stopOwn = options.ownWrites ? ownWrites.add(channel, onNotify) : () => undefined;
+      const stop = await listenOnPostgres(url, channel, onNotify, options.onState);
+      return async () => {
+        stopOwn();
+        await stop();
+      };
+    },
   });
-  return wrap(pool, false);
+  return wrap(pooled, false);
 }
 
 /** The connection's current schema; it must exist (the harness creates each test's schema first). */
@@ -121,6 +167,46 @@ async function currentSchema(query: (sql: string) => Promise<{ schema: string }[
   const [row] = await query('SELECT current_schema() AS schema');
   if (!row?.schema) throw new Error("The database has no current schema: create the search path's schema first");
   return row.schema;
+}
+
+/**
+ * The channels on which this process wants to hear its own writes, LISTENed on each pool connection
+ * before its first use after they were registered. A connection that notifies and listens gets its
+ * own notification before the ReadyForQuery that resolves the statement (or COMMIT), so the process
+ * hears its own write before the write resolves; the connection of its own (listenOnPostgres) may
+ * hear it a little later.
+ */
+function poolListens() {
+  const channels = new Map<string, Set<(payload: string) => void>>();
+  const heard = new WeakMap<pg.PoolClient, Set<string>>();
+  return {
+    active: () => channels.size > 0,
+    async prepare(client: pg.PoolClient): Promise<void> {
+      if (channels.size === 0) return;
+      let mine = heard.get(client);
+      if (!mine) {
+        mine = new Set();
+        heard.set(client, mine);
+        client.on('notification', (n) => {
+          for (const onNotify of channels.get(n.channel) ?? []) onNotify(n.payload ?? '');
+        });
+      }
+      for (const channel of channels.keys()) {
+        if (mine.has(channel)) continue;
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        mine.add(channel);
+      }
+    },
+    add(channel: string, onNotify: (payload: string) => void): () => void {
+      const set = channels.get(channel) ?? new Set();
+      set.add(onNotify);
+      channels.set(channel, set);
+      return () => {
+        set.delete(onNotify);
+        if (set.size === 0) channels.delete(channel);
+      };
+    },
+  };
 }
 
 /** How long a lost listening connection waits before it tries again. */
@@ -131,30 +217,41 @@ async function listenOnPostgres(
   url: string,
   channel: string,
   onNotify: (payload: string | null) => void,
+  onState: (listening: boolean) => void = () => undefined,
 ): Promise<() => Promise<void>> {
   let stopped = false;
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url });
+    // keepAlive: a connection that silently went away is noticed by TCP, not only by the next query.
+    const c = new pg.Client({ connectionString: url, keepAlive: true });
     c.on('notification', (n) => {
       if (n.channel === channel) onNotify(n.payload ?? '');
     });
-    c.on('error', () => {
-      // The connection is gone: listen again shortly, and tell the listener it may have missed some.
+    const lost = () => {
+      // The connection is gone: say so at once, listen again shortly, and then tell the listener it may have missed some.
       if (client !== c || stopped) return;
       client = undefined;
+      onState(false);
       void c.end().catch(() => undefined);
       retry = setTimeout(() => void reconnect(), RELISTEN_MS);
-    });
+    };
+    c.on('error', lost);
+    c.on('end', lost);
     await c.connect();
     await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    if (stopped) {
+      await c.end(); // stopped while (re)connecting
+      return;
+    }
     client = c;
   };
   const reconnect = async () => {
     if (stopped) return;
     try {
       await connect();
+      if (stopped) return;
+      onState(true);
       onNotify(null);
     } catch {
       retry = setTimeout(() => void reconnect(), RELISTEN_MS);

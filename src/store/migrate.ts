@@ -8,6 +8,7 @@ import * as m006 from './migrations/006_tenant_limits';
 import * as m007 from './migrations/007_events';
 import * as m008 from './migrations/008_share_links';
 import * as m009 from './migrations/009_models';
+import * as m010 from './migrations/010_change_notices';
 
 /** Every migration in order; a migration is never edited once released, only followed by a new one. */
 const migrations: { version: number; sql: string }[] = [
@@ -20,6 +21,7 @@ const migrations: { version: number; sql: string }[] = [
   { version: 7, sql: m007.sql },
   { version: 8, sql: m008.sql },
   { version: 9, sql: m009.sql },
+  { version: 10, sql: m010.sql },
 ];
 
 /**

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { AppDeps } from '../app';
 import type { ContractSchemas } from '../../api/schemas';
 import { Notebooks, type SerialisedAnswer } from '../../domain/notebooks';
+import type { CachedAnswer } from '../../domain/readCache';
 import { syncNotebookSchedule } from '../../jobs/schedules';
 import { mintShareLink } from '../../domain/pages';
 import { empty, json, type JsonReply, type RawReply } from '../reply';
@@ -9,7 +10,7 @@ import { location, pageOf, scopeOf, uploadedFile } from './common';
 import type { OperationHandlers } from './types';
 
 /** Notebooks of both types: standard (analysis blocks) and Jupyter. */
-export function notebookHandlers({ db, queue, kernels, config }: AppDeps, schemas: ContractSchemas) {
+export function notebookHandlers({ db, queue, kernels, config, readCache }: AppDeps, schemas: ContractSchemas) {
   const notebooks = new Notebooks(
     db,
     schemas,
@@ -17,6 +18,7 @@ export function notebookHandlers({ db, queue, kernels, config }: AppDeps, schema
     config.dataDir,
     (id, cron) => syncNotebookSchedule(queue, id, cron),
     () => kernels.kernelNames(),
+    readCache,
   );
   const notebookUrl = (scope: { tenantId: string; projectId: string }, id: string) =>
     location(config.publicUrl, `/api/${scope.tenantId}/${scope.projectId}/notebook/${id}`);
@@ -35,7 +37,7 @@ export function notebookHandlers({ db, queue, kernels, config }: AppDeps, schema
       const created = await notebooks.upload(scope, file, ctx.body);
       return answer(201, created, notebookUrl(scope, created.notebookId));
     },
-    getNotebook: async (ctx) => answer(200, await notebooks.get(scopeOf(ctx), ctx.params.notebookId)),
+    getNotebook: async (ctx) => served(await notebooks.getServed(scopeOf(ctx), ctx.params.notebookId)),
     updateNotebook: async (ctx) => json(200, await notebooks.update(scopeOf(ctx), ctx.params.notebookId, ctx.body)),
     deleteNotebook: async (ctx) => {
       const id = ctx.params.notebookId;
@@ -87,10 +89,21 @@ function answer<S extends number, B extends object>(
   return {
     status,
     stream: Readable.from(body.json),
-    contentType: 'application/json; charset=utf-8',
+    contentType: JSON_TYPE,
     headers: { ...headers, 'Content-Length': String(length) },
   };
 }
+
+/**
+ * A notebook's answer already serialised, with its ETag made once (express answers 304 to a
+ * matching If-None-Match), or a large one's pieces, streamed.
+ */
+function served(body: CachedAnswer | SerialisedAnswer): RawReply<200> {
+  if (isSerialised(body)) return answer(200, body) as RawReply<200>;
+  return { status: 200, body: body.json, contentType: JSON_TYPE, headers: { ETag: body.etag }, serialisedJson: true };
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** A notebook as an `.ipynb` file to save, named after the notebook. */
 function ipynb({ name, document }: { name: string; document: object }): RawReply<200> {
@@ -104,5 +117,5 @@ function ipynb({ name, document }: { name: string; document: object }): RawReply
 }
 
 function isSerialised(body: object): body is SerialisedAnswer {
-  return 'json' in body;
+  return 'json' in body && Array.isArray(body.json);
 }
