@@ -298,5 +298,5 @@ async function stageXes(
 function stagedCsv(file: string, columns: [string, string][], lineBreaks: boolean): string {
   const spec = columns.map(([k, t]) => `${literal(k)}: ${literal(t)}`).join(', ');
   return `read_csv(${literal(file)}, columns = {${spec}}, header = false, auto_detect = false, delim = ',',
-    quote = '"', escape = '"', null_padding = true, allow_quoted_nulls = false, parallel = ${!lineBreaks})`;
+    quote = '"', escape = '"', new_line = '\\n', null_padding = true, allow_quoted_nulls = false, parallel = ${!lineBreaks})`;
 }
