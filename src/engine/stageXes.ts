@@ -48,12 +48,14 @@ const RESOURCE = 2;
 const LIFECYCLE = 3;
 const CASE_ID = 4;
 const FIXED = 5;
-const CORE_KEYS: [Buffer, number][] = [
-  [Buffer.from('concept:name'), ACTIVITY],
-  [Buffer.from('time:timestamp'), TIMESTAMP],
-  [Buffer.from('org:resource'), RESOURCE],
-  [Buffer.from('lifecycle:transition'), LIFECYCLE],
-];
+const CORE_KEYS = new Map([
+  ['concept:name', ACTIVITY],
+  ['time:timestamp', TIMESTAMP],
+  ['org:resource', RESOURCE],
+  ['lifecycle:transition', LIFECYCLE],
+]);
+/** Keys remembered as bytes; a log with more looks the others up by text. */
+const MAX_SEEN_KEYS = 64;
 const COMMA = 0x2c;
 const NEWLINE = 0x0a;
 const QUOTE = 0x22;
@@ -90,22 +92,24 @@ export async function stageXes(input: { source: string; gzipped: boolean; workDi
   let traceIsLate = false;
   let lateTraces = 0;
 
+  // The keys of a log are few: each is looked up by its bytes, and by its text only the first time.
+  const seenKeys: { bytes: Buffer; inEvent: boolean; column: number }[] = [];
   const column = (inEvent: boolean, key: Slice): number => {
-    if (key.plain && key.ascii) {
-      for (const [bytes, field] of CORE_KEYS) {
-        if (sameBytes(key, bytes)) {
-          if (inEvent) return field;
-          if (field === ACTIVITY) return CASE_ID;
-          break;
-        }
+    if (key.plain) {
+      for (let c = 0; c < seenKeys.length; c++) {
+        const seen = seenKeys[c];
+        if (seen.inEvent === inEvent && sameBytes(key, seen.bytes)) return seen.column;
       }
     }
     const name = key.text();
-    const known = (inEvent ? eventColumns : caseColumns).get(name);
-    if (known !== undefined) return known;
-    const core = CORE_KEYS.find(([bytes]) => bytes.toString() === name);
-    if (core) return inEvent ? core[1] : core[1] === ACTIVITY ? CASE_ID : newColumn(false, name);
-    return newColumn(inEvent, name);
+    const core = CORE_KEYS.get(name);
+    let found: number;
+    if (core !== undefined && (inEvent || core === ACTIVITY)) found = inEvent ? core : CASE_ID;
+    else found = (inEvent ? eventColumns : caseColumns).get(name) ?? newColumn(inEvent, name);
+    if (key.plain && seenKeys.length < MAX_SEEN_KEYS) {
+      seenKeys.push({ bytes: Buffer.from(key.buf.subarray(key.start, key.end)), inEvent, column: found });
+    }
+    return found;
   };
   const newColumn = (inEvent: boolean, name: string): number => {
     if (inEvent) keys.addEvent(name);

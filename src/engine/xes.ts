@@ -23,9 +23,10 @@ export async function scanXesFile(
 ): Promise<void> {
   const input = fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
   const raw = opts.raw;
-  if (raw) input.on('data', (chunk) => raw(chunk as Buffer));
   let stream: Readable = input;
   if (gzipped) {
+    // The compressed chunks are hashed as they go into the gunzip.
+    if (raw) input.on('data', (chunk) => raw(chunk as Buffer));
     const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES });
     input.on('error', (err) => gunzip.destroy(err));
     stream = input.pipe(gunzip);
@@ -34,6 +35,7 @@ export async function scanXesFile(
   let bytes = 0;
   try {
     for await (const chunk of stream) {
+      if (raw && !gzipped) raw(chunk as Buffer);
       bytes += (chunk as Buffer).length;
       if (bytes > opts.maxBytes) throw new XesError(`The XES file holds more than ${opts.maxBytes} bytes of XML.`);
       scanner.write(chunk as Buffer);

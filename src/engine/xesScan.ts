@@ -73,6 +73,16 @@ const badNameStart = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x2d || b 
 const badNameByte = (b: number) =>
   b < 0x20 || b === LT || b === AMP || b === DQUOTE || b === SQUOTE || b === 0x3b || b === 0x40;
 
+/** What a byte of an attribute value asks for: nothing (0), decoding, refusal, or UTF-8 decoding. */
+const DECODE = 1;
+const REFUSE = 2;
+const HIGH = 3;
+const VALUE_BYTE = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) VALUE_BYTE[b] = REFUSE;
+for (const b of [0x09, 0x0a, 0x0d, AMP, DQUOTE]) VALUE_BYTE[b] = DECODE;
+VALUE_BYTE[LT] = REFUSE;
+for (let b = 0x80; b < 0x100; b++) VALUE_BYTE[b] = HIGH;
+
 /** Tag names compared as bytes before they are looked up as text. */
 const MAX_BYTE_NAMES = 24;
 const DOCTYPE_LIKE = /^<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/;
@@ -246,8 +256,11 @@ export class XesScanner {
     return close + 2;
   }
 
-  /** The id of the tag name in `buf[start, end)`, the same for the same name wherever it is seen. */
-  private nameId(buf: Buffer, start: number, end: number): number {
+  /**
+   * The id of the tag name in `buf[start, end)`, the same for the same name wherever it is seen;
+   * a name is checked the first time only.
+   */
+  private nameId(buf: Buffer, start: number, end: number, what: string): number {
     // The few names of a log are compared as bytes: no string per tag.
     const length = end - start;
     const seen = this.seenNames;
@@ -258,6 +271,7 @@ export class XesScanner {
       while (j < length && bytes[j] === buf[start + j]) j++;
       if (j === length) return c;
     }
+    this.checkName(buf, start, end, what);
     const name = buf.toString('utf8', start, end);
     let id = this.names.get(name);
     if (id === undefined) {
@@ -286,13 +300,12 @@ export class XesScanner {
     let j = lt + 2;
     while (j < n && !endsName(buf[j])) j++;
     if (j >= n) return -1;
-    this.checkName(buf, lt + 2, j, 'closing tag');
     const nameEnd = j;
     while (j < n && isSpace(buf[j])) j++;
     if (j >= n) return -1;
     if (buf[j] !== GT) throw this.fail(this.base + j, 'disallowed character in closing tag.');
     const depth = this.stack.length;
-    const id = depth > 0 ? this.nameId(buf, lt + 2, nameEnd) : -1;
+    const id = this.nameId(buf, lt + 2, nameEnd, 'closing tag');
     if (depth === 0 || this.stack[depth - 1] !== id) {
       throw this.fail(this.base + lt, `unmatched closing tag: ${buf.toString('utf8', lt + 2, nameEnd)}.`);
     }
@@ -323,7 +336,7 @@ export class XesScanner {
     while (j < n && !endsName(buf[j])) j++;
     if (j >= n) return -1;
     const nameEnd = j;
-    this.checkName(buf, lt + 1, nameEnd, 'tag name');
+    const id = this.nameId(buf, lt + 1, nameEnd, 'tag name');
     const depth = this.stack.length;
     // The element's `key` and `value` matter only for direct children of a trace or an event.
     const wanted = (depth === 2 && this.inTrace) || (depth === 3 && this.inEvent);
@@ -351,7 +364,6 @@ export class XesScanner {
       while (j < n && !endsName(buf[j])) j++;
       if (j >= n) return -1;
       const attrEnd = j;
-      this.checkName(buf, attrStart, attrEnd, 'attribute name');
       while (j < n && isSpace(buf[j])) j++;
       if (j >= n) return -1;
       if (buf[j] !== EQ) throw this.fail(this.base + j, 'attribute without value.');
@@ -363,25 +375,25 @@ export class XesScanner {
       const close = buf.indexOf(quote, j + 1);
       if (close < 0) return -1;
       let slice: Slice | null = null;
-      if (wanted) {
-        const len = attrEnd - attrStart;
-        // `key` and `value`, told by their bytes.
-        if (len === 3 && buf[attrStart] === 0x6b && buf[attrStart + 1] === 0x65 && buf[attrStart + 2] === 0x79) {
-          if (hasKey) throw this.fail(this.base + attrStart, 'duplicate attribute: key.');
-          hasKey = true;
-          slice = this.key;
-        } else if (
-          len === 5 &&
-          buf[attrStart] === 0x76 &&
-          buf[attrStart + 1] === 0x61 &&
-          buf[attrStart + 2] === 0x6c &&
-          buf[attrStart + 3] === 0x75 &&
-          buf[attrStart + 4] === 0x65
-        ) {
-          if (hasValue) throw this.fail(this.base + attrStart, 'duplicate attribute: value.');
-          hasValue = true;
-          slice = this.value;
-        }
+      const len = attrEnd - attrStart;
+      // `key` and `value`, told by their bytes; any other name is checked.
+      if (len === 3 && buf[attrStart] === 0x6b && buf[attrStart + 1] === 0x65 && buf[attrStart + 2] === 0x79) {
+        if (hasKey) throw this.fail(this.base + attrStart, 'duplicate attribute: key.');
+        hasKey = true;
+        if (wanted) slice = this.key;
+      } else if (
+        len === 5 &&
+        buf[attrStart] === 0x76 &&
+        buf[attrStart + 1] === 0x61 &&
+        buf[attrStart + 2] === 0x6c &&
+        buf[attrStart + 3] === 0x75 &&
+        buf[attrStart + 4] === 0x65
+      ) {
+        if (hasValue) throw this.fail(this.base + attrStart, 'duplicate attribute: value.');
+        hasValue = true;
+        if (wanted) slice = this.value;
+      } else {
+        this.checkName(buf, attrStart, attrEnd, 'attribute name');
       }
       this.attributeValue(buf, j + 1, close, slice);
       j = close + 1;
@@ -391,7 +403,6 @@ export class XesScanner {
       if (this.rootClosed) throw this.fail(this.base + lt, 'documents may contain only one root.');
       this.seenRoot = true;
     }
-    const id = this.nameId(buf, lt + 1, nameEnd);
     const kind = this.kinds[id];
     if (kind === TRACE && depth === 1) {
       this.inTrace = true;
@@ -418,17 +429,12 @@ export class XesScanner {
     let plain = true;
     let ascii = true;
     for (let j = start; j < end; j++) {
-      const b = buf[j];
-      if (b < 0x20) {
-        if (b === 0x09 || b === 0x0a || b === 0x0d) plain = false;
-        else throw this.fail(this.base + j, 'disallowed character.');
-      } else if (b === LT) {
-        throw this.fail(this.base + j, "'<' in an attribute value.");
-      } else if (b === AMP || b === DQUOTE) {
-        plain = false;
-      } else if (b >= 0x80) {
-        ascii = false;
-      }
+      const kind = VALUE_BYTE[buf[j]];
+      if (kind === 0) continue;
+      if (kind === DECODE) plain = false;
+      else if (kind === HIGH) ascii = false;
+      else if (buf[j] === LT) throw this.fail(this.base + j, "'<' in an attribute value.");
+      else throw this.fail(this.base + j, 'disallowed character.');
     }
     if (slice) {
       slice.buf = buf;
