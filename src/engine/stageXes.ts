@@ -164,7 +164,9 @@ export async function stageXes(input: { source: string; gzipped: boolean; workDi
           }
           events.byte(COMMA);
           trace.copyTo(CASE_ID, events);
-          for (let c = 0; c < columnIsCase.length; c++) {
+          // The row stops after its last field: DuckDB pads the rest with NULL.
+          const last = Math.max(event.top, trace.top) - FIXED;
+          for (let c = 0; c <= last; c++) {
             events.byte(COMMA);
             (columnIsCase[c] ? trace : event).copyTo(FIXED + c, events);
           }
@@ -177,7 +179,7 @@ export async function stageXes(input: { source: string; gzipped: boolean; workDi
           late.number(traceIndex);
           late.byte(COMMA);
           trace.copyTo(CASE_ID, late);
-          for (let c = 0; c < columnIsCase.length; c++) {
+          for (let c = 0; c <= trace.top - FIXED; c++) {
             late.byte(COMMA);
             if (columnIsCase[c]) trace.copyTo(FIXED + c, late);
           }
@@ -253,6 +255,8 @@ function recordTooLarge(what: string): LogRefused {
 class Fields {
   private bytes = Buffer.allocUnsafe(64 * 1024);
   size = 0;
+  /** The highest column set in this record, -1 when none is. */
+  top = -1;
   lineBreaks = false;
   private starts = new Int32Array(64);
   private ends = new Int32Array(64);
@@ -262,6 +266,7 @@ class Fields {
 
   reset(): void {
     this.size = 0;
+    this.top = -1;
     this.stamp++;
   }
 
@@ -294,6 +299,7 @@ class Fields {
       start = this.size;
       this.size += this.bytes.write(quoted, start, 'utf8');
     }
+    if (column > this.top) this.top = column;
     this.starts[column] = start;
     this.ends[column] = this.size;
     this.stamps[column] = this.stamp;
