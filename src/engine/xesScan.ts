@@ -177,13 +177,20 @@ export class XesScanner {
     let i = from;
     const n = buf.length;
     while (i < n) {
-      const lt = buf.indexOf(LT, i);
-      const textEnd = lt < 0 ? n : lt;
-      if (textEnd > i) {
-        const unfinished = this.text(buf, i, textEnd);
+      // Between tags XES has a little whitespace: a loop over it costs less than a native search.
+      const outside = this.stack.length === 0;
+      let lt = i;
+      let special = false;
+      for (; lt < n; lt++) {
+        const b = buf[lt];
+        if (b === LT) break;
+        if (b === AMP || (outside && !isSpace(b))) special = true;
+      }
+      if (special) {
+        const unfinished = this.text(buf, i, lt);
         if (unfinished >= 0) return unfinished;
       }
-      if (lt < 0) return n;
+      if (lt === n) return n;
       if (lt + 1 >= n) return lt;
       const next = buf[lt + 1];
       let end: number;
@@ -372,8 +379,6 @@ export class XesScanner {
       if (j >= n) return -1;
       const quote = buf[j];
       if (quote !== DQUOTE && quote !== SQUOTE) throw this.fail(this.base + j, 'unquoted attribute value.');
-      const close = buf.indexOf(quote, j + 1);
-      if (close < 0) return -1;
       let slice: Slice | null = null;
       const len = attrEnd - attrStart;
       // `key` and `value`, told by their bytes; any other name is checked.
@@ -395,7 +400,8 @@ export class XesScanner {
       } else {
         this.checkName(buf, attrStart, attrEnd, 'attribute name');
       }
-      this.attributeValue(buf, j + 1, close, slice);
+      const close = this.attributeValue(buf, j + 1, quote, slice);
+      if (close < 0) return -1;
       j = close + 1;
       if (j >= n) return -1;
     }
@@ -422,20 +428,27 @@ export class XesScanner {
   }
 
   /**
-   * Checks an attribute value in `buf[start, end)` (no `<`, no control characters, references
-   * known) and, when `slice` is given, points it there with what copying it needs.
+   * Finds the end of an attribute value that starts at `start`, up to its closing `quote`, and
+   * checks it on the way (no `<`, no control characters; references are checked when decoded).
+   * When `slice` is given, points it there with what copying it needs. Answers where the
+   * closing quote is, or -1 when the chunk ends first.
    */
-  private attributeValue(buf: Buffer, start: number, end: number, slice: Slice | null): void {
+  private attributeValue(buf: Buffer, start: number, quote: number, slice: Slice | null): number {
+    const n = buf.length;
     let plain = true;
     let ascii = true;
-    for (let j = start; j < end; j++) {
-      const kind = VALUE_BYTE[buf[j]];
+    let end = start;
+    for (; end < n; end++) {
+      const b = buf[end];
+      if (b === quote) break;
+      const kind = VALUE_BYTE[b];
       if (kind === 0) continue;
       if (kind === DECODE) plain = false;
       else if (kind === HIGH) ascii = false;
-      else if (buf[j] === LT) throw this.fail(this.base + j, "'<' in an attribute value.");
-      else throw this.fail(this.base + j, 'disallowed character.');
+      else if (b === LT) throw this.fail(this.base + end, "'<' in an attribute value.");
+      else throw this.fail(this.base + end, 'disallowed character.');
     }
+    if (end === n) return -1;
     if (slice) {
       slice.buf = buf;
       slice.start = start;
@@ -447,6 +460,7 @@ export class XesScanner {
     } else if (!plain) {
       decodeAttribute(buf.toString('utf8', start, end), this.base + start);
     }
+    return end;
   }
 }
 
