@@ -146,7 +146,7 @@ async function xesAnchors(file) {
 }
 
 const bpic = logs.find(([label]) => label.startsWith('17_bpic2012'));
-const anchors = await xesAnchors(bpic[1]);
+const gunzipAnchors = await xesAnchors(bpic[1]);
 let peakRss = process.memoryUsage().rss;
 const rows = [];
 for (const [label, file, format, mapping] of logs) {
@@ -175,8 +175,8 @@ for (const r of rows) {
 const bpicEvents = rows.find((r) => r.label === bpic[0]).events;
 // The anchors of the XES import, for the same log.
 for (const [label, anchorMs] of [
-  ['  anchor: gunzip alone', anchors.gunzipMs],
-  ['  anchor: gunzip + scan', anchors.scanMs],
+  ['  anchor: gunzip alone', gunzipAnchors.gunzipMs],
+  ['  anchor: gunzip + scan', gunzipAnchors.scanMs],
 ]) {
   console.log(
     `${label.padEnd(28)}${String(bpicEvents).padStart(10)}${ms(anchorMs).padStart(9)}${Math.round(
