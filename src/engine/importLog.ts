@@ -265,7 +265,7 @@ function lineOf(positionLine: number, rejected: { line: number }[]): number {
   return line;
 }
 
-/** Imports an XES log: parsed and staged in a worker thread, then read, joined and typed by DuckDB. */
+/** Imports an XES log: parsed and staged in a worker thread, then read and typed by DuckDB. */
 async function stageXes(
   con: DuckDBConnection,
   source: string,
@@ -273,27 +273,39 @@ async function stageXes(
   workDir: string,
 ): Promise<ImportResult> {
   const staged = await runInThread('stageXes', { source, gzipped, workDir }, 'import');
-  const text = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'VARCHAR']));
-  const eventColumns = { k: 'BIGINT', a: 'VARCHAR', t: 'VARCHAR', r: 'VARCHAR', l: 'VARCHAR', i: 'BIGINT' };
-  const events = ndjson(staged.eventsFile, { ...eventColumns, ...text(staged.eventKeys.map((k) => `e:${k}`)) });
-  const cases = ndjson(staged.casesFile, { k: 'BIGINT', n: 'VARCHAR', ...text(staged.caseKeys.map((k) => `c:${k}`)) });
+  const attributeColumns = staged.columns.map((_, i) => `x${i}`);
+  const fields = (names: string[]) => names.map((n) => [n, 'VARCHAR'] as [string, string]);
+  const events = stagedCsv(
+    staged.eventsFile,
+    [['k', 'BIGINT'], ['i', 'BIGINT'], ...fields(['a', 't', 'r', 'l', 'n', ...attributeColumns])],
+    staged.lineBreaks,
+  );
+  // Traces with attributes after some of their events were written again whole when they closed.
+  const joined = staged.lateTraces > 0;
+  const lateTraces = stagedCsv(
+    staged.lateTracesFile,
+    [['k', 'BIGINT'], ...fields(['n', ...attributeColumns])],
+    staged.lineBreaks,
+  );
+  const caseValue = (column: string) =>
+    joined ? `CASE WHEN c.k IS NULL THEN e.${column} ELSE c.${column} END` : `e.${column}`;
+  const columnOf = new Map(staged.columns.map((c, i) => [`${c.scope}:${c.key}`, attributeColumns[i]]));
   const eventKeys = new Set(staged.eventKeys);
   const attrSelect = [
-    ...staged.eventKeys.map((k) => `, e.${ident(`e:${k}`)} AS ${ident(`a:${k}`)}`),
+    ...staged.eventKeys.map((k) => `, e.${columnOf.get(`event:${k}`)} AS ${ident(`a:${k}`)}`),
     // A trace key `x` next to an event key `case:x` is the same attribute; the event's value wins.
     ...staged.caseKeys
       .filter((k) => !eventKeys.has(`case:${k}`))
-      .map((k) => `, c.${ident(`c:${k}`)} AS ${ident(`a:case:${k}`)}`),
+      .map((k) => `, ${caseValue(columnOf.get(`case:${k}`) ?? '')} AS ${ident(`a:case:${k}`)}`),
   ].join('');
-  // Trace attributes may follow their events in the file, so they are a table of their own, joined here.
   await con.run(
     `CREATE OR REPLACE TEMP TABLE parsed_xes AS
-     SELECT e.k AS case_key, c.n AS case_id, e.a AS activity, e.t AS ts_text, ${timestampSql('e.t', null)} AS ts,
+     SELECT e.k AS case_key, ${caseValue('n')} AS case_id, e.a AS activity, e.t AS ts_text, ${timestampSql('e.t', null)} AS ts,
        e.r AS resource, e.l AS lifecycle, e.i AS event_index ${attrSelect}
-     FROM ${events} e LEFT JOIN ${cases} c ON c.k = e.k`,
+     FROM ${events} e ${joined ? `LEFT JOIN ${lateTraces} c ON c.k = e.k` : ''}`,
   );
   fs.rmSync(staged.eventsFile, { force: true });
-  fs.rmSync(staged.casesFile, { force: true });
+  fs.rmSync(staged.lateTracesFile, { force: true });
   const warnings = [...staged.warnings];
   const badTs = await rows(
     con,
@@ -327,10 +339,13 @@ async function stageXes(
   };
 }
 
-/** DuckDB's relation of a newline-delimited JSON file with the given columns (missing keys are NULL). */
-function ndjson(file: string, columns: Record<string, string>): string {
-  const spec = Object.entries(columns)
-    .map(([k, t]) => `${literal(k)}: ${literal(t)}`)
-    .join(', ');
-  return `read_json(${literal(file)}, format = 'newline_delimited', columns = {${spec}})`;
+/**
+ * DuckDB's relation of a staging CSV of `stageXes`: the given columns, every text quoted (an
+ * empty field is NULL, `""` the empty text), rows that end early padded with NULL. DuckDB's
+ * parallel reader cannot pad rows when a quoted value holds a line break, so those are read by one thread.
+ */
+function stagedCsv(file: string, columns: [string, string][], lineBreaks: boolean): string {
+  const spec = columns.map(([k, t]) => `${literal(k)}: ${literal(t)}`).join(', ');
+  return `read_csv(${literal(file)}, columns = {${spec}}, header = false, auto_detect = false, delim = ',',
+    quote = '"', escape = '"', new_line = '\\n', null_padding = true, allow_quoted_nulls = false, parallel = ${!lineBreaks})`;
 }

@@ -7,7 +7,7 @@ import { ContractSchemas } from '../../src/api/schemas';
 import { NOTEBOOK_LIMITS } from '../../src/domain/cells';
 import { removeStaleImports, STALE_IMPORT_MS } from '../../src/domain/datasets';
 import { base, fixtureLog, formWith, startTestApp, stores, type Tenant, type TestApp } from './harness';
-import { hugeValueXesGz, singleTraceXesGz, xesEvent, xesLog, xesWithKeys } from '../support/hostile-logs';
+import { deepXesGz, singleTraceXesGz, xesEvent, xesLog, xesWithKeys } from '../support/hostile-logs';
 
 const schemas = new ContractSchemas(loadDocument());
 const MAPPING = { caseIdColumn: 'case', activityColumn: 'activity', timestampColumn: 'time' };
@@ -67,7 +67,7 @@ describe.each(stores)('uploads that could stop the service, on %s', (store) => {
     const before = await leftovers();
     const [trace, memory] = await Promise.all([
       uploadDataset({ name: 'one-trace.xes.gz', content: hostile }),
-      uploadDataset({ name: 'huge-value.xes.gz', content: await hugeValueXesGz(400 * 1024 * 1024) }),
+      uploadDataset({ name: 'deep.xes.gz', content: await deepXesGz(40_000_000) }),
     ]);
     expect(trace.status).toBe(400);
     expect(memory.status).toBe(400);

@@ -68,6 +68,20 @@ export function hugeValueXesGz(chars: number): Promise<Buffer> {
   );
 }
 
+/**
+ * A gzipped XES of `depth` nested elements: well-formed as far as it goes, and each open
+ * element is remembered until it closes, so reading it needs memory in proportion to `depth`.
+ */
+export function deepXesGz(depth: number): Promise<Buffer> {
+  return gzipPieces(
+    (function* () {
+      yield '<?xml version="1.0"?><log>';
+      const piece = '<a>'.repeat(1024 * 1024);
+      for (let n = 0; n < depth; n += 1024 * 1024) yield piece.slice(0, 3 * Math.min(1024 * 1024, depth - n));
+    })(),
+  );
+}
+
 /** A CSV with a header and `rows` rows of `case,activity,time`, each its own case and activity. */
 export function distinctActivitiesCsv(rows: number): string {
   let text = 'case,activity,time\n';

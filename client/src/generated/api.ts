@@ -517,7 +517,8 @@ export interface paths {
          *     - a case (an XES trace, or a CSV case id) of more than 100,000 events;
          *     - more than 10,000 distinct activities;
          *     - a CSV line, or the attributes of one XES event or trace, longer than 1,048,576 bytes
-         *       (the message names the line);
+         *       (the message names the line), or one piece of XES markup (a tag, a comment) longer than
+         *       2,097,152 bytes;
          *     - a NUL character in a CSV (the message names the line), or more than 8 GiB of XML in a
          *       gzipped XES;
          *     - a parse that needs more than the 256 MiB of memory a worker thread may use.
