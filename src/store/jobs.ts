@@ -173,10 +173,13 @@ export async function activeJobsOfProject(db: Db, projectId: string): Promise<nu
 
 /**
  * A tenant's jobs waiting, and its Notebook jobs queued or running, counted under a per-tenant
- * lock held to the end of the transaction (so that concurrent submits count one another).
+ * lock held to the end of the transaction (so that concurrent submits count one another). PGlite
+ * has one connection whose transactions run one after another: no lock needed there.
  */
 export async function lockedInFlightOfTenant(tx: Db, tenantId: string): Promise<{ queued: number; kernels: number }> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`assay-tenant-limits:${tenantId}`]);
+  if (tx.kind !== 'pglite') {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`assay-tenant-limits:${tenantId}`]);
+  }
   const [n] = await tx.query<{ queued: number; kernels: number }>(
     `SELECT count(*) FILTER (WHERE status = 'Queued')::int AS queued,
        count(*) FILTER (WHERE job_type = 'Notebook')::int AS kernels
