@@ -10,7 +10,7 @@ import { datasetOfNotebook, NOTEBOOK_TYPE, standardNotebookCount } from '../stor
 import { recentWorkers } from '../store/workers';
 import * as lifecycle from './lifecycle';
 import { artifactUrl } from './artifacts';
-import { ConflictError, InvalidError, NotFoundError, QuotaError } from './errors';
+import { ConflictError, DomainError, InvalidError, NotFoundError, QuotaError } from './errors';
 import { getModel } from './models';
 import { DEFAULT_TIMEOUT_MINUTES, WORKER_LIVE_SECONDS } from './constants';
 import { iso, isoOrNull, isUuid, pageInfo, type PageRequest, type Scope } from './scope';
@@ -131,6 +131,108 @@ async function findByIdempotencyKey(db: Db, scope: Scope, key: string, requestHa
     );
   }
   return row;
+}
+
+/** The most jobs one batch submit takes (the contract's `maxItems` of `jobs`). */
+export const JOBS_PER_BATCH = 100;
+
+/** One job of a batch submit: the job as a single submit takes it, and its own `Idempotency-Key`. */
+export interface BatchItem {
+  idempotencyKey?: string;
+  job: JobSubmit;
+}
+
+/**
+ * Submits up to JOBS_PER_BATCH jobs, all or nothing: every job is checked first, and if one is
+ * refused (its resource unknown, its parameters wrong, its key reused for another body, or the
+ * tenant's quota too small for all of them) the answer is that job's error, with its `Index`,
+ * and nothing is queued. An item whose `idempotencyKey` was used before with the same job is
+ * answered with that job (`replayed: true`) and not queued again. The others are recorded and
+ * queued in one transaction. Answers follow the order of the request.
+ */
+export async function submitJobs(
+  db: Db,
+  queue: JobQueue,
+  scope: Scope,
+  items: BatchItem[],
+): Promise<{ jobs: { replayed: boolean; job: JobSubmitted }[] }> {
+  if (items.length < 1 || items.length > JOBS_PER_BATCH) {
+    throw new InvalidError('VALIDATION_FAILED', `A batch holds 1 to ${JOBS_PER_BATCH} jobs; nothing was queued.`, [
+      { field: 'body.jobs', message: `must hold 1 to ${JOBS_PER_BATCH} jobs` },
+    ]);
+  }
+  const firstWithKey = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = item.idempotencyKey;
+    if (key === undefined) return;
+    const first = firstWithKey.get(key);
+    if (first !== undefined) {
+      throw new InvalidError(
+        'VALIDATION_FAILED',
+        `jobs[${i}] has the idempotencyKey of jobs[${first}]; each job of a batch needs its own key. Nothing was queued.`,
+        [{ field: `body.jobs[${i}].idempotencyKey`, message: 'must differ from the other keys of the batch' }],
+        { Index: i },
+      );
+    }
+    firstWithKey.set(key, i);
+  });
+  const hashes = items.map((item) => hashRequest(item.job));
+  const attempt = async () => {
+    const earlier = new Map(
+      (await store.findByIdempotencyKeys(db, scope.projectId, [...firstWithKey.keys()])).map((r) => [
+        r.idempotency_key!,
+        r,
+      ]),
+    );
+    const replays = new Map<number, JobRow>();
+    items.forEach((item, i) => {
+      const row = item.idempotencyKey === undefined ? undefined : earlier.get(item.idempotencyKey);
+      if (!row) return;
+      if (row.request_hash !== hashes[i]) {
+        throw new ConflictError(
+          'IDEMPOTENCY_KEY_REUSED',
+          `jobs[${i}]: this idempotencyKey was used for a different request; use a new key. Nothing was queued.`,
+          { JobId: row.id, Index: i },
+        );
+      }
+      replays.set(i, row);
+    });
+    const fresh: number[] = items.map((_, i) => i).filter((i) => !replays.has(i));
+    const rows: NewJobRow[] = [];
+    for (const i of fresh) {
+      const job = { scope, request: items[i].job, submittedBy: scope.actor, idempotencyKey: items[i].idempotencyKey };
+      rows.push(await ofItem(i, () => newJobRow(db, job, hashes[i])));
+    }
+    const recorded = await recordAndQueue(db, queue, scope.tenantId, rows);
+    const byIndex = new Map<number, JobRow>(replays);
+    fresh.forEach((i, k) => byIndex.set(i, recorded[k]));
+    const ordered = items.map((_, i) => byIndex.get(i)!);
+    const views = await submittedViews(db, ordered);
+    return { jobs: views.map((view, i) => ({ replayed: replays.has(i), job: view })) };
+  };
+  try {
+    return await attempt();
+  } catch (err) {
+    // Another submit recorded one of the keys meanwhile: once more, to answer with its job (or 409).
+    if (firstWithKey.size > 0 && isIdempotencyConflict(err)) return attempt();
+    throw err;
+  }
+}
+
+/** Runs the checks of the batch's job `i`; a refusal names the job (`Index`, and its fields under body.jobs[i].job). */
+async function ofItem<T>(i: number, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (err instanceof DomainError) {
+      err.message = `jobs[${i}]: ${err.message}`;
+      err.details.Index = i;
+      if (err instanceof InvalidError) {
+        for (const p of err.problems) p.field = p.field.replace(/^body\./, `body.jobs[${i}].job.`);
+      }
+    }
+    throw err;
+  }
 }
 
 /**
@@ -540,6 +642,20 @@ export async function jobView(db: Db, row: JobRow): Promise<Job> {
 /** The answer to a submit. */
 async function submittedView(db: Db, row: JobRow): Promise<JobSubmitted> {
   return submittedViewOf(row, await queueEstimate(db, row), await typicalDuration(db, row.job_type));
+}
+
+/** The answers to a batch submit, in its order, with the queue figures of all its jobs read at once. */
+async function submittedViews(db: Db, rows: JobRow[]): Promise<JobSubmitted[]> {
+  const queued = rows.filter((r) => r.status === 'Queued').map((r) => r.id);
+  const figures = await store.queueFiguresOfJobs(db, queued, WORKER_LIVE_SECONDS);
+  const typicalAll = await typicalDuration(db, null);
+  return Promise.all(
+    rows.map(async (row) => {
+      const f = row.status === 'Queued' ? figures.get(row.id) : undefined;
+      const estimate = f ? estimateFrom(row, f, typicalAll) : null;
+      return submittedViewOf(row, estimate, await typicalDuration(db, row.job_type));
+    }),
+  );
 }
 
 function submittedViewOf(
