@@ -197,6 +197,8 @@ class Dispatcher {
   private fetching = false;
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly completions: { id: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private completing = false;
 
   constructor(
     private readonly boss: PgBoss,
@@ -262,7 +264,7 @@ class Dispatcher {
     const expiry = setTimeout(() => controller.abort(), job.expireInSeconds * 1000);
     const settled = this.handle({ jobId: job.data.jobId, retryCount: job.retryCount }, controller.signal)
       .then(
-        () => this.boss.complete(JOBS, job.id),
+        () => this.complete(job.id),
         (err: unknown) => this.boss.fail(JOBS, job.id, { message: (err as Error)?.message ?? String(err) }),
       )
       .then(
@@ -276,6 +278,36 @@ class Dispatcher {
         this.pump();
       });
     this.settling.add(settled);
+  }
+
+  /**
+   * Completes a job on the queue. Completions that come while one is being written wait for it
+   * and are then written together, in one statement: under load, one round trip for many jobs.
+   */
+  private complete(id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ id, resolve, reject });
+      this.writeCompletions();
+    });
+  }
+
+  private writeCompletions(): void {
+    if (this.completing || this.completions.length === 0) return;
+    this.completing = true;
+    const batch = this.completions.splice(0);
+    this.boss
+      .complete(
+        JOBS,
+        batch.map((c) => c.id),
+      )
+      .then(
+        () => batch.forEach((c) => c.resolve()),
+        (err: unknown) => batch.forEach((c) => c.reject(err)),
+      )
+      .finally(() => {
+        this.completing = false;
+        this.writeCompletions();
+      });
   }
 
   private giveBack(id: string): void {
