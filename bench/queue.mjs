@@ -1,4 +1,5 @@
 import { Blob } from 'node:buffer';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,8 +22,13 @@ import { fixed, intEnv, listEnv, loadText, pad, progressOf, quietStdout } from '
  * - sequential: one job at a time on an idle queue (the next is submitted once the last has
  *   Completed); each job's submit-to-start latency (started_at - created_at of its row).
  * Figures go to stdout, progress to stderr. Exit code 1 only when a run failed or a job did not complete.
+ * On PostgreSQL also the deployment of "One machine or many": this process serves the API alone and
+ * two `assay worker` processes (each with BENCH_QUEUE_PROCESS_SLOTS slots and the same trivial
+ * runner) run the jobs; the burst goes through the batch submit (`POST .../execution/jobs`, 100
+ * jobs a request). Next to it, the anchor: pg-boss alone inserting the same number of jobs in
+ * batches of 100 and fetching and completing them in batches of 100, in the same run.
  * Settings: BENCH_QUEUE_JOBS, BENCH_QUEUE_SEQUENTIAL, BENCH_QUEUE_CONCURRENCY (e.g. "2,4"),
- * BENCH_QUEUE_STORES (e.g. "pglite,postgres"), BENCH_POSTGRES_URL.
+ * BENCH_QUEUE_STORES (e.g. "pglite,postgres"), BENCH_QUEUE_PROCESS_SLOTS, BENCH_POSTGRES_URL.
  */
 
 const require = createRequire(import.meta.url);
@@ -37,6 +43,9 @@ const WARMUP_JOBS = 20; // JIT, prepared statements and pg-boss's caches; not co
 const CONCURRENCIES = listEnv('BENCH_QUEUE_CONCURRENCY', '2,4').map(Number);
 const STORES = listEnv('BENCH_QUEUE_STORES', 'pglite,postgres');
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PROCESS_SLOTS = intEnv('BENCH_QUEUE_PROCESS_SLOTS', 8);
+const WORKER_PROCESSES = 2;
+const BATCH = 100; // jobs per batch submit: the operation's limit
 const DRAIN_TIMEOUT_MS = 60_000;
 const POLL_MS = 5; // how often the sequential scenario looks whether its job has Completed
 const DRAIN_MIN_TAIL = 50; // fewer jobs left after the last submit make no drain rate worth printing
@@ -56,6 +65,10 @@ async function main() {
     for (const concurrency of CONCURRENCIES) {
       if (!interruptedBy) rows.push(...(await attempt(store, concurrency)));
     }
+  }
+  if (STORES.includes('postgres')) {
+    if (!interruptedBy) rows.push(...(await attemptProcesses()));
+    if (!interruptedBy) rows.push(await attemptAnchor());
   }
   if (interruptedBy) {
     process.exitCode = 130;
@@ -86,15 +99,96 @@ async function attempt(store, concurrency) {
   }
 }
 
+/** The API in this process, two worker processes; the burst through the batch submit. */
+async function attemptProcesses() {
+  const concurrency = `${WORKER_PROCESSES}x${PROCESS_SLOTS}`;
+  try {
+    return await withService(
+      'postgres',
+      concurrency,
+      async (service) => {
+        progress(`postgres, ${concurrency} slots: warming up (${WARMUP_JOBS} jobs)`);
+        await burst(service, WARMUP_JOBS, { batch: true });
+        await sequential(service, Math.min(WARMUP_JOBS, 5));
+        progress(`postgres, ${concurrency} slots: burst of ${BURST_JOBS} jobs in batches of ${BATCH}`);
+        const b = await burst(service, BURST_JOBS, { batch: true });
+        progress(`postgres, ${concurrency} slots: ${SEQUENTIAL_JOBS} sequential jobs`);
+        const s = await sequential(service, SEQUENTIAL_JOBS);
+        return [
+          { scenario: 'batch', latency: 'submit->done', store: 'postgres', concurrency, ...b },
+          { scenario: 'sequential', latency: 'submit->start', store: 'postgres', concurrency, ...s },
+        ];
+      },
+      { processes: WORKER_PROCESSES, slots: PROCESS_SLOTS },
+    );
+  } catch (err) {
+    return [
+      { scenario: '-', store: 'postgres', concurrency, failed: err instanceof Error ? err.message : String(err) },
+    ];
+  }
+}
+
+/** pg-boss alone on a fresh schema: BURST_JOBS inserted in batches of BATCH, fetched and completed in batches of BATCH. */
+async function attemptAnchor() {
+  const schema = `bench_anchor_${randomBytes(6).toString('hex')}`;
+  const { PgBoss } = await import('pg-boss');
+  const boss = new PgBoss({ connectionString: POSTGRES_URL, schema, max: 4, supervise: false, schedule: false });
+  try {
+    progress(`postgres: pg-boss alone, ${BURST_JOBS} jobs`);
+    await boss.start();
+    await boss.createQueue('anchor');
+    const t0 = performance.now();
+    for (let i = 0; i < BURST_JOBS; i += BATCH) {
+      const n = Math.min(BATCH, BURST_JOBS - i);
+      await boss.insert(
+        'anchor',
+        Array.from({ length: n }, (_, k) => ({ data: { jobId: String(i + k) } })),
+      );
+    }
+    let done = 0;
+    while (done < BURST_JOBS) {
+      const jobs = await boss.fetch('anchor', { batchSize: BATCH });
+      if (jobs.length === 0) break;
+      await boss.complete(
+        'anchor',
+        jobs.map((j) => j.id),
+      );
+      done += jobs.length;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      scenario: 'anchor',
+      latency: '-',
+      store: 'postgres',
+      concurrency: 'pg-boss',
+      jobs: BURST_JOBS,
+      jobsPerSecond: done / seconds,
+      seconds,
+      incomplete: BURST_JOBS - done,
+    };
+  } catch (err) {
+    return {
+      scenario: '-',
+      store: 'postgres',
+      concurrency: 'pg-boss',
+      failed: err instanceof Error ? err.message : String(err),
+    };
+  } finally {
+    await boss.stop({ graceful: false }).catch(() => undefined);
+    await withClient(POSTGRES_URL, (c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).catch(() => undefined);
+  }
+}
+
 /**
  * Starts the service in this process on a fresh data dir (and, for PostgreSQL, a fresh store
  * schema and queue schema), uploads a one-line dataset, runs `use`, then stops and cleans up.
  */
-async function withService(store, concurrency, use) {
+async function withService(store, concurrency, use, workers = null) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-bench-queue-'));
   const cleanups = [() => fs.rmSync(dataDir, { recursive: true, force: true })];
   try {
-    const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', WORKER_CONCURRENCY: String(concurrency) };
+    const slots = workers ? workers.slots : concurrency;
+    const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', WORKER_CONCURRENCY: String(slots) };
     if (store === 'postgres') {
       const schema = `bench_queue_${randomBytes(6).toString('hex')}`;
       await withClient(POSTGRES_URL, (c) => c.query(`CREATE SCHEMA ${schema}`));
@@ -114,13 +208,23 @@ async function withService(store, concurrency, use) {
     };
     // The first start prints the bootstrap token to stdout; keep it out of the report.
     const service = await quietStdout(() =>
-      startService(loadConfig(env), { logger: pino({ level: 'silent' }), runners }),
+      startService(loadConfig(env), {
+        logger: pino({ level: 'silent' }),
+        runners,
+        ...(workers ? { role: 'api' } : {}),
+      }),
     );
     cleanups.push(async () => {
       const t0 = performance.now();
       await service.stop();
       progress(`${store}, ${concurrency} slots: service stopped in ${Math.round(performance.now() - t0)} ms`);
     });
+    if (workers) {
+      for (let i = 0; i < workers.processes; i++) {
+        const child = await startWorkerProcess({ ...env, WORKER_CONCURRENCY: String(workers.slots) });
+        cleanups.push(() => stopWorkerProcess(child));
+      }
+    }
     checkInterrupted();
     const credentials = JSON.parse(fs.readFileSync(path.join(dataDir, 'bootstrap.json'), 'utf8'));
     const client = clientOf(service, credentials, runnerCalls);
@@ -133,6 +237,47 @@ async function withService(store, concurrency, use) {
         .catch((err) => progress(`${store}, ${concurrency} slots: cleanup failed: ${err.message}`));
     }
   }
+}
+
+/** What an `assay worker` process runs, with the bench's trivial ProcessMining runner instead of the real one. */
+const WORKER_SCRIPT = `
+const path = require('node:path');
+const root = process.env.BENCH_ROOT;
+const { startService } = require(path.join(root, 'dist/server.js'));
+const { loadConfig } = require(path.join(root, 'dist/config.js'));
+const pino = require(require.resolve('pino', { paths: [root] }));
+startService(loadConfig(process.env), {
+  role: 'worker',
+  logger: pino({ level: 'silent' }),
+  runners: { ProcessMining: async () => undefined },
+}).then((service) => {
+  process.send('ready');
+  process.once('SIGTERM', () => service.stop().finally(() => process.exit(0)));
+}, (err) => {
+  console.error(err);
+  process.exit(1);
+});
+`;
+
+/** Starts a worker process on the same store; resolves once it takes jobs. */
+async function startWorkerProcess(env) {
+  const child = spawn(process.execPath, ['-e', WORKER_SCRIPT], {
+    env: { ...process.env, ...env, BENCH_ROOT: ROOT },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`a worker process exited with ${code} before it started`)));
+  });
+  return child;
+}
+
+async function stopWorkerProcess(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 /** What the scenarios need: submit through the API, read rows through the service's own store. */
@@ -173,13 +318,39 @@ function clientOf(service, { tenantId, projectId, token }, runnerCalls) {
       if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${text}`);
       return { jobId: JSON.parse(text).jobId, ms };
     },
+    /** POSTs `n` jobs in one batch submit; resolves with their ids and the HTTP round trip in ms. */
+    async submitBatch(n) {
+      const jobs = Array.from({ length: n }, () => ({
+        job: {
+          jobName: `bench ${++submitted}`,
+          jobType: 'ProcessMining',
+          resource: { resourceType: 'Dataset', resourceId: datasetId },
+        },
+      }));
+      const t0 = performance.now();
+      const res = await fetch(`${base}/execution/jobs`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ jobs }),
+      });
+      const text = await res.text();
+      const ms = performance.now() - t0;
+      if (res.status !== 202) throw new Error(`batch submit answered ${res.status}: ${text}`);
+      return JSON.parse(text).jobs.map((j) => ({ jobId: j.job.jobId, ms }));
+    },
   };
 }
 
-/** N jobs submitted at once, then drained. */
-async function burst(client, n) {
+/** N jobs submitted at once (one request each, or with `batch` BATCH a request), then drained. */
+async function burst(client, n, { batch = false } = {}) {
   const t0 = Date.now();
-  const submits = await Promise.all(Array.from({ length: n }, () => client.submit()));
+  const submits = batch
+    ? (
+        await Promise.all(
+          Array.from({ length: Math.ceil(n / BATCH) }, (_, i) => client.submitBatch(Math.min(BATCH, n - i * BATCH))),
+        )
+      ).flat()
+    : await Promise.all(Array.from({ length: n }, () => client.submit()));
   checkInterrupted();
   const submitSeconds = (Date.now() - t0) / 1000;
   const ids = submits.map((s) => s.jobId);
@@ -305,7 +476,7 @@ function checkInterrupted() {
 const COLUMNS = [
   ['scenario', 11, (r) => r.scenario],
   ['store', 9, (r) => r.store],
-  ['slots', 5, (r) => String(r.concurrency)],
+  ['slots', 7, (r) => String(r.concurrency)],
   ['jobs', 5, (r) => String(r.jobs)],
   ['jobs/s', 7, (r) => fixed(r.jobsPerSecond, 0)],
   ['latency', 14, (r) => r.latency],
@@ -340,7 +511,8 @@ function printReport(rows, seconds) {
     `- The service runs in this process (one Node, ${cpus.length} cores shared with PostgreSQL and the client) with a`,
     '  trivial ProcessMining runner: the figures are the HTTP submit (auth, validation, checks, the jobs row,',
     "  pg-boss's send), pg-boss's delivery, the worker's claim and its fenced state writes; no analysis.",
-    '- slots: WORKER_CONCURRENCY. burst: all jobs POSTed at once, then drained; jobs/s is the jobs over the time',
+    '- slots: WORKER_CONCURRENCY (2x8: two worker processes of 8, the API alone in this process). burst: all jobs',
+    '  POSTed at once, then drained; batch: the same through the batch submit, 100 jobs a request; jobs/s is the jobs over the time',
     '  from the first POST to the last ended_at; latency per job is ended_at - created_at (includes queueing).',
     '- sequential: one job at a time on an idle queue, the next POSTed once the last has Completed; latency is',
     '  started_at - created_at of the row (the dateSubmitted to execution.startTime of the API); jobs/s is the',
@@ -349,6 +521,8 @@ function printReport(rows, seconds) {
     `  the pool's rate once all were submitted (jobs ended after the last created_at), shown only when >= ${DRAIN_MIN_TAIL} were`,
     '  left by then; to runner p50: client-side, POST sent to the job code called (same process clock).',
     `- Warm-up first: ${WARMUP_JOBS} jobs at once and 5 sequential, not counted. p50/p99 are nearest-rank.`,
+    '- anchor: pg-boss alone on a fresh schema, the same number of jobs inserted 100 at a time, then fetched and',
+    '  completed 100 at a time by one loop: the queue without HTTP, the jobs table or a worker.',
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

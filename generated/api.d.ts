@@ -1587,7 +1587,17 @@ export interface paths {
          */
         get: operations["listJobs"];
         put?: never;
-        post?: never;
+        /**
+         * Submit jobs in a batch
+         * @description Puts up to 100 jobs on the queue in one request, each as `POST .../execution/job` would. The
+         *     batch is all or nothing: every job is checked first (its resource exists in the project, its
+         *     parameters fit, its `idempotencyKey` is not used for another job, and the tenant's queue
+         *     quota has room for all of them), and if one is refused the answer is that job's error, with
+         *     its position in `Index`, and nothing is queued. A job whose `idempotencyKey` was used before
+         *     with the same job is answered with that job (`replayed: true`) and not queued again, so
+         *     sending the same batch twice queues each job once. Answers follow the order of the request.
+         */
+        post: operations["submitJobs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2303,6 +2313,8 @@ export interface components {
             Resolution?: string;
             /** @description For 409 caused by a state, the state the resource is in. */
             CurrentStatus?: string;
+            /** @description For a refused batch submit, the position (from 0) in `jobs` of the job that was refused. */
+            Index?: number;
             /** @description For 413, the largest body or upload the server accepts, or the tenant's stored-bytes quota. */
             LimitBytes?: number;
             /** @description For 429, the tenant's quota that is used up. */
@@ -4676,6 +4688,32 @@ export interface components {
             page: number;
             pageSize: number;
             hasNextPage: boolean;
+        };
+        /**
+         * @description Up to 100 jobs to submit at once. The batch is all or nothing: every job is checked first, and
+         *     if one is refused nothing is queued.
+         */
+        JobBatchSubmit: {
+            jobs: {
+                /**
+                 * @description Plays the role of a single submit's `Idempotency-Key` header, for this job: a key used
+                 *     before with the same job answers that job (`replayed: true`); with another job, 409.
+                 *     Each job of a batch needs its own key.
+                 */
+                idempotencyKey?: string;
+                job: components["schemas"]["JobSubmit"];
+            }[];
+        };
+        /** @description The jobs of a batch submit, in the order of the request. */
+        JobBatchSubmitted: {
+            jobs: {
+                /**
+                 * @description True when the job's idempotencyKey was used before with the same job: `job` is that
+                 *     earlier job, not queued again.
+                 */
+                replayed: boolean;
+                job: components["schemas"]["JobSubmitted"];
+            }[];
         };
         /** @description A job and its progress. */
         Job: {
@@ -7877,6 +7915,64 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["ProjectNotFound"];
+        };
+    };
+    submitJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The tenant id (a GUID).
+                 * @example 12345678-1234-1234-1234-123456789012
+                 */
+                tenantId: components["parameters"]["TenantId"];
+                /**
+                 * @description The project id (a GUID).
+                 * @example 87654321-4321-4321-4321-210987654321
+                 */
+                projectId: components["parameters"]["ProjectId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobBatchSubmit"];
+            };
+        };
+        responses: {
+            /** @description The jobs are queued (or were, for the replayed ones). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobBatchSubmitted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description The resource one of the jobs names does not exist in this project; nothing was queued. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The `idempotencyKey` of one of the jobs was used before for another job; nothing was queued. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["QuotaExceeded"];
         };
     };
     getJob: {

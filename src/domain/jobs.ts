@@ -5,11 +5,12 @@ import type { Db } from '../store/db';
 import { findInvestigation } from '../store/investigations';
 import * as store from '../store/jobs';
 import { isIdempotencyConflict, type JobRow } from '../store/jobs';
+import type { NewJobRow } from '../store/transitions';
 import { datasetOfNotebook, NOTEBOOK_TYPE, standardNotebookCount } from '../store/notebooks';
 import { recentWorkers } from '../store/workers';
 import * as lifecycle from './lifecycle';
 import { artifactUrl } from './artifacts';
-import { ConflictError, InvalidError, NotFoundError, QuotaError } from './errors';
+import { ConflictError, DomainError, InvalidError, NotFoundError, QuotaError } from './errors';
 import { getModel } from './models';
 import { DEFAULT_TIMEOUT_MINUTES, WORKER_LIVE_SECONDS } from './constants';
 import { iso, isoOrNull, isUuid, pageInfo, type PageRequest, type Scope } from './scope';
@@ -61,10 +62,18 @@ export interface TenantLimits {
 /** What jobs need of the queue (src/jobs/queue.ts provides it): sending, taking back, the tenant limits. */
 export interface JobQueue {
   readonly tenantLimits: TenantLimits;
-  /** Puts a job on the queue; `priority` is its rank (higher first), `startAfter` for scheduled jobs. */
-  send(jobId: string, o: { priority: number; startAfter?: Date; expireInSeconds: number }): Promise<void>;
+  /** Puts jobs on the queue (in one statement); with `tx`, in that transaction. */
+  send(entries: QueueEntry[], tx?: Db): Promise<void>;
   /** Takes a job off the queue if it has not started. */
   cancel(jobId: string): Promise<void>;
+}
+
+/** A job as the queue holds it: its id, its rank (higher first), when it may start, its expiry. */
+export interface QueueEntry {
+  jobId: string;
+  priority: number;
+  startAfter: Date;
+  expireInSeconds: number;
 }
 
 /** What a new job needs besides its request: who submits it (an API key id, or `system`). */
@@ -124,6 +133,108 @@ async function findByIdempotencyKey(db: Db, scope: Scope, key: string, requestHa
   return row;
 }
 
+/** The most jobs one batch submit takes (the contract's `maxItems` of `jobs`). */
+export const JOBS_PER_BATCH = 100;
+
+/** One job of a batch submit: the job as a single submit takes it, and its own `Idempotency-Key`. */
+export interface BatchItem {
+  idempotencyKey?: string;
+  job: JobSubmit;
+}
+
+/**
+ * Submits up to JOBS_PER_BATCH jobs, all or nothing: every job is checked first, and if one is
+ * refused (its resource unknown, its parameters wrong, its key reused for another body, or the
+ * tenant's quota too small for all of them) the answer is that job's error, with its `Index`,
+ * and nothing is queued. An item whose `idempotencyKey` was used before with the same job is
+ * answered with that job (`replayed: true`) and not queued again. The others are recorded and
+ * queued in one transaction. Answers follow the order of the request.
+ */
+export async function submitJobs(
+  db: Db,
+  queue: JobQueue,
+  scope: Scope,
+  items: BatchItem[],
+): Promise<{ jobs: { replayed: boolean; job: JobSubmitted }[] }> {
+  if (items.length < 1 || items.length > JOBS_PER_BATCH) {
+    throw new InvalidError('VALIDATION_FAILED', `A batch holds 1 to ${JOBS_PER_BATCH} jobs; nothing was queued.`, [
+      { field: 'body.jobs', message: `must hold 1 to ${JOBS_PER_BATCH} jobs` },
+    ]);
+  }
+  const firstWithKey = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = item.idempotencyKey;
+    if (key === undefined) return;
+    const first = firstWithKey.get(key);
+    if (first !== undefined) {
+      throw new InvalidError(
+        'VALIDATION_FAILED',
+        `jobs[${i}] has the idempotencyKey of jobs[${first}]; each job of a batch needs its own key. Nothing was queued.`,
+        [{ field: `body.jobs[${i}].idempotencyKey`, message: 'must differ from the other keys of the batch' }],
+        { Index: i },
+      );
+    }
+    firstWithKey.set(key, i);
+  });
+  const hashes = items.map((item) => hashRequest(item.job));
+  const attempt = async () => {
+    const earlier = new Map(
+      (await store.findByIdempotencyKeys(db, scope.projectId, [...firstWithKey.keys()])).map((r) => [
+        r.idempotency_key!,
+        r,
+      ]),
+    );
+    const replays = new Map<number, JobRow>();
+    items.forEach((item, i) => {
+      const row = item.idempotencyKey === undefined ? undefined : earlier.get(item.idempotencyKey);
+      if (!row) return;
+      if (row.request_hash !== hashes[i]) {
+        throw new ConflictError(
+          'IDEMPOTENCY_KEY_REUSED',
+          `jobs[${i}]: this idempotencyKey was used for a different request; use a new key. Nothing was queued.`,
+          { JobId: row.id, Index: i },
+        );
+      }
+      replays.set(i, row);
+    });
+    const fresh: number[] = items.map((_, i) => i).filter((i) => !replays.has(i));
+    const rows: NewJobRow[] = [];
+    for (const i of fresh) {
+      const job = { scope, request: items[i].job, submittedBy: scope.actor, idempotencyKey: items[i].idempotencyKey };
+      rows.push(await ofItem(i, () => newJobRow(db, job, hashes[i])));
+    }
+    const recorded = await recordAndQueue(db, queue, scope.tenantId, rows);
+    const byIndex = new Map<number, JobRow>(replays);
+    fresh.forEach((i, k) => byIndex.set(i, recorded[k]));
+    const ordered = items.map((_, i) => byIndex.get(i)!);
+    const views = await submittedViews(db, ordered);
+    return { jobs: views.map((view, i) => ({ replayed: replays.has(i), job: view })) };
+  };
+  try {
+    return await attempt();
+  } catch (err) {
+    // Another submit recorded one of the keys meanwhile: once more, to answer with its job (or 409).
+    if (firstWithKey.size > 0 && isIdempotencyConflict(err)) return attempt();
+    throw err;
+  }
+}
+
+/** Runs the checks of the batch's job `i`; a refusal names the job (`Index`, and its fields under body.jobs[i].job). */
+async function ofItem<T>(i: number, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (err instanceof DomainError) {
+      err.message = `jobs[${i}]: ${err.message}`;
+      err.details.Index = i;
+      if (err instanceof InvalidError) {
+        for (const p of err.problems) p.field = p.field.replace(/^body\./, `body.jobs[${i}].job.`);
+      }
+    }
+    throw err;
+  }
+}
+
 /**
  * A ProcessMining job's model parameters: `modelId` (check the log against a model of the
  * project) and `discovery: {noiseThreshold}` (discover a model with the Inductive Miner).
@@ -160,6 +271,12 @@ async function checkModelParameters(db: Db, scope: Scope, parameters: Record<str
 
 /** Records a job and queues it. Also used for retries and for notebook executions. */
 export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHash?: string): Promise<JobRow> {
+  const [row] = await recordAndQueue(db, queue, job.scope.tenantId, [await newJobRow(db, job, requestHash)]);
+  return row;
+}
+
+/** Checks a job's resource and parameters (404, 400) and makes the row that records it as Queued. */
+async function newJobRow(db: Db, job: NewJob, requestHash?: string): Promise<NewJobRow> {
   const { scope, request } = job;
   const resource = await resolveResource(db, scope, request);
   const now = new Date();
@@ -169,44 +286,53 @@ export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHas
     timeoutMinutes: request.scheduling?.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES,
   };
   const priority = request.priority ?? 'Normal';
-  const row = await db.transaction(async (tx) => {
-    await checkTenantLimits(tx, queue.tenantLimits, scope.tenantId, request.jobType);
-    return lifecycle.jobQueued(tx, {
-      id: job.id ?? randomUUID(),
-      tenant_id: scope.tenantId,
-      project_id: scope.projectId,
-      job_type: request.jobType,
-      name: request.jobName,
-      description: request.jobDescription ?? null,
-      priority,
-      priority_rank: PRIORITY_RANK[priority] + (job.immediate ? IMMEDIATE_BONUS : 0),
-      resource_type: request.resource.resourceType,
-      resource_id: request.resource.resourceId.toLowerCase(),
-      resource_name: resource.name,
-      parameters: request.parameters ?? {},
-      scheduling,
-      notifications: {
-        onCompletion: request.notifications?.onCompletion ?? false,
-        onFailure: request.notifications?.onFailure ?? false,
-        emailRecipients: request.notifications?.emailRecipients ?? [],
-      },
-      submitted_by: job.submittedBy,
-      created_at: now,
-      run_after: startTimeOf(scheduling, now),
-      retry_of: job.retryOf?.id ?? null,
-      retry_reason: job.retryOf?.reason ?? null,
-      idempotency_key: job.idempotencyKey ?? null,
-      request_hash: requestHash ?? null,
-      execution_id: job.executionId ?? null,
-    });
+  return {
+    id: job.id ?? randomUUID(),
+    tenant_id: scope.tenantId,
+    project_id: scope.projectId,
+    job_type: request.jobType,
+    name: request.jobName,
+    description: request.jobDescription ?? null,
+    priority,
+    priority_rank: PRIORITY_RANK[priority] + (job.immediate ? IMMEDIATE_BONUS : 0),
+    resource_type: request.resource.resourceType,
+    resource_id: request.resource.resourceId.toLowerCase(),
+    resource_name: resource.name,
+    parameters: request.parameters ?? {},
+    scheduling,
+    notifications: {
+      onCompletion: request.notifications?.onCompletion ?? false,
+      onFailure: request.notifications?.onFailure ?? false,
+      emailRecipients: request.notifications?.emailRecipients ?? [],
+    },
+    submitted_by: job.submittedBy,
+    created_at: now,
+    run_after: startTimeOf(scheduling, now),
+    retry_of: job.retryOf?.id ?? null,
+    retry_reason: job.retryOf?.reason ?? null,
+    idempotency_key: job.idempotencyKey ?? null,
+    request_hash: requestHash ?? null,
+    execution_id: job.executionId ?? null,
+  };
+}
+
+/**
+ * Records checked jobs of one tenant as Queued and puts them on the queue, all in one
+ * transaction: all of them are queued, or none (over the tenant's limits, 429).
+ */
+async function recordAndQueue(db: Db, queue: JobQueue, tenantId: string, rows: NewJobRow[]): Promise<JobRow[]> {
+  return db.transaction(async (tx) => {
+    await checkTenantLimits(
+      tx,
+      queue.tenantLimits,
+      tenantId,
+      rows.map((r) => r.job_type),
+    );
+    const recorded: JobRow[] = [];
+    for (const row of rows) recorded.push(await lifecycle.jobQueued(tx, row));
+    await queue.send(recorded.map(queueEntry), tx);
+    return recorded;
   });
-  try {
-    await enqueue(queue, row);
-  } catch (err) {
-    await lifecycle.jobNotQueued(db, row, `The queue refused the job: ${(err as Error).message}`);
-    throw err;
-  }
-  return row;
 }
 
 /**
@@ -214,39 +340,48 @@ export async function createJob(db: Db, queue: JobQueue, job: NewJob, requestHas
  * running (each holds a kernel sandbox). Checked under a per-tenant lock in the transaction that
  * records the job, so concurrent submits cannot slip past the limit together.
  */
-async function checkTenantLimits(tx: Db, limits: TenantLimits, tenantId: string, jobType: JobType): Promise<void> {
+async function checkTenantLimits(tx: Db, limits: TenantLimits, tenantId: string, jobTypes: JobType[]): Promise<void> {
   if (limits.queuedJobs === Infinity && limits.kernels === Infinity) return;
   const n = await store.lockedInFlightOfTenant(tx, tenantId);
+  const kernels = jobTypes.filter((type) => type === 'Notebook').length;
   const retryAfter = async (type: string | null) =>
     Math.min(3600, Math.max(1, Math.ceil(await typicalDuration(tx, type))));
-  if (n.queued >= limits.queuedJobs) {
+  // Said only for a batch: how many it would have added.
+  const adding = (k: number) => (jobTypes.length > 1 ? ` The request would add ${k}.` : '');
+  if (n.queued + jobTypes.length > limits.queuedJobs) {
     throw new QuotaError(
       'QUEUED_JOBS_QUOTA_EXCEEDED',
-      `This tenant has ${n.queued} jobs waiting, the limit is ${limits.queuedJobs}; nothing was queued. Retry once some have started.`,
+      `This tenant has ${n.queued} jobs waiting, the limit is ${limits.queuedJobs}; nothing was queued.${adding(jobTypes.length)} Retry once some have started.`,
       await retryAfter(null),
       { Limit: limits.queuedJobs, Current: n.queued },
     );
   }
-  if (jobType === 'Notebook' && n.kernels >= limits.kernels) {
+  if (kernels > 0 && n.kernels + kernels > limits.kernels) {
     throw new QuotaError(
       'KERNEL_QUOTA_EXCEEDED',
-      `This tenant has ${n.kernels} notebook executions queued or running, the limit of concurrent kernels is ${limits.kernels}; nothing was queued. Retry once one has finished.`,
+      `This tenant has ${n.kernels} notebook executions queued or running, the limit of concurrent kernels is ${limits.kernels}; nothing was queued.${adding(kernels)} Retry once one has finished.`,
       await retryAfter('Notebook'),
       { Limit: limits.kernels, Current: n.kernels },
     );
   }
 }
 
-/** Puts a recorded job on the queue (again: pg-boss ignores an id it already has). */
-export async function enqueue(queue: JobQueue, row: JobRow): Promise<void> {
+/** A recorded job's entry on the queue. */
+function queueEntry(row: JobRow): QueueEntry {
   const timeoutMinutes = row.scheduling.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
-  await queue.send(row.id, {
+  return {
+    jobId: row.id,
     priority: row.priority_rank,
     startAfter: row.run_after,
     // The worker enforces the timeout itself; pg-boss's expiry is only the backstop, and pg-boss
     // refuses one over 24 hours (the contract's longest timeout).
     expireInSeconds: Math.min(MAX_QUEUE_EXPIRY_SECONDS, Math.ceil(timeoutMinutes * 60) + 120),
-  });
+  };
+}
+
+/** Puts a recorded job on the queue again (pg-boss ignores an id it already has). */
+export async function enqueue(queue: JobQueue, row: JobRow): Promise<void> {
+  await queue.send([queueEntry(row)]);
 }
 
 function startTimeOf(s: { executeImmediately: boolean; scheduledTime: string | null }, now: Date): Date {
@@ -415,8 +550,14 @@ const typicalCache = new Map<string, { seconds: number; until: number }>();
 /** Where a queued job stands: jobs ahead of it (all tenants share the workers) and when it may start. */
 export async function queueEstimate(db: Db, row: JobRow): Promise<{ position: number; startAt: Date } | null> {
   if (row.status !== 'Queued') return null;
-  const r = await store.queueFigures(db, row, WORKER_LIVE_SECONDS);
-  const typical = await typicalDuration(db, null);
+  return estimateFrom(row, await store.queueFigures(db, row, WORKER_LIVE_SECONDS), await typicalDuration(db, null));
+}
+
+function estimateFrom(
+  row: JobRow,
+  r: { ahead: number; running: number; capacity: number },
+  typical: number,
+): { position: number; startAt: Date } {
   const slots = Math.max(1, r.capacity);
   // Jobs ahead and running share the slots; each takes a typical job's time.
   const waves = Math.floor((r.ahead + r.running) / slots);
@@ -500,8 +641,28 @@ export async function jobView(db: Db, row: JobRow): Promise<Job> {
 
 /** The answer to a submit. */
 async function submittedView(db: Db, row: JobRow): Promise<JobSubmitted> {
-  const estimate = await queueEstimate(db, row);
-  const typical = await typicalDuration(db, row.job_type);
+  return submittedViewOf(row, await queueEstimate(db, row), await typicalDuration(db, row.job_type));
+}
+
+/** The answers to a batch submit, in its order, with the queue figures of all its jobs read at once. */
+async function submittedViews(db: Db, rows: JobRow[]): Promise<JobSubmitted[]> {
+  const queued = rows.filter((r) => r.status === 'Queued').map((r) => r.id);
+  const figures = await store.queueFiguresOfJobs(db, queued, WORKER_LIVE_SECONDS);
+  const typicalAll = await typicalDuration(db, null);
+  return Promise.all(
+    rows.map(async (row) => {
+      const f = row.status === 'Queued' ? figures.get(row.id) : undefined;
+      const estimate = f ? estimateFrom(row, f, typicalAll) : null;
+      return submittedViewOf(row, estimate, await typicalDuration(db, row.job_type));
+    }),
+  );
+}
+
+function submittedViewOf(
+  row: JobRow,
+  estimate: { position: number; startAt: Date } | null,
+  typical: number,
+): JobSubmitted {
   return {
     jobId: row.id,
     jobType: row.job_type,

@@ -41,6 +41,19 @@ async function announce(db: Db, event: LifecycleEvent): Promise<void> {
   if (stored) await appendEvent(db, stored);
 }
 
+/** The `job.status` announcement of a job row. */
+function jobStatusEvent(row: JobRow): LifecycleEvent {
+  return {
+    kind: 'job.status',
+    jobId: row.id,
+    projectId: row.project_id,
+    jobType: row.job_type,
+    status: row.status,
+    reason: row.status_reason,
+    runSeconds: row.started_at && row.ended_at ? (+new Date(row.ended_at) - +new Date(row.started_at)) / 1000 : null,
+  };
+}
+
 /** The stream event of an announcement (a notebook's status is shown by its execution's). */
 function storedEvent(event: LifecycleEvent): NewEvent | null {
   switch (event.kind) {
@@ -79,15 +92,13 @@ function progressFields(p: JobProgress): Record<string, unknown> {
 }
 
 async function jobChanged(db: Db, row: JobRow): Promise<JobRow> {
-  await announce(db, {
-    kind: 'job.status',
-    jobId: row.id,
-    projectId: row.project_id,
-    jobType: row.job_type,
-    status: row.status,
-    reason: row.status_reason,
-    runSeconds: row.started_at && row.ended_at ? (+new Date(row.ended_at) - +new Date(row.started_at)) / 1000 : null,
-  });
+  await announce(db, jobStatusEvent(row));
+  return row;
+}
+
+/** Announces a job change whose event the changing statement stored already (one round trip for both). */
+function jobChangedAndStored(row: JobRow): JobRow {
+  lifecycleEvents.emit('change', jobStatusEvent(row));
   return row;
 }
 
@@ -95,27 +106,13 @@ async function jobChanged(db: Db, row: JobRow): Promise<JobRow> {
 
 /** Records a submitted job as Queued (the caller puts it on the queue). */
 export async function jobQueued(db: Db, job: t.NewJobRow): Promise<JobRow> {
-  return jobChanged(db, await t.insertQueuedJob(db, job));
-}
-
-/** A job the queue refused: Failed with the queue's reason. */
-export async function jobNotQueued(db: Db, job: JobRow, reason: string): Promise<void> {
-  await t.failUnqueuedJob(db, job.id, reason);
-  await announce(db, {
-    kind: 'job.status',
-    jobId: job.id,
-    projectId: job.project_id,
-    jobType: job.job_type,
-    status: 'Failed',
-    reason,
-    runSeconds: null,
-  });
+  return jobChangedAndStored(await t.insertQueuedJob(db, job));
 }
 
 /** A worker takes a delivered job (a new attempt), unless it was cancelled or has ended meanwhile. */
 export async function jobStarted(db: Db, jobId: string, workerId: string): Promise<JobRow | null> {
   const row = await t.claimJob(db, jobId, workerId);
-  return row && jobChanged(db, row);
+  return row && jobChangedAndStored(row);
 }
 
 /** A run's progress, while its attempt holds the job; false when it no longer does. */
@@ -149,13 +146,16 @@ export async function jobEnded(
   attempt: number,
   end: Parameters<typeof t.endJob>[3],
 ): Promise<JobRow | null> {
-  const row = await t.endJob(db, job.id, attempt, end);
-  if (!row) return null;
-  if (row.execution_id && end.status === 'Failed') {
-    const error = { errorType: end.error?.errorType ?? 'Error', errorMessage: end.status_reason ?? '', cellId: null };
-    await executionStopped(db, row.execution_id, 'Error', error);
+  // A failed job's execution ends first: the job's end is its stream's last event (streams close after it).
+  const executionEnds = job.execution_id !== null && end.status === 'Failed';
+  if (!executionEnds) {
+    const row = await t.endJob(db, job.id, attempt, end, { announce: true, keepEvents: EVENTS_KEPT_PER_JOB });
+    return row && jobChangedAndStored(row);
   }
-  // The job's end is its stream's last event: streams close after it.
+  const row = await t.endJob(db, job.id, attempt, end, { announce: false });
+  if (!row) return null;
+  const error = { errorType: end.error?.errorType ?? 'Error', errorMessage: end.status_reason ?? '', cellId: null };
+  await executionStopped(db, row.execution_id!, 'Error', error);
   await jobChanged(db, row);
   await pruneJobEvents(db, row.id, EVENTS_KEPT_PER_JOB);
   return row;

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { JobQueue as QueuePort, TenantLimits } from '../domain/jobs';
+import type { JobQueue as QueuePort, QueueEntry, TenantLimits } from '../domain/jobs';
 import type { Db } from '../store/db';
 
 type PgBossModule = typeof import('pg-boss');
@@ -12,6 +14,12 @@ const TICKS = 'assay-schedule-ticks';
 
 /** How often an idle slot looks for due jobs without being notified (scheduled jobs coming due). */
 const POLL_SECONDS = 2;
+
+/** Jobs one fetch takes at most (fewer when fewer slots are free). */
+export const FETCH_BATCH = 16;
+
+/** How long stopping waits for the runs in flight. */
+const STOP_WAIT_MS = 10_000;
 
 /** Seconds without a heartbeat after which pg-boss takes a job from its worker and retries it. */
 export const HEARTBEAT_SECONDS = 10;
@@ -29,8 +37,13 @@ export interface Delivery {
  * one, wakes workers by LISTEN/NOTIFY, and hands a job whose worker stopped heartbeating to another.
  */
 export class JobQueue implements QueuePort {
+  private dispatcher: Dispatcher | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+
   private constructor(
     private readonly boss: PgBoss,
+    private readonly db: Db,
+    private readonly schema: string,
     private readonly logger: Logger,
     /** What each tenant may hold of the queue, checked when a job is submitted. */
     readonly tenantLimits: TenantLimits,
@@ -66,15 +79,31 @@ export class JobQueue implements QueuePort {
     };
     if (!(await boss.getQueue(JOBS))) await createQueueOnce(boss, JOBS, queue);
     if (!(await boss.getQueue(TICKS))) await createQueueOnce(boss, TICKS, { notify: true });
-    return new JobQueue(boss, opts.logger, opts.tenantLimits ?? { queuedJobs: Infinity, kernels: Infinity });
+    return new JobQueue(
+      boss,
+      db,
+      opts.schema,
+      opts.logger,
+      opts.tenantLimits ?? { queuedJobs: Infinity, kernels: Infinity },
+    );
   }
 
-  /** Puts a job on the queue; `priority` is the job's rank (higher first), `startAfter` for scheduled jobs. */
-  async send(jobId: string, o: { priority: number; startAfter?: Date; expireInSeconds: number }): Promise<void> {
-    await this.boss.send(
+  /**
+   * Puts jobs on the queue in one statement; with `tx`, in that transaction: the job rows and
+   * their queue entries commit together.
+   */
+  async send(entries: QueueEntry[], tx?: Db): Promise<void> {
+    if (entries.length === 0) return;
+    await this.boss.insert(
       JOBS,
-      { jobId },
-      { id: jobId, priority: o.priority, startAfter: o.startAfter, expireInSeconds: o.expireInSeconds },
+      entries.map((e) => ({
+        id: e.jobId,
+        data: { jobId: e.jobId },
+        priority: e.priority,
+        startAfter: e.startAfter,
+        expireInSeconds: e.expireInSeconds,
+      })),
+      tx ? { db: inTransaction(tx) } : undefined,
     );
   }
 
@@ -84,35 +113,21 @@ export class JobQueue implements QueuePort {
   }
 
   /**
-   * Runs `handle` for each delivery, at most `concurrency` at a time in this process. Each slot
-   * is a pg-boss worker of its own that, having finished a job, looks for the next one at once:
-   * a NOTIFY that arrived while it was busy says nothing about how many jobs are waiting, and
-   * otherwise it would sleep until its next poll.
+   * Runs `handle` for each delivery, at most `concurrency` at a time in this process. One
+   * dispatcher per process fetches as many jobs as it has free slots, in one statement, when it
+   * has reason to think some are waiting: a NOTIFY of a sent job (one fetch per NOTIFY, however
+   * many slots are idle), a fetch that came back full (more may wait), or the poll (scheduled jobs
+   * coming due). A slot that frees up fetches again only for one of these reasons, so an idle
+   * queue costs no empty fetches between jobs, and a NOTIFY that arrived while every slot was busy
+   * is not lost: it is remembered until a slot is free.
    */
   async work(concurrency: number, handle: (d: Delivery, signal: AbortSignal) => Promise<void>): Promise<void> {
-    for (let slot = 0; slot < concurrency; slot++) {
-      let self = '';
-      self = await this.boss.work<{ jobId: string }>(
-        JOBS,
-        {
-          batchSize: 1,
-          includeMetadata: true,
-          // NOTIFY wakes a slot when a job is sent; polling catches scheduled jobs coming due.
-          pollingIntervalSeconds: POLL_SECONDS,
-          notifyPollingIntervalSeconds: POLL_SECONDS,
-        },
-        async ([job]) => {
-          try {
-            await handle(
-              { jobId: job.data.jobId, retryCount: (job as unknown as { retryCount: number }).retryCount },
-              job.signal,
-            );
-          } finally {
-            this.boss.notifyWorker(self);
-          }
-        },
-      );
-    }
+    this.dispatcher = new Dispatcher(this.boss, this.logger, concurrency, handle);
+    this.unlisten = await this.db.listen(notifyChannel(this.schema), (payload) => {
+      // null: the listening connection came back, and NOTIFYs may have been missed meanwhile.
+      if (payload === null || payload === JOBS) this.dispatcher?.wake();
+    });
+    this.dispatcher.start();
   }
 
   /** Calls `tick` on every beat of a schedule; ticks are delivered once however many processes listen. */
@@ -135,7 +150,10 @@ export class JobQueue implements QueuePort {
 
   /** Stops taking jobs; with `wait`, lets the handlers in flight settle first. */
   async stop(wait = true): Promise<void> {
-    await this.boss.stop({ graceful: wait, timeout: 10_000 });
+    await this.unlisten?.();
+    // The runs in flight settle (and are completed or failed on the queue) before pg-boss stops.
+    await this.dispatcher?.stop(wait ? STOP_WAIT_MS : 0);
+    await this.boss.stop({ graceful: wait, timeout: STOP_WAIT_MS });
     this.logger.debug('job queue stopped');
   }
 }
@@ -146,5 +164,169 @@ async function createQueueOnce(boss: PgBoss, name: string, options: Record<strin
     await boss.createQueue(name, options);
   } catch (err) {
     if (!(await boss.getQueue(name))) throw err;
+  }
+}
+
+/** pg-boss's view of one of the service's transactions: its statements run in it. */
+function inTransaction(tx: Db): { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> } {
+  return { executeSql: async (text, values) => ({ rows: await tx.query(text, values) }) };
+}
+
+/**
+ * pg-boss's NOTIFY channel for a queue schema: 'pgboss_' and the first 24 hex digits of the
+ * schema name's SHA-224 (pg-boss's plans.notifyChannelSql computes the same in SQL).
+ */
+export function notifyChannel(schema: string): string {
+  const name = /^".*"$/.test(schema) ? schema.slice(1, -1) : schema;
+  return `pgboss_${createHash('sha224').update(name).digest('hex').slice(0, 24)}`;
+}
+
+type Handle = (d: Delivery, signal: AbortSignal) => Promise<void>;
+type FetchedJob = { id: string; data: { jobId: string }; retryCount: number; expireInSeconds: number };
+
+/**
+ * Takes jobs from pg-boss for the slots of one process and settles each on its own: completed
+ * when its handler resolves, failed (for pg-boss to deliver again) when it throws. It heartbeats
+ * the jobs in flight and aborts a run whose pg-boss expiry passes.
+ */
+class Dispatcher {
+  private readonly inFlight = new Map<string, AbortController>();
+  private readonly settling = new Set<Promise<void>>();
+  /** Whether jobs may be waiting: set by a NOTIFY, a full fetch or the poll; cleared when a fetch starts. */
+  private wanted = true;
+  private fetching = false;
+  private stopping = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly completions: { id: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private completing = false;
+
+  constructor(
+    private readonly boss: PgBoss,
+    private readonly logger: Logger,
+    private readonly concurrency: number,
+    private readonly handle: Handle,
+  ) {}
+
+  start(): void {
+    const poll = setInterval(() => this.wake(), POLL_SECONDS * 1000);
+    const heartbeat = setInterval(() => void this.heartbeat(), (HEARTBEAT_SECONDS * 1000) / 2);
+    poll.unref();
+    heartbeat.unref();
+    this.timers.push(poll, heartbeat);
+    this.pump();
+  }
+
+  /** Jobs may be waiting: fetch if a slot is free (now, or as soon as one is). */
+  wake(): void {
+    this.wanted = true;
+    this.pump();
+  }
+
+  /** Stops fetching; waits up to `waitMs` for the runs in flight to settle on the queue. */
+  async stop(waitMs: number): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    const deadline = Date.now() + waitMs;
+    while ((this.settling.size > 0 || this.fetching) && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.settling]), sleep(Math.min(50, deadline - Date.now()))]);
+    }
+  }
+
+  private pump(): void {
+    if (this.stopping || this.fetching || !this.wanted) return;
+    const free = this.concurrency - this.inFlight.size;
+    if (free <= 0) return;
+    const batchSize = Math.min(free, FETCH_BATCH);
+    this.fetching = true;
+    this.wanted = false;
+    this.boss
+      .fetch<{ jobId: string }>(JOBS, { batchSize, includeMetadata: true })
+      .then((jobs) => {
+        // A full fetch says nothing about what is left: look again once a slot is free.
+        if (jobs.length >= batchSize) this.wanted = true;
+        for (const job of jobs) {
+          // Fetched while stopping: back on the queue for another worker, not started here.
+          if (this.stopping) this.giveBack(job.id);
+          else this.run(job as unknown as FetchedJob);
+        }
+      })
+      .catch((err: unknown) => this.logger.error({ err }, 'fetching jobs failed; the poll tries again'))
+      .finally(() => {
+        this.fetching = false;
+        this.pump();
+      });
+  }
+
+  private run(job: FetchedJob): void {
+    const controller = new AbortController();
+    this.inFlight.set(job.id, controller);
+    // pg-boss's own expiry (the worker enforces the job's timeout itself; this is the backstop).
+    const expiry = setTimeout(() => controller.abort(), job.expireInSeconds * 1000);
+    const settled = this.handle({ jobId: job.data.jobId, retryCount: job.retryCount }, controller.signal)
+      .then(
+        () => this.complete(job.id),
+        (err: unknown) => this.boss.fail(JOBS, job.id, { message: (err as Error)?.message ?? String(err) }),
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => this.logger.error({ err, jobId: job.id }, 'settling a job on the queue failed'),
+      )
+      .finally(() => {
+        clearTimeout(expiry);
+        this.inFlight.delete(job.id);
+        this.settling.delete(settled);
+        this.pump();
+      });
+    this.settling.add(settled);
+  }
+
+  /**
+   * Completes a job on the queue. Completions that come while one is being written wait for it
+   * and are then written together, in one statement: under load, one round trip for many jobs.
+   */
+  private complete(id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ id, resolve, reject });
+      this.writeCompletions();
+    });
+  }
+
+  private writeCompletions(): void {
+    if (this.completing || this.completions.length === 0) return;
+    this.completing = true;
+    const batch = this.completions.splice(0);
+    this.boss
+      .complete(
+        JOBS,
+        batch.map((c) => c.id),
+      )
+      .then(
+        () => batch.forEach((c) => c.resolve()),
+        (err: unknown) => batch.forEach((c) => c.reject(err)),
+      )
+      .finally(() => {
+        this.completing = false;
+        this.writeCompletions();
+      });
+  }
+
+  private giveBack(id: string): void {
+    const failed: Promise<void> = this.boss
+      .fail(JOBS, id, { message: 'The worker is shutting down' })
+      .then(
+        () => undefined,
+        (err: unknown) => this.logger.error({ err, jobId: id }, 'giving a job back to the queue failed'),
+      )
+      .finally(() => this.settling.delete(failed));
+    this.settling.add(failed);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    try {
+      await this.boss.touch(JOBS, [...this.inFlight.keys()]);
+    } catch (err) {
+      this.logger.warn({ err }, 'heartbeat of the jobs in flight failed');
+    }
   }
 }

@@ -125,7 +125,6 @@ export class Worker {
       if (!controller.signal.aborted) controller.abort(new StopError(reason));
     };
     this.runs.set(jobId, { attempt, stop });
-    await this.countActive();
     queueSignal.addEventListener('abort', () => stop({ kind: 'expired', message: 'The queue expired the job' }));
     const timeoutMinutes = job.scheduling.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
     const timeout = setTimeout(
@@ -211,7 +210,7 @@ export class Worker {
       clearTimeout(timeout);
       this.runs.delete(jobId);
       fs.rmSync(workDir, { recursive: true, force: true });
-      await this.countActive().catch(() => undefined);
+      await workers.releaseSlot(this.o.db, this.id).catch(() => undefined);
     }
     const cpu = process.cpuUsage(state.cpuStart);
     const usage = {
@@ -235,9 +234,15 @@ export class Worker {
     const job = await lifecycle.jobStarted(this.o.db, jobId, this.id);
     if (!job) return null;
     if (job.attempt > 1) {
-      // A worker died with it: what that run wrote is dropped, and the job starts over.
-      removeArtifactFiles(this.o.dataDir, await deleteArtifactsOfJob(this.o.db, jobId));
-      await lifecycle.otherExecutionsOfJobCancelled(this.o.db, jobId, job.execution_id);
+      try {
+        // A worker died with it: what that run wrote is dropped, and the job starts over.
+        removeArtifactFiles(this.o.dataDir, await deleteArtifactsOfJob(this.o.db, jobId));
+        await lifecycle.otherExecutionsOfJobCancelled(this.o.db, jobId, job.execution_id);
+      } catch (err) {
+        // The claim took a slot; the run does not start, so the slot is free again.
+        await workers.releaseSlot(this.o.db, this.id).catch(() => undefined);
+        throw err;
+      }
       this.o.logger.warn({ jobId, attempt: job.attempt }, 'job taken over from a worker that stopped');
     }
     return job;
@@ -317,11 +322,6 @@ export class Worker {
         run.stop({ kind: 'lost', message: 'Another worker took the job over', force: true });
       }
     }
-  }
-
-  /** Keeps the worker's active job count current as runs start and end, not only on heartbeats. */
-  private async countActive(): Promise<void> {
-    await workers.setActiveJobs(this.o.db, this.id, this.runs.size);
   }
 
   /** The worker's row (load, memory) and its jobs' heartbeats. */

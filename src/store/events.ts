@@ -61,10 +61,33 @@ export function eventChannel(db: Db): string {
   return `assay_events_${db.schema}`.slice(0, 63);
 }
 
+/** The CTE body that serialises appends (see APPEND_LOCK). */
+function appendLockSql(db: Db): string {
+  return db.kind === 'pglite' ? 'SELECT 1' : `SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
+}
+
+/**
+ * CTEs that append a `job.status` event ({jobId, status, reason}) for every job row of a CTE
+ * named `changed`, and NOTIFY each project, in the statement that changed the rows: one round
+ * trip for a change and its event. `$channel` is the parameter that holds eventChannel(db);
+ * the statement must read `notified` (e.g. `WHERE (SELECT count(*) FROM notified) >= 0`).
+ */
+export function jobStatusEventCtes(db: Db, channel: number): string {
+  return `locked AS (${appendLockSql(db)}),
+     added AS (
+       INSERT INTO events (project_id, job_id, notebook_id, type, data)
+       SELECT c.project_id, c.id, CASE WHEN c.resource_type = 'Notebook' THEN c.resource_id END, 'job.status',
+              jsonb_build_object('jobId', c.id, 'status', c.status, 'reason', c.status_reason)
+       FROM changed c, locked
+       RETURNING project_id
+     ),
+     notified AS (SELECT pg_notify($${channel}, project_id::text) FROM added)`;
+}
+
 /** Appends an event (in the caller's transaction, if any); null when its job or execution is gone. */
 export async function appendEvent(db: Db, e: NewEvent): Promise<number | null> {
   const [row] = await db.query<{ seq: number }>(
-    `WITH locked AS (${db.kind === 'pglite' ? 'SELECT 1' : `SELECT pg_advisory_xact_lock(${APPEND_LOCK})`}),
+    `WITH locked AS (${appendLockSql(db)}),
      execution AS (SELECT job_id, notebook_id FROM executions WHERE id = $3::uuid),
      job AS (
        SELECT id, CASE WHEN resource_type = 'Notebook' THEN resource_id END AS notebook_id FROM jobs

@@ -113,6 +113,15 @@ export async function findByIdempotencyKey(db: Db, projectId: string, key: strin
   return row ?? null;
 }
 
+/** The project's jobs recorded under any of `keys`. */
+export async function findByIdempotencyKeys(db: Db, projectId: string, keys: string[]): Promise<JobRow[]> {
+  if (keys.length === 0) return [];
+  return db.query<JobRow>('SELECT * FROM jobs WHERE project_id = $1 AND idempotency_key = ANY($2::text[])', [
+    projectId,
+    keys,
+  ]);
+}
+
 /**
  * Whether a job insert failed on the unique idempotency key (two submits with one key at once):
  * SQLSTATE 23505, unique_violation. The insert's only other unique key is its random id.
@@ -173,10 +182,13 @@ export async function activeJobsOfProject(db: Db, projectId: string): Promise<nu
 
 /**
  * A tenant's jobs waiting, and its Notebook jobs queued or running, counted under a per-tenant
- * lock held to the end of the transaction (so that concurrent submits count one another).
+ * lock held to the end of the transaction (so that concurrent submits count one another). PGlite
+ * has one connection whose transactions run one after another: no lock needed there.
  */
 export async function lockedInFlightOfTenant(tx: Db, tenantId: string): Promise<{ queued: number; kernels: number }> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`assay-tenant-limits:${tenantId}`]);
+  if (tx.kind !== 'pglite') {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`assay-tenant-limits:${tenantId}`]);
+  }
   const [n] = await tx.query<{ queued: number; kernels: number }>(
     `SELECT count(*) FILTER (WHERE status = 'Queued')::int AS queued,
        count(*) FILTER (WHERE job_type = 'Notebook')::int AS kernels
@@ -212,6 +224,23 @@ export async function queueFigures(
     [job.priority_rank, job.created_at, job.id, liveSeconds],
   );
   return row;
+}
+
+/** queueFigures for several queued jobs in one statement: the jobs ahead of each (by id), running, capacity. */
+export async function queueFiguresOfJobs(db: Db, ids: string[], liveSeconds: number) {
+  const rows = await db.query<{ id: string; ahead: number; running: number; capacity: number }>(
+    `SELECT j.id,
+       (SELECT count(*)::int FROM jobs q WHERE q.status = 'Queued' AND q.run_after <= now()
+          AND (q.priority_rank > j.priority_rank OR (q.priority_rank = j.priority_rank AND (q.created_at, q.id) < (j.created_at, j.id)))) AS ahead,
+       r.running, c.capacity
+     FROM jobs j,
+       (SELECT count(*)::int AS running FROM jobs WHERE status = 'Running') r,
+       (SELECT coalesce(sum(capacity), 0)::int AS capacity FROM workers
+          WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => $2)) c
+     WHERE j.id = ANY($1::uuid[])`,
+    [ids, liveSeconds],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 /** A tenant's queue and the day's figures, for the system status. */

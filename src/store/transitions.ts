@@ -1,4 +1,5 @@
 import type { Db } from './db';
+import { eventChannel, jobStatusEventCtes } from './events';
 import type { ExecutionError, ExecutionRow, ExecutionStatus } from './executions';
 import type { CancelRequest, JobRow } from './jobs';
 import type { NotebookStatus } from './notebooks';
@@ -11,6 +12,19 @@ import type { NotebookStatus } from './notebooks';
  */
 
 // --- jobs ---------------------------------------------------------------------------------------
+
+/**
+ * Runs `change`, a statement that changes job rows (`… RETURNING *`), so that the same statement
+ * appends each changed job's `job.status` event (see jobStatusEventCtes); `more` adds CTEs after
+ * those (they may read `changed`).
+ */
+async function changeJobsAnnounced(db: Db, change: string, params: unknown[], more = ''): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `WITH changed AS (${change}), ${jobStatusEventCtes(db, params.length + 1)}${more}
+     SELECT c.* FROM changed c WHERE (SELECT count(*) FROM notified) >= 0`,
+    [...params, eventChannel(db)],
+  );
+}
 
 /** A new job as submitted (status Queued). */
 export type NewJobRow = Pick<
@@ -39,8 +53,10 @@ export type NewJobRow = Pick<
   | 'execution_id'
 >;
 
+/** Inserts a job as Queued, and its `job.status` event in the same statement. */
 export async function insertQueuedJob(db: Db, j: NewJobRow): Promise<JobRow> {
-  const [row] = await db.query<JobRow>(
+  const [row] = await changeJobsAnnounced(
+    db,
     `INSERT INTO jobs (id, tenant_id, project_id, job_type, name, description, priority, priority_rank, status,
        resource_type, resource_id, resource_name, parameters, scheduling, notifications, submitted_by, created_at,
        run_after, updated_at, retry_of, retry_reason, idempotency_key, request_hash, execution_id)
@@ -74,21 +90,20 @@ export async function insertQueuedJob(db: Db, j: NewJobRow): Promise<JobRow> {
   return row;
 }
 
-/** A job the queue refused to take: Failed with the reason. */
-export async function failUnqueuedJob(db: Db, id: string, reason: string): Promise<void> {
-  await db.query(
-    `UPDATE jobs SET status = 'Failed', status_reason = $2, ended_at = now(), updated_at = now() WHERE id = $1`,
-    [id, reason],
-  );
-}
-
-/** A worker claims a delivered job: Running with a new attempt, unless it was cancelled or has ended. */
+/**
+ * A worker claims a delivered job: Running with a new attempt, unless it was cancelled or has
+ * ended. The same statement appends its `job.status` event and counts the run in the worker's
+ * active jobs (workers.releaseSlot gives the slot back when the run ends).
+ */
 export async function claimJob(db: Db, id: string, workerId: string): Promise<JobRow | null> {
-  const [row] = await db.query<JobRow>(
+  const [row] = await changeJobsAnnounced(
+    db,
     `UPDATE jobs SET status = 'Running', attempt = attempt + 1, worker_id = $2, started_at = coalesce(started_at, now()),
        heartbeat_at = now(), updated_at = now(), progress = '{"percentage": 0, "stage": "Starting"}', outputs = '[]'
      WHERE id = $1 AND status IN ('Queued', 'Running') RETURNING *`,
     [id, workerId],
+    `,
+     slot AS (UPDATE workers SET active_jobs = active_jobs + 1 WHERE id = $2 AND EXISTS (SELECT 1 FROM changed))`,
   );
   return row ?? null;
 }
@@ -102,7 +117,12 @@ export async function requeueJob(db: Db, id: string, attempt: number): Promise<v
   );
 }
 
-/** How a run ended, recorded while its attempt still runs the job; null when it lost the job. */
+/**
+ * How a run ended, recorded while its attempt still runs the job; null when it lost the job.
+ * With `announce`, the same statement appends the job's `job.status` event and keeps only the
+ * job's newest `keepEvents` events, that one included (the caller appends it otherwise, when
+ * other events must come before it).
+ */
 export async function endJob(
   db: Db,
   id: string,
@@ -110,22 +130,36 @@ export async function endJob(
   e: Pick<JobRow, 'status_reason' | 'error' | 'progress' | 'outputs' | 'quality' | 'usage'> & {
     status: 'Completed' | 'Failed';
   },
+  o: { announce: false } | { announce: true; keepEvents: number },
 ): Promise<JobRow | null> {
-  const [row] = await db.query<JobRow>(
-    `UPDATE jobs SET status = $3, status_reason = $4, error = $5, progress = $6, outputs = $7, quality = $8,
+  const change = `UPDATE jobs SET status = $3, status_reason = $4, error = $5, progress = $6, outputs = $7, quality = $8,
        usage = $9, ended_at = now(), updated_at = now()
-     WHERE id = $1 AND attempt = $2 AND status = 'Running' RETURNING *`,
-    [
-      id,
-      attempt,
-      e.status,
-      e.status_reason,
-      e.error ? JSON.stringify(e.error) : null,
-      JSON.stringify(e.progress),
-      JSON.stringify(e.outputs),
-      JSON.stringify(e.quality),
-      JSON.stringify(e.usage),
-    ],
+     WHERE id = $1 AND attempt = $2 AND status = 'Running' RETURNING *`;
+  const params = [
+    id,
+    attempt,
+    e.status,
+    e.status_reason,
+    e.error ? JSON.stringify(e.error) : null,
+    JSON.stringify(e.progress),
+    JSON.stringify(e.outputs),
+    JSON.stringify(e.quality),
+    JSON.stringify(e.usage),
+  ];
+  if (!o.announce) {
+    const [row] = await db.query<JobRow>(change, params);
+    return row ?? null;
+  }
+  // The statement does not see its own new event: of the older ones, the newest keepEvents - 1 stay.
+  const [row] = await changeJobsAnnounced(
+    db,
+    change,
+    [...params, o.keepEvents - 2],
+    `,
+     pruned AS (
+       DELETE FROM events WHERE job_id = $1 AND EXISTS (SELECT 1 FROM changed) AND seq < (
+         SELECT seq FROM events WHERE job_id = $1 ORDER BY seq DESC OFFSET $10 LIMIT 1)
+     )`,
   );
   return row ?? null;
 }

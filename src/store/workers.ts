@@ -41,8 +41,12 @@ export async function heartbeatWorker(
   );
 }
 
-export async function setActiveJobs(db: Db, id: string, activeJobs: number): Promise<void> {
-  await db.query('UPDATE workers SET active_jobs = $2 WHERE id = $1', [id, activeJobs]);
+/**
+ * A run of the worker ended: one slot fewer in use. (A claim takes its slot in the claiming
+ * statement, transitions.claimJob; the heartbeat writes the exact count every few seconds.)
+ */
+export async function releaseSlot(db: Db, id: string): Promise<void> {
+  await db.query('UPDATE workers SET active_jobs = greatest(active_jobs - 1, 0) WHERE id = $1', [id]);
 }
 
 export async function stopWorker(db: Db, id: string): Promise<void> {

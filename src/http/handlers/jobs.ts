@@ -14,6 +14,8 @@ export function jobHandlers({ db, queue, config }: AppDeps) {
       const path = `/api/${scope.tenantId}/${scope.projectId}/execution/job/${submitted.jobId}`;
       return json(202, submitted, location(config.publicUrl, path));
     },
+    // All or nothing; each job's Location is its jobId under .../execution/job/.
+    submitJobs: async (ctx) => json(202, await jobs.submitJobs(db, queue, scopeOf(ctx), ctx.body.jobs)),
     getJob: async (ctx) => json(200, await jobs.getJob(db, scopeOf(ctx), ctx.params.jobId)),
     // The query holds only the contract's filters and paging (validation refuses other names).
     listJobs: async (ctx) => json(200, await jobs.listJobs(db, scopeOf(ctx), ctx.query, pageOf(ctx))),
