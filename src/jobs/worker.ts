@@ -368,8 +368,9 @@ export class Worker {
 async function untilSettledOrAbandoned(work: Promise<void>, signal: AbortSignal): Promise<void> {
   work.catch(() => undefined); // an abandoned run's late failure is expected, not unhandled
   let timer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
   const abandoned = new Promise<void>((_, reject) => {
-    const onAbort = () => {
+    onAbort = () => {
       const force = (signal.reason as StopError | undefined)?.stop.force ?? false;
       timer = setTimeout(() => reject(signal.reason), force ? FORCE_MS : GRACE_MS);
     };
@@ -379,6 +380,9 @@ async function untilSettledOrAbandoned(work: Promise<void>, signal: AbortSignal)
   try {
     await Promise.race([work, abandoned]);
   } finally {
+    // A signal aborted after the code settled (the queue stopping) must not start a grace timer
+    // that nothing clears: it would hold the process for ten seconds.
+    signal.removeEventListener('abort', onAbort);
     clearTimeout(timer);
   }
 }

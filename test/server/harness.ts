@@ -13,6 +13,7 @@ import { defaultKernelHomeRoot } from '../../src/kernels/servers';
 import { startService } from '../../src/server';
 import type { Worker } from '../../src/jobs/worker';
 import { openDb, type Db } from '../../src/store/db';
+import { startInMemoryPglitesFromTemplate } from '../support/pglite-template';
 
 /** Both stores every server test runs on. PostgreSQL is the machine's (127.0.0.1:5432, database `test`). */
 export const stores = ['pglite', 'postgres'] as const;
@@ -75,6 +76,7 @@ export async function startTestApp(
     HOST: '127.0.0.1',
     DUCKDB_MEMORY_LIMIT: '512MB',
   };
+  if (store === 'pglite') startInMemoryPglitesFromTemplate();
   if (store === 'postgres') {
     const admin = await openDb({ databaseUrl: POSTGRES_URL });
     await admin.exec(`CREATE SCHEMA ${schema}`);
