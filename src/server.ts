@@ -20,6 +20,9 @@ import { migrate } from './store/migrate';
 import { EventFeed } from './domain/eventFeed';
 import { ReadCache } from './domain/readCache';
 
+/** How long an idle keep-alive connection is kept open: 65 s, as load balancers advise, against Node's 5 s. */
+export const KEEP_ALIVE_IDLE_MS = 65_000;
+
 /** The Jupyter Servers of this process: a remote one (JUPYTER_URL) or local ones per tenant. */
 export function openKernels(config: Config, logger: Logger): KernelServers {
   return new KernelServers({
@@ -142,6 +145,12 @@ export async function startService(
       res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
       res.end('{"Error":"Starting","Message":"Assay is starting; retry in a moment."}');
     });
+    // Node closes a connection idle for 5 s by default, which clients (fetch, proxies) may be
+    // reusing at that very moment: a request written then is reset. Idle connections are kept
+    // longer than clients keep them, as load balancers advise; a request's own headers still
+    // have to arrive in time.
+    server.keepAliveTimeout = KEEP_ALIVE_IDLE_MS;
+    server.headersTimeout = KEEP_ALIVE_IDLE_MS + 1_000;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(config.port, config.host, resolve);

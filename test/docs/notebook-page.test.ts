@@ -17,8 +17,21 @@ import { kernelCalls } from '../server/kernelHarness';
  * stores (it only calls the API, tested on both), so PGlite only.
  */
 const executablePath = '/usr/bin/chromium';
-/** True in the page once an image has loaded and has pixels (a process map fetched with the page's credentials). */
-const IMAGE_SHOWN = '[...document.images].some((i) => i.complete && i.naturalWidth > 0)';
+/**
+ * Waits until an image of the page has loaded and has pixels (a process map fetched with the page's
+ * credentials). It asks through `page.evaluate`, which the DevTools protocol runs outside the page's
+ * Content-Security-Policy: `waitForFunction` polls with an eval inside the page, which that policy refuses.
+ */
+async function imageShown(page: Page): Promise<void> {
+  type PageImages = { document: { images: ArrayLike<{ complete: boolean; naturalWidth: number }> } };
+  const shown = () =>
+    Array.from((globalThis as unknown as PageImages).document.images).some((i) => i.complete && i.naturalWidth > 0);
+  const deadline = Date.now() + 30_000;
+  while (!(await page.evaluate(shown))) {
+    if (Date.now() > deadline) throw new Error('No image of the page loaded within 30 s');
+    await page.waitForTimeout(100);
+  }
+}
 
 let browser: Browser;
 let app: TestApp;
@@ -86,7 +99,7 @@ test('a visitor without credentials sees a sign-in form and no data; with a key 
   expect(await page.locator('table').count()).toBeGreaterThan(0);
   const map = page.locator('img[alt]').first();
   await map.waitFor();
-  await page.waitForFunction(IMAGE_SHOWN);
+  await imageShown(page);
   expect(await map.getAttribute('alt')).toBeTruthy();
   // The key is in this tab's session storage, never in the address.
   expect(page.url()).not.toContain(t.token);
@@ -101,7 +114,7 @@ test('a read-only link opens the page without a key, and leaves the address bar 
   await page.goto(link.body.url);
   await page.getByRole('heading', { level: 1, name: 'Claims overview' }).waitFor();
   await page.getByText(/Read-only link, until/).waitFor();
-  await page.waitForFunction(IMAGE_SHOWN);
+  await imageShown(page);
   expect(page.url()).not.toContain('share=');
   expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
   expect(errors).toEqual([]);
