@@ -190,7 +190,7 @@ export async function startService(
   const stop = () =>
     (stopping ??= stopInTurn([
       ['streams', () => feed.close()], // open event streams would hold the server's close forever
-      ['server', () => server && new Promise<void>((resolve) => server.close(() => resolve()))],
+      ['server', () => server && closeServer(server)],
       ['worker', () => (worker ? worker.stop() : queue.stop(true))],
       ['kernels', () => kernels.stop()],
       ['engine', () => engine.close()],
@@ -198,6 +198,21 @@ export async function startService(
       ['store', () => db.close()],
     ]));
   return { server, db, queue, worker, url, config, stop };
+}
+
+/**
+ * Stops listening and resolves once every connection has ended. A keep-alive connection whose
+ * request was in flight at the close becomes idle only when its answer is sent, and would then be
+ * held for its whole keep-alive time: idle connections are closed as they appear.
+ */
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    });
+  });
 }
 
 /** One step of stopping a service: its name (for the error) and what it does. */
