@@ -92,10 +92,11 @@ function requireMapping(mapping: ColumnMapping | null | undefined): ColumnMappin
 function timestampSql(column: string, format: string | null | undefined): string {
   if (format) return `TRY_CAST(try_strptime(${column}, ${literal(format)}) AS TIMESTAMPTZ)`;
   // ISO 8601 is the common case and the fast path; only values it does not read try the others.
-  return `CASE WHEN TRY_CAST(${column} AS TIMESTAMPTZ) IS NOT NULL THEN TRY_CAST(${column} AS TIMESTAMPTZ)
+  // COALESCE evaluates its second argument only for the rows whose first is NULL: one cast per value.
+  return `coalesce(TRY_CAST(${column} AS TIMESTAMPTZ), CASE
     WHEN regexp_full_match(${column}, '\\d{12,13}(\\.\\d+)?') THEN make_timestamptz(CAST(CAST(${column} AS DOUBLE) * 1000 AS BIGINT))
     WHEN regexp_full_match(${column}, '\\d{9,11}(\\.\\d+)?') THEN make_timestamptz(CAST(CAST(${column} AS DOUBLE) * 1000000 AS BIGINT))
-    ELSE TRY_CAST(regexp_replace(trim(${column}), '^(\\d{4})/(\\d{2})/(\\d{2})', '\\1-\\2-\\3') AS TIMESTAMPTZ) END`;
+    ELSE TRY_CAST(regexp_replace(trim(${column}), '^(\\d{4})/(\\d{2})/(\\d{2})', '\\1-\\2-\\3') AS TIMESTAMPTZ) END)`;
 }
 
 /**
@@ -166,19 +167,25 @@ async function parseCsv(
   const value = (c: string | null | undefined) => (c ? `NULLIF(trim(${columnOf(c)}), '')` : 'NULL');
   const tsText = value(mapping.timestampColumn);
   const attributes = header.filter((c) => !mapped.includes(c) && c.trim() !== '');
-  // One pass over the file. `row_number() OVER ()` numbers the rows in file order (the header is
-  // 1): DuckDB keeps the order of a single file through a window with an empty OVER ().
+  // One pass over the file, in parallel. The table keeps the file's order (insertion order is
+  // preserved), so a row's `rowid` is its place in the file, the header being 0: `event_index`
+  // is that place counted from 1, without a window over the whole log (an empty OVER () runs on
+  // one thread and cost a fifth of the import).
   await con.run(
-    `CREATE OR REPLACE TEMP TABLE parsed_csv AS SELECT * FROM (SELECT
+    `CREATE OR REPLACE TEMP TABLE parsed_csv_rows AS SELECT
        ${value(mapping.caseIdColumn)} AS case_id,
        ${value(mapping.activityColumn)} AS activity,
        ${tsText} AS ts_text,
        ${timestampSql(tsText, mapping.timestampFormat)} AS ts,
        ${value(mapping.resourceColumn)} AS resource,
-       ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle,
-       row_number() OVER () AS event_index
+       ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle
        ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
-     FROM ${read}) WHERE event_index > 1`,
+     FROM ${read};
+     CREATE OR REPLACE TEMP TABLE parsed_csv AS
+       SELECT case_id, activity, ts_text, ts, resource, lifecycle, rowid + 1 AS event_index
+         ${attributes.map((c) => `, ${ident(`a:${c}`)}`).join('')}
+       FROM parsed_csv_rows WHERE rowid > 0;
+     DROP TABLE parsed_csv_rows`,
   );
   // Rows DuckDB could not split into the header's columns are left out and reported by line. The
   // first 100 are enough to place every warning that can be among the first 100 (see lineOf).
