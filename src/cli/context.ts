@@ -36,6 +36,12 @@ export function pageQuery(opts: ListOptions): { page: number; pageSize: number }
   return { page: opts.page ?? 1, pageSize: opts.pageSize ?? 100 };
 }
 
+/** Says, on standard error, how to get the next page of a list answer when there is one. */
+export function sayNextPage(answer: { hasNextPage: boolean; page: number }, counted?: string): void {
+  if (!answer.hasNextPage) return;
+  say(`${counted ? `${counted}; ` : ''}this is page ${answer.page}: --page ${answer.page + 1} for more`);
+}
+
 /** Adds `--json` to a command: its answer is the API's JSON on standard output, nothing else. */
 export function withJson(cmd: Command): Command {
   return cmd.option('--json', "print the API's JSON answer on standard output");

@@ -22,6 +22,7 @@ import {
   type CommonOptions,
   type ListOptions,
   pageQuery,
+  sayNextPage,
 } from './context';
 
 /** A dataset as the API answers it. */
@@ -145,8 +146,7 @@ async function list(opts: ListOptions, cmd: Command): Promise<void> {
       d.name,
     ]),
   );
-  if (answer.hasNextPage)
-    say(`${answer.totalCount} datasets; this is page ${answer.page}: --page ${answer.page + 1} for more`);
+  sayNextPage(answer, `${answer.totalCount} datasets`);
 }
 
 async function show(id: string, opts: CommonOptions, cmd: Command): Promise<void> {

@@ -17,6 +17,7 @@ import {
   type CommonOptions,
   type ListOptions,
   pageQuery,
+  sayNextPage,
 } from './context';
 
 type Schemas = components['schemas'];
@@ -191,7 +192,7 @@ async function list(opts: JobListOptions, cmd: Command): Promise<void> {
   say(
     `${s.totalJobs} jobs: ${s.queuedJobs} queued, ${s.runningJobs} running, ${s.completedJobs} completed, ${s.failedJobs} failed, ${s.cancelledJobs} cancelled`,
   );
-  if (answer.hasNextPage) say(`this is page ${answer.page}: --page ${answer.page + 1} for more`);
+  sayNextPage(answer);
 }
 
 function jobPath(client: Client, jobId: string) {

@@ -19,6 +19,7 @@ import {
   type CommonOptions,
   type ListOptions,
   pageQuery,
+  sayNextPage,
 } from './context';
 
 type Schemas = components['schemas'];
@@ -47,8 +48,7 @@ async function list(opts: ListOptions, cmd: Command): Promise<void> {
       n.notebookName,
     ]),
   );
-  if (answer.hasNextPage)
-    say(`${answer.totalCount} notebooks; this is page ${answer.page}: --page ${answer.page + 1} for more`);
+  sayNextPage(answer, `${answer.totalCount} notebooks`);
 }
 
 async function show(id: string, opts: CommonOptions, cmd: Command): Promise<void> {

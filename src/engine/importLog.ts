@@ -181,6 +181,7 @@ async function parseCsv(
        ${header.includes('lifecycle:transition') && !mapped.includes('lifecycle:transition') ? value('lifecycle:transition') : 'NULL'} AS lifecycle
        ${attributes.map((c) => `, ${value(c)} AS ${ident(`a:${c}`)}`).join('')}
      FROM ${read};
+     -- Materialised with its event_index: read through a view, the sorted write after it ran 170 ms slower.
      CREATE OR REPLACE TEMP TABLE parsed_csv AS
        SELECT case_id, activity, ts_text, ts, resource, lifecycle, rowid + 1 AS event_index
          ${attributes.map((c) => `, ${ident(`a:${c}`)}`).join('')}

@@ -121,6 +121,22 @@ describe.each(stores)('batch submit on %s', (store) => {
     expect(await jobCount(other.t)).toBe(0);
   }, 60_000);
 
+  test("a job whose parameters the service refuses refuses the whole batch with 400, naming the job's Index and field", async () => {
+    const { t, datasetId } = await tenantWithDataset();
+    const res = await submitBatch(t, [
+      { job: job(datasetId, 'fine') },
+      { job: job(datasetId, 'also fine') },
+      { job: job(datasetId, 'bad noise', { parameters: { discovery: { noiseThreshold: 2 } } }) },
+    ]);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ Code: 'VALIDATION_FAILED', Index: 2 });
+    expect(res.body.Message).toMatch(/^jobs\[2\]: /);
+    expect(res.body.ValidationErrors).toEqual([
+      { Field: 'body.jobs[2].job.parameters.discovery.noiseThreshold', Message: 'must be a number from 0 to 1' },
+    ]);
+    expect(await jobCount(t)).toBe(0);
+  }, 60_000);
+
   test('a batch that would take the tenant past its queue quota is refused whole (429)', async () => {
     const { t, datasetId } = await tenantWithDataset();
     const fill = await submitBatch(
