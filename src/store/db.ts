@@ -107,21 +107,46 @@ async function openPostgres(url: string): Promise<Db> {
   const schema = await currentSchema((sql) => pool.query<{ schema: string }>(sql).then((r) => r.rows));
   const ownWrites = poolListens();
   // The pool's connections, each made to LISTEN first when a listener asked to hear its own writes.
+  const queryOnce = async (sql: string, params?: unknown[]) => {
+    if (!ownWrites.active()) return pool.query(sql, params);
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      await ownWrites.prepare(client);
+      return await client.query(sql, params);
+    } catch (err) {
+      failure = err as Error;
+      throw err;
+    } finally {
+      client.release(failure); // as pool.query does: a connection that failed a query is not reused
+    }
+  };
   const pooled: Client = {
     async query(sql: string, params?: unknown[]) {
-      if (!ownWrites.active()) return pool.query(sql, params);
-      const client = await pool.connect();
-      let failure: Error | undefined;
       try {
-        await ownWrites.prepare(client);
-        return await client.query(sql, params);
+        return await queryOnce(sql, params);
       } catch (err) {
-        failure = err as Error;
-        throw err;
-      } finally {
-        client.release(failure); // as pool.query does: a connection that failed a query is not reused
+        // A pool connection the server ended while idle (a restart, pg_terminate_backend) answers its
+        // next statement with that ending before the pool has noticed: the statement did not run
+        // (or was rolled back), so it is sent once more, on a new connection.
+        if (!connectionEnded(err)) throw err;
+        return queryOnce(sql, params);
       }
     },
+  };
+  /** A pool connection in a transaction; nothing has run yet, so one the server ended while idle is replaced, once. */
+  const begin = async (): Promise<pg.PoolClient> => {
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect();
+      try {
+        await ownWrites.prepare(client);
+        await client.query('BEGIN');
+        return client;
+      } catch (err) {
+        client.release(err as Error);
+        if (!connectionEnded(err) || attempt > 1) throw err;
+      }
+    }
   };
   type Client = { query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }> };
   const wrap = (c: Client, inTx: boolean): Db => ({
@@ -135,18 +160,18 @@ async function openPostgres(url: string): Promise<Db> {
     },
     async transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
       if (inTx) return work(wrap(c, true));
-      const client = await pool.connect();
+      const client = await begin();
+      let broken: Error | undefined;
       try {
-        await ownWrites.prepare(client);
-        await client.query('BEGIN');
         const result = await work(wrap(client, true));
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK');
+        // A connection that is gone has nothing to roll back; the work's own error is the answer.
+        await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
         throw err;
       } finally {
-        client.release();
+        client.release(broken); // a connection that could not roll back is not reused
       }
     },
     close: () => pool.end(),
@@ -160,6 +185,13 @@ async function openPostgres(url: string): Promise<Db> {
     },
   });
   return wrap(pooled, false);
+}
+
+/** SQLSTATEs of a connection the server ended (admin_shutdown, crash_shutdown, cannot_connect_now). */
+const CONNECTION_ENDED = new Set(['57P01', '57P02', '57P03']);
+
+function connectionEnded(err: unknown): boolean {
+  return CONNECTION_ENDED.has((err as { code?: unknown } | null)?.code as string);
 }
 
 /** The connection's current schema; it must exist (the harness creates each test's schema first). */
